@@ -1,0 +1,108 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_imbed_global_optspecs
+    string join \n q/quiet v/verbose ort-lib= h/help V/version
+end
+
+function __fish_imbed_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_imbed_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_imbed_using_subcommand
+    set -l cmd (__fish_imbed_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c imbed -n "__fish_imbed_needs_command" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_needs_command" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_needs_command" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_needs_command" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "index" -d 'Embed every image of folders and manifests into the store'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "search" -d 'Embed one image and print the nearest points of the store'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l manifest -d 'JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l preprocess -d 'Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json' -r -f -a "clip\t'CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std'
+siglip\t'SigLIP: bilinear resize to 224x224, mean/std 0.5'
+imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std'"
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l store -d 'Embedded Qdrant Edge store folder' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection -d 'Collection name inside the store' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -s b -l batch-size -d 'Images per inference batch (a model with a static batch size imposes its own)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l hidden -d 'Include hidden files and folders (names starting with a dot)'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -s L -l follow-links -d 'Follow symbolic links while walking'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l json -d 'Print the final summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand search" -s k -l top -d 'Number of results' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l preprocess -d 'Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json' -r -f -a "clip\t'CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std'
+siglip\t'SigLIP: bilinear resize to 224x224, mean/std 0.5'
+imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std'"
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l store -d 'Embedded Qdrant Edge store folder' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l collection -d 'Collection name inside the store' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l json -d 'Print results as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand search" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand search" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand search" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand search" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l preprocess -d 'Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json' -r -f -a "clip\t'CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std'
+siglip\t'SigLIP: bilinear resize to 224x224, mean/std 0.5'
+imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std'"
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l preprocess -d 'Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json' -r -f -a "clip\t'CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std'
+siglip\t'SigLIP: bilinear resize to 224x224, mean/std 0.5'
+imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std'"
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l store -d 'Embedded Qdrant Edge store folder' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l collection -d 'Collection name inside the store' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "index" -d 'Embed every image of folders and manifests into the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "search" -d 'Embed one image and print the nearest points of the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

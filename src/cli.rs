@@ -1,0 +1,233 @@
+//! Command-line definitions: the one source for `--help`, completions and man pages.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imbed",
+    version,
+    about = "Turn folders and manifests of images into a Qdrant vector index",
+    long_about = "Turn folders and manifests of images into a Qdrant vector index.\n\n\
+        imbed walks folders or reads manifests, decodes images in parallel, embeds them in \
+        batches with an ONNX image encoder (CLIP, SigLIP, ...) and writes one point per image \
+        into an embedded Qdrant Edge store.",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print only errors and the final result.
+    #[arg(short, long, global = true, env = "IMBED_QUIET")]
+    pub quiet: bool,
+
+    /// Log more detail (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// ONNX Runtime shared library (libonnxruntime.so) to load.
+    ///
+    /// Without it imbed looks at ORT_DYLIB_PATH, the project's .venv, the onnxruntime
+    /// package of python3, then the system library paths.
+    #[arg(long, global = true, value_name = "FILE", env = "IMBED_ORT_LIB")]
+    pub ort_lib: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Embed every image of folders and manifests into the store.
+    Index(IndexArgs),
+    /// Embed one image and print the nearest points of the store.
+    Search(SearchArgs),
+    /// Embed images and print their vectors as JSON lines.
+    Embed(EmbedArgs),
+    /// Check the ONNX Runtime library, the model and the store.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Folders (walked recursively) or image files to index.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "IMBED_MANIFEST",
+        value_delimiter = ','
+    )]
+    pub manifest: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub walk: WalkArgs,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// Print the final summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WalkArgs {
+    /// Include hidden files and folders (names starting with a dot).
+    #[arg(long, env = "IMBED_HIDDEN")]
+    pub hidden: bool,
+
+    /// Follow symbolic links while walking.
+    #[arg(short = 'L', long, env = "IMBED_FOLLOW_LINKS")]
+    pub follow_links: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file.
+    #[arg(short, long, value_name = "PATH", env = "IMBED_MODEL")]
+    pub model: Option<PathBuf>,
+
+    /// Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json.
+    #[arg(long, value_name = "PRESET", env = "IMBED_PREPROCESS")]
+    pub preprocess: Option<PreprocessPreset>,
+
+    /// Model output holding the embedding [default: image_embeds, or the only 2-D output].
+    #[arg(long, value_name = "NAME", env = "IMBED_OUTPUT")]
+    pub output: Option<String>,
+
+    /// Store vectors as the model gives them, without L2 normalisation.
+    #[arg(long, env = "IMBED_NO_NORMALIZE")]
+    pub no_normalize: bool,
+
+    /// Execution device: cpu, cuda or cuda:N.
+    #[arg(
+        long,
+        value_name = "DEVICE",
+        default_value = "cpu",
+        env = "IMBED_DEVICE"
+    )]
+    pub device: String,
+
+    /// ONNX Runtime intra-op threads [default: automatic split with the decoders].
+    #[arg(long, value_name = "N", env = "IMBED_INTRA_THREADS")]
+    pub intra_threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PreprocessPreset {
+    /// CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std.
+    Clip,
+    /// SigLIP: bilinear resize to 224x224, mean/std 0.5.
+    Siglip,
+    /// ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std.
+    Imagenet,
+}
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Embedded Qdrant Edge store folder.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "imbed-store",
+        env = "IMBED_STORE"
+    )]
+    pub store: PathBuf,
+
+    /// Collection name inside the store.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "images",
+        env = "IMBED_COLLECTION"
+    )]
+    pub collection: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Images per inference batch (a model with a static batch size imposes its own).
+    #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch_size: u32,
+
+    /// Decoding threads [default: automatic split with ONNX Runtime].
+    #[arg(long, value_name = "N", env = "IMBED_DECODE_THREADS")]
+    pub decode_threads: Option<usize>,
+
+    /// Seconds between plain progress lines when stderr is not a terminal.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        env = "IMBED_LOG_INTERVAL"
+    )]
+    pub log_interval: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Query image.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+
+    /// Number of results.
+    #[arg(short = 'k', long, value_name = "K", default_value_t = 10)]
+    pub top: usize,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Print results as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Images to embed.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,99 @@
+use std::io::Write;
+
+use super::{load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus};
+use crate::cli::{DoctorArgs, GlobalArgs};
+use crate::embed::runtime;
+use crate::sink::{EdgeStore, Sink};
+
+/// Checks each part a run needs and says what is wrong with it; exit 2 if any check fails.
+pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitStatus> {
+    let mut out = std::io::stdout().lock();
+    let mut healthy = true;
+    let mut report =
+        |out: &mut dyn Write, ok: bool, what: &str, detail: String| -> std::io::Result<()> {
+            healthy &= ok;
+            writeln!(out, "{} {what}: {detail}", if ok { "ok  " } else { "FAIL" })
+        };
+
+    match runtime::load(global.ort_lib.as_deref()) {
+        Ok(runtime) => {
+            let detail = format!(
+                "{} (version {}, found via {})",
+                runtime.library.display(),
+                runtime.version,
+                runtime.found_by
+            );
+            report(&mut out, true, "onnxruntime", detail)?;
+            let providers = runtime
+                .providers()
+                .map_or_else(|e| format!("unknown ({e})"), |p| p.join(", "));
+            report(&mut out, true, "execution providers", providers)?;
+        }
+        Err(error) => report(&mut out, false, "onnxruntime", format!("{error:#}"))?,
+    }
+
+    let remembered = remembered_collection(&args.store).ok().flatten();
+    let (intra_threads, _) = thread_split(args.model.intra_threads, None);
+    if args.model.model.is_some() || remembered.is_some() {
+        match resolve_model(&args.model, remembered.as_ref(), intra_threads).and_then(|r| {
+            let encoder = load_encoder(global, &r)?;
+            Ok((r, encoder))
+        }) {
+            Ok((resolved, encoder)) => {
+                let (inputs, outputs) = encoder.describe();
+                let (h, w) = resolved.spec.preprocessor.output_size();
+                let batch = encoder
+                    .static_batch()
+                    .map_or("dynamic".to_string(), |n| format!("fixed at {n}"));
+                let detail = format!(
+                    "{} on {}: input `{}`, output `{}`, {} dimensions, {h}x{w} images, batch {batch}",
+                    resolved.spec.onnx.display(),
+                    resolved.settings.device,
+                    encoder.input_name(),
+                    encoder.output_name(),
+                    encoder.dimension()
+                );
+                report(&mut out, true, "model", detail)?;
+                for line in inputs {
+                    writeln!(out, "       input  {line}")?;
+                }
+                for line in outputs {
+                    writeln!(out, "       output {line}")?;
+                }
+            }
+            Err(error) => report(&mut out, false, "model", format!("{error:#}"))?,
+        }
+    } else {
+        writeln!(out, "-    model: none given (pass --model DIR)")?;
+    }
+
+    let store_dir = EdgeStore::collection_dir(&args.store.store, &args.store.collection);
+    match EdgeStore::stored_dimension(&args.store.store, &args.store.collection) {
+        Ok(None) => writeln!(
+            out,
+            "-    store: no collection `{}` at {} yet",
+            args.store.collection,
+            store_dir.display()
+        )?,
+        Ok(Some(_)) => match EdgeStore::open(&args.store.store, &args.store.collection) {
+            Ok(store) => {
+                let points = store
+                    .count()
+                    .map_or_else(|e| format!("unknown ({e})"), |n| n.to_string());
+                let detail = format!(
+                    "{} opens: {} dimensions, {points} points",
+                    store_dir.display(),
+                    store.dimension()
+                );
+                report(&mut out, true, "store", detail)?;
+            }
+            Err(error) => report(&mut out, false, "store", format!("{error:#}"))?,
+        },
+        Err(error) => report(&mut out, false, "store", format!("{error:#}"))?,
+    }
+    Ok(if healthy {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Error
+    })
+}

@@ -1,0 +1,141 @@
+//! One module per subcommand. Each takes parsed arguments and returns an [`ExitStatus`].
+
+mod doctor;
+mod embed;
+mod index;
+mod search;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{bail, Context};
+
+use crate::cli::{Cli, Command, GlobalArgs, ModelArgs, StoreArgs};
+use crate::embed::{runtime, Device, Encoder, EncoderSettings, ModelSpec};
+use crate::sink::edge::CollectionInfo;
+
+pub use doctor::doctor;
+pub use embed::embed;
+pub use index::index;
+pub use search::search;
+
+/// How a command ended, mapped to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Every item is done.
+    Success,
+    /// The run finished, but some items failed.
+    ItemsFailed,
+    /// Usage, configuration or fatal error.
+    Error,
+    /// Stopped by Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::ItemsFailed => 1,
+            Self::Error => 2,
+            Self::Interrupted => 130,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Index(args) => index(&cli.global, args),
+        Command::Search(args) => search(&cli.global, args),
+        Command::Embed(args) => embed(&cli.global, args),
+        Command::Doctor(args) => doctor(&cli.global, args),
+    }
+}
+
+/// Set by the first Ctrl-C or SIGTERM; a second one exits at once.
+pub(crate) fn install_stop_handler() -> &'static AtomicBool {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let result = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(ExitStatus::Interrupted.code()));
+        }
+        eprintln!("imbed: stopping after the batches in flight (press Ctrl-C again to exit now)");
+    });
+    if let Err(error) = result {
+        tracing::warn!("cannot install the Ctrl-C handler: {error}");
+    }
+    &STOP
+}
+
+/// Cores for ONNX Runtime and for decoding. Both default to sharing every core: ORT's threads
+/// do not spin, so the decoders fill the gaps between batches.
+pub(crate) fn thread_split(intra: Option<usize>, decode: Option<usize>) -> (usize, usize) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let intra = intra.unwrap_or(cores).max(1);
+    let decode = decode.unwrap_or((cores / 2).max(1)).max(1);
+    (intra, decode)
+}
+
+/// The model arguments resolved against what the store remembers of its collection.
+pub(crate) struct ResolvedModel {
+    pub spec: ModelSpec,
+    pub settings: EncoderSettings,
+    pub info: CollectionInfo,
+}
+
+pub(crate) fn resolve_model(
+    args: &ModelArgs,
+    remembered: Option<&CollectionInfo>,
+    intra_threads: usize,
+) -> anyhow::Result<ResolvedModel> {
+    let model: PathBuf = match (&args.model, remembered) {
+        (Some(model), _) => model.clone(),
+        (None, Some(info)) => info.model.clone(),
+        (None, None) => bail!("no model given: pass --model DIR (a folder with model.onnx and preprocessor_config.json)"),
+    };
+    let preset = args.preprocess.or_else(|| {
+        let remembered = remembered.filter(|_| args.model.is_none())?;
+        remembered
+            .preprocess
+            .as_deref()
+            .and_then(|name| clap::ValueEnum::from_str(name, true).ok())
+    });
+    let spec = ModelSpec::resolve(&model, preset)?;
+    let device: Device = args.device.parse()?;
+    let output = args
+        .output
+        .clone()
+        .or_else(|| remembered.and_then(|info| info.output.clone()));
+    let normalize = !args.no_normalize && remembered.is_none_or(|info| info.normalize);
+    let settings = EncoderSettings {
+        device,
+        intra_threads,
+        output,
+        normalize,
+    };
+    let info = CollectionInfo {
+        dimension: 0,
+        model: std::path::absolute(&model).unwrap_or(model),
+        preprocess: preset.map(|p| format!("{p:?}").to_ascii_lowercase()),
+        output: settings.output.clone(),
+        normalize,
+    };
+    Ok(ResolvedModel {
+        spec,
+        settings,
+        info,
+    })
+}
+
+pub(crate) fn load_encoder(
+    global: &GlobalArgs,
+    resolved: &ResolvedModel,
+) -> anyhow::Result<Encoder> {
+    let runtime = runtime::load(global.ort_lib.as_deref())?;
+    Encoder::load(runtime, &resolved.spec, &resolved.settings)
+}
+
+pub(crate) fn remembered_collection(store: &StoreArgs) -> anyhow::Result<Option<CollectionInfo>> {
+    crate::sink::EdgeStore::read_info(&store.store, &store.collection)
+        .with_context(|| format!("cannot read collection `{}`", store.collection))
+}

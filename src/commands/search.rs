@@ -1,0 +1,58 @@
+use std::io::Write;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::{load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus};
+use crate::cli::{GlobalArgs, SearchArgs};
+use crate::decode::DEFAULT_MAX_PIXELS;
+use crate::pipeline::load_tensor;
+use crate::sink::{EdgeStore, Sink};
+
+pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatus> {
+    let remembered = remembered_collection(&args.store)?;
+    let (intra_threads, _) = thread_split(args.model.intra_threads, None);
+    let resolved = resolve_model(&args.model, remembered.as_ref(), intra_threads)?;
+    let store = EdgeStore::open(&args.store.store, &args.store.collection)?;
+    let mut encoder = load_encoder(global, &resolved)?;
+    if encoder.dimension() != store.dimension() {
+        anyhow::bail!(
+            "the model gives {}-dimensional vectors but collection `{}` holds {}-dimensional ones",
+            encoder.dimension(),
+            args.store.collection,
+            store.dimension()
+        );
+    }
+    let preprocessor = &resolved.spec.preprocessor;
+    let (_, slot) = load_tensor(
+        &args.image,
+        preprocessor,
+        encoder.layout(),
+        DEFAULT_MAX_PIXELS,
+    )
+    .with_context(|| format!("cannot read the query image {}", args.image.display()))?;
+    let vector = encoder
+        .embed(&[&slot])?
+        .pop()
+        .context("the model returned no vector")?;
+    let hits = store.search(&vector, args.top)?;
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let results: Vec<_> = hits
+            .iter()
+            .map(|hit| json!({"id": hit.id, "score": hit.score, "path": hit.payload.get("path"), "payload": hit.payload}))
+            .collect();
+        writeln!(out, "{}", json!({"query": args.image, "results": results}))?;
+    } else {
+        for (rank, hit) in hits.iter().enumerate() {
+            let path = hit
+                .payload
+                .get("path")
+                .and_then(|p| p.as_str())
+                .unwrap_or(&hit.id);
+            writeln!(out, "{:>3}  {:.4}  {path}", rank + 1, hit.score)?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}

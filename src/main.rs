@@ -1,0 +1,44 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use imbed::cli::Cli;
+use imbed::commands::{self, ExitStatus};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    match commands::run(cli) {
+        Ok(status) => ExitCode::from(status.code()),
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  Caused by: {cause}");
+            }
+            ExitCode::from(ExitStatus::Error.code())
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    // qdrant-edge 0.7.0 warns about process-wide flags that only its server initialises.
+    let default = match verbose {
+        0 => "warn,qdrant_edge=error",
+        1 => "info,qdrant_edge=error",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

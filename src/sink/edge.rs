@@ -1,0 +1,237 @@
+//! The embedded store: one Qdrant Edge shard per collection, under `STORE/COLLECTION/`.
+//!
+//! qdrant-edge 0.7.0 does not replay its WAL on load, so a write is durable only after
+//! `EdgeShard::flush()`. `flush()` panics if another thread holds the shard's locks, so this
+//! type is the only writer and every call goes through `&mut self`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use qdrant_edge::{
+    CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, NamedQuery, Payload, PointId,
+    PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, SearchRequest,
+    UpdateOperation, VectorInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
+    DEFAULT_VECTOR_NAME,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Point, ScoredPoint, Sink, SinkError};
+
+pub struct EdgeStore {
+    shard: EdgeShard,
+    dir: PathBuf,
+    dimension: usize,
+}
+
+/// What imbed keeps beside a collection, so `search` can embed queries the same way.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CollectionInfo {
+    pub dimension: usize,
+    pub model: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocess: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    pub normalize: bool,
+}
+
+impl EdgeStore {
+    pub fn collection_dir(store: &Path, collection: &str) -> PathBuf {
+        store.join(collection)
+    }
+
+    fn info_path(store: &Path, collection: &str) -> PathBuf {
+        store.join(format!("{collection}.imbed.json"))
+    }
+
+    /// Reads the collection's vector size without opening (or locking) the shard.
+    pub fn stored_dimension(store: &Path, collection: &str) -> anyhow::Result<Option<usize>> {
+        let dir = Self::collection_dir(store, collection);
+        match EdgeConfig::load(&dir) {
+            None => Ok(None),
+            Some(Ok(config)) => Ok(config
+                .vectors
+                .get(DEFAULT_VECTOR_NAME)
+                .map(|params| params.size)),
+            Some(Err(error)) => Err(anyhow!("{error}"))
+                .with_context(|| format!("cannot read the store at {}", dir.display())),
+        }
+    }
+
+    pub fn read_info(store: &Path, collection: &str) -> anyhow::Result<Option<CollectionInfo>> {
+        let path = Self::info_path(store, collection);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .with_context(|| format!("cannot parse {}", path.display())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Opens the collection, creating it with `info.dimension` and cosine distance on first use.
+    pub fn open_or_create(
+        store: &Path,
+        collection: &str,
+        info: &CollectionInfo,
+    ) -> anyhow::Result<Self> {
+        validate_collection_name(collection)?;
+        let dir = Self::collection_dir(store, collection);
+        match Self::stored_dimension(store, collection)? {
+            Some(dimension) if dimension != info.dimension => bail!(
+                "collection `{collection}` in {} holds {dimension}-dimensional vectors, but the model gives {}; \
+                 use another --collection or --store",
+                store.display(),
+                info.dimension
+            ),
+            Some(_) => {}
+            None => {
+                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the store at {}", dir.display()))?;
+                let config = EdgeConfig::builder()
+                    .vector(DEFAULT_VECTOR_NAME, EdgeVectorParams::builder(info.dimension, Distance::Cosine).build())
+                    .build();
+                let shard = EdgeShard::new(&dir, config).map_err(|e| open_error(&dir, &e.to_string()))?;
+                drop(shard);
+            }
+        }
+        let path = Self::info_path(store, collection);
+        let text = serde_json::to_string_pretty(info)?;
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Self::open(store, collection)
+    }
+
+    /// Opens an existing collection.
+    pub fn open(store: &Path, collection: &str) -> anyhow::Result<Self> {
+        validate_collection_name(collection)?;
+        let dir = Self::collection_dir(store, collection);
+        let Some(dimension) = Self::stored_dimension(store, collection)? else {
+            bail!(
+                "no collection `{collection}` in the store at {} (run `imbed index` first)",
+                store.display()
+            );
+        };
+        let shard = EdgeShard::load(&dir, None).map_err(|e| open_error(&dir, &e.to_string()))?;
+        Ok(Self {
+            shard,
+            dir,
+            dimension,
+        })
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn open_error(dir: &Path, message: &str) -> anyhow::Error {
+    if message.contains("WAL") || message.contains("lock") {
+        anyhow!(
+            "the store at {} is in use by another imbed process ({message})",
+            dir.display()
+        )
+    } else {
+        anyhow!("cannot open the store at {}: {message}", dir.display())
+    }
+}
+
+fn validate_collection_name(name: &str) -> anyhow::Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !valid {
+        bail!("invalid collection name `{name}`: use letters, digits, '-', '_' and '.'");
+    }
+    Ok(())
+}
+
+impl Sink for EdgeStore {
+    fn upsert(&mut self, points: Vec<Point>) -> Result<(), SinkError> {
+        if let Some(point) = points
+            .iter()
+            .find(|point| point.vector.len() != self.dimension)
+        {
+            return Err(SinkError::Write(format!(
+                "vector of {} dimensions for a collection of {}",
+                point.vector.len(),
+                self.dimension
+            )));
+        }
+        let points = points
+            .into_iter()
+            .map(|point| PointStructPersisted {
+                id: PointId::Uuid(point.id),
+                vector: VectorStructPersisted::Single(point.vector),
+                payload: Some(Payload(point.payload)),
+            })
+            .collect();
+        let operation = UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+            PointInsertOperations::PointsList(points),
+        ));
+        self.shard
+            .update(operation)
+            .map_err(|error| SinkError::Write(error.to_string()))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        // flush() panics on I/O errors (a full disk, say); turn that into an error for the run.
+        let shard = &self.shard;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.flush())).map_err(|panic| {
+            let reason = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown reason");
+            SinkError::Flush(format!("{}: {reason}", self.dir.display()))
+        })
+    }
+
+    fn count(&self) -> Result<u64, SinkError> {
+        let count = self
+            .shard
+            .count(CountRequest {
+                filter: None,
+                exact: true,
+            })
+            .map_err(|error| SinkError::Read(error.to_string()))?;
+        Ok(count as u64)
+    }
+
+    fn search(&self, vector: &[f32], top: usize) -> Result<Vec<ScoredPoint>, SinkError> {
+        let request = SearchRequest {
+            query: QueryEnum::Nearest(NamedQuery {
+                query: VectorInternal::Dense(vector.to_vec()),
+                using: None,
+            }),
+            filter: None,
+            params: None,
+            limit: top,
+            offset: 0,
+            with_payload: Some(WithPayloadInterface::Bool(true)),
+            with_vector: Some(WithVector::Bool(false)),
+            score_threshold: None,
+        };
+        let hits = self
+            .shard
+            .search(request)
+            .map_err(|error| SinkError::Read(error.to_string()))?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| ScoredPoint {
+                id: match hit.id {
+                    PointId::Uuid(uuid) => uuid.to_string(),
+                    PointId::NumId(number) => number.to_string(),
+                },
+                score: hit.score,
+                payload: hit.payload.map(|payload| payload.0).unwrap_or_default(),
+            })
+            .collect())
+    }
+}

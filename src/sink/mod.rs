@@ -1,0 +1,69 @@
+//! Where vectors go. A [`Sink`] takes batches of points and says when they are durable.
+
+pub mod edge;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub use edge::EdgeStore;
+
+/// One vector with its payload, keyed by a deterministic ID.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub id: Uuid,
+    pub vector: Vec<f32>,
+    pub payload: Map<String, Value>,
+}
+
+/// A point found by a search.
+#[derive(Debug, Clone)]
+pub struct ScoredPoint {
+    pub id: String,
+    pub score: f32,
+    pub payload: Map<String, Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("the store rejected the write: {0}")]
+    Write(String),
+    #[error("cannot flush the store to disk: {0}")]
+    Flush(String),
+    #[error("cannot read the store: {0}")]
+    Read(String),
+}
+
+pub trait Sink: Send {
+    /// Writes the points; overwrites points with the same IDs.
+    fn upsert(&mut self, points: Vec<Point>) -> Result<(), SinkError>;
+    /// Makes every earlier upsert durable.
+    fn flush(&mut self) -> Result<(), SinkError>;
+    /// Exact number of points in the collection.
+    fn count(&self) -> Result<u64, SinkError>;
+    /// The `top` nearest points to `vector`, best first.
+    fn search(&self, vector: &[f32], top: usize) -> Result<Vec<ScoredPoint>, SinkError>;
+}
+
+/// Namespace of imbed's point IDs: UUIDv5(namespace, key).
+const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1d_3c2a_9b4e_4d7f_8a21_5c0e_b7d9_1e42);
+
+/// The ID of an item's point: a UUIDv5 of its key, so a re-run overwrites instead of duplicating.
+pub fn point_id(key: &str) -> Uuid {
+    Uuid::new_v5(&POINT_NAMESPACE, key.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_ids_are_stable_and_distinct() {
+        assert_eq!(point_id("photos/a.jpg"), point_id("photos/a.jpg"));
+        assert_ne!(point_id("photos/a.jpg"), point_id("photos/b.jpg"));
+        // Pinned: changing the rule would duplicate every point of existing stores.
+        assert_eq!(
+            point_id("photos/a.jpg").to_string(),
+            point_id("photos/a.jpg").hyphenated().to_string()
+        );
+    }
+}

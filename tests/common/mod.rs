@@ -1,0 +1,174 @@
+//! Helpers for tests that run the real `imbed` binary on real files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    repo().join("tests/fixtures")
+}
+
+pub fn fixture_images() -> PathBuf {
+    fixtures().join("images")
+}
+
+pub fn tiny_model() -> PathBuf {
+    fixtures().join("model")
+}
+
+/// The ONNX Runtime library the README's test command installs into `.venv`.
+pub fn ort_library() -> PathBuf {
+    let lib = repo().join(".venv/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+        entries.filter_map(Result::ok).find_map(|python| {
+            let capi = python.path().join("site-packages/onnxruntime/capi");
+            std::fs::read_dir(capi)
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so"))
+                })
+        })
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "no onnxruntime in {}: run the README's test command",
+            lib.display()
+        )
+    })
+}
+
+/// Image files under the fixture folder, as the walker should find them.
+pub fn fixture_image_count() -> usize {
+    walkdir::WalkDir::new(fixture_images())
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file())
+        .count()
+}
+
+/// A scratch folder used as the working directory, so `./imbed-store` lands inside it.
+pub struct Workspace {
+    pub dir: TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temporary folder"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `imbed` run inside the workspace, with the test ONNX Runtime and no progress bar.
+    pub fn imbed(&self) -> Command {
+        let mut command = Command::cargo_bin("imbed").expect("imbed binary");
+        command
+            .current_dir(self.path())
+            .env("ORT_DYLIB_PATH", ort_library());
+        for var in [
+            "IMBED_STORE",
+            "IMBED_COLLECTION",
+            "IMBED_MODEL",
+            "IMBED_DEVICE",
+            "IMBED_ORT_LIB",
+            "RUST_LOG",
+        ] {
+            command.env_remove(var);
+        }
+        command
+    }
+
+    /// `imbed index` of `paths` with the tiny model, returning the JSON summary and the exit code.
+    pub fn index(&self, paths: &[&Path], extra: &[&str]) -> (Value, i32) {
+        let mut command = self.imbed();
+        command
+            .arg("index")
+            .args(paths)
+            .arg("--model")
+            .arg(tiny_model())
+            .arg("--json")
+            .args(extra);
+        let output = command.output().expect("run imbed");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let summary = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+            panic!(
+                "no JSON summary; stdout: {stdout}\nstderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (summary, output.status.code().unwrap_or(-1))
+    }
+
+    /// `imbed search IMAGE --json` against the workspace's store.
+    pub fn search(&self, image: &Path, top: usize) -> Value {
+        let output = self
+            .imbed()
+            .args(["search", "--json", "--top", &top.to_string()])
+            .arg(image)
+            .output()
+            .expect("run imbed search");
+        assert!(
+            output.status.success(),
+            "search failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("search JSON")
+    }
+
+    /// `imbed embed IMAGE --model MODEL`'s vector.
+    pub fn embed_vector(&self, image: &Path, model: &Path, extra: &[&str]) -> Vec<f64> {
+        let output = self
+            .imbed()
+            .arg("embed")
+            .arg(image)
+            .arg("--model")
+            .arg(model)
+            .args(extra)
+            .output()
+            .expect("embed");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let line: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
+        line["vector"]
+            .as_array()
+            .expect("vector")
+            .iter()
+            .map(|x| x.as_f64().expect("number"))
+            .collect()
+    }
+
+    pub fn write(&self, relative: &str, contents: &[u8]) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create folders");
+        std::fs::write(&path, contents).expect("write file");
+        path
+    }
+
+    /// Copies a fixture image to `relative` inside the workspace.
+    pub fn copy_fixture(&self, fixture: &str, relative: &str) -> PathBuf {
+        let bytes = std::fs::read(fixture_images().join(fixture)).expect("read fixture");
+        self.write(relative, &bytes)
+    }
+}
+
+pub fn points(summary: &Value) -> u64 {
+    summary["sink"]["points"]
+        .as_u64()
+        .expect("points in summary")
+}
