@@ -46,7 +46,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Embed every image of folders and manifests into the store.
     Index(IndexArgs),
-    /// Embed one image and print the nearest points of the store.
+    /// Embed query images and print the nearest points of the store.
     Search(SearchArgs),
     /// Embed images and print their vectors as JSON lines.
     Embed(EmbedArgs),
@@ -183,9 +183,9 @@ pub struct PipelineArgs {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Query image.
-    #[arg(value_name = "IMAGE")]
-    pub image: PathBuf,
+    /// Query images; with several, one block (or JSON line) per image.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<PathBuf>,
 
     /// Number of results.
     #[arg(short = 'k', long, value_name = "K", default_value_t = 10)]

@@ -24,27 +24,38 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatu
         );
     }
     let preprocessor = &resolved.spec.preprocessor;
-    let (_, slot) = load_tensor(
-        &args.image,
-        preprocessor,
-        encoder.layout(),
-        DEFAULT_MAX_PIXELS,
-    )
-    .with_context(|| format!("cannot read the query image {}", args.image.display()))?;
-    let vector = encoder
-        .embed(&[&slot])?
-        .pop()
-        .context("the model returned no vector")?;
-    let hits = store.search(&vector, args.top)?;
-
     let mut out = std::io::stdout().lock();
-    if args.json {
-        let results: Vec<_> = hits
-            .iter()
-            .map(|hit| json!({"id": hit.id, "score": hit.score, "path": hit.payload.get("path"), "payload": hit.payload}))
-            .collect();
-        writeln!(out, "{}", json!({"query": args.image, "results": results}))?;
-    } else {
+    let mut failed = false;
+    for image in &args.images {
+        let slot = match load_tensor(image, preprocessor, encoder.layout(), DEFAULT_MAX_PIXELS) {
+            Ok((_, slot)) => slot,
+            Err(error) => {
+                eprintln!(
+                    "warning: {} [{}]: {}",
+                    image.display(),
+                    error.class,
+                    error.message
+                );
+                failed = true;
+                continue;
+            }
+        };
+        let vector = encoder
+            .embed(&[&slot])?
+            .pop()
+            .context("the model returned no vector")?;
+        let hits = store.search(&vector, args.top)?;
+        if args.json {
+            let results: Vec<_> = hits
+                .iter()
+                .map(|hit| json!({"id": hit.id, "score": hit.score, "path": hit.payload.get("path"), "payload": hit.payload}))
+                .collect();
+            writeln!(out, "{}", json!({"query": image, "results": results}))?;
+            continue;
+        }
+        if args.images.len() > 1 {
+            writeln!(out, "{}:", image.display())?;
+        }
         for (rank, hit) in hits.iter().enumerate() {
             let path = hit
                 .payload
@@ -54,5 +65,9 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatu
             writeln!(out, "{:>3}  {:.4}  {path}", rank + 1, hit.score)?;
         }
     }
-    Ok(ExitStatus::Success)
+    Ok(if failed {
+        ExitStatus::ItemsFailed
+    } else {
+        ExitStatus::Success
+    })
 }

@@ -114,10 +114,17 @@ impl Workspace {
 
     /// `imbed search IMAGE --json` against the workspace's store.
     pub fn search(&self, image: &Path, top: usize) -> Value {
+        self.search_many(&[image], top)
+            .pop()
+            .expect("one result line")
+    }
+
+    /// `imbed search IMAGE... --json`: one JSON object per query image.
+    pub fn search_many(&self, images: &[&Path], top: usize) -> Vec<Value> {
         let output = self
             .imbed()
             .args(["search", "--json", "--top", &top.to_string()])
-            .arg(image)
+            .args(images)
             .output()
             .expect("run imbed search");
         assert!(
@@ -125,7 +132,11 @@ impl Workspace {
             "search failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        serde_json::from_slice(&output.stdout).expect("search JSON")
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("search JSON line"))
+            .collect()
     }
 
     /// `imbed embed IMAGE --model MODEL`'s vector.
