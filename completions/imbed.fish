@@ -30,6 +30,9 @@ complete -c imbed -n "__fish_imbed_needs_command" -s v -l verbose -d 'Log more d
 complete -c imbed -n "__fish_imbed_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_needs_command" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "index" -d 'Embed every image of folders and manifests into the store'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "resume" -d 'Finish an interrupted run; everything else comes from the checkpoint'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "retry-failed" -d 'Process failed items again (all, or those of some error classes)'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "stats" -d 'Show a checkpoint\'s progress, errors, rate and ETA; safe beside a running index'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "search" -d 'Embed query images and print the nearest points of the store'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
@@ -45,6 +48,10 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l intra-threads -d '
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l store -d 'Embedded Qdrant Edge store folder' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection -d 'Collection name inside the store' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s b -l batch-size -d 'Images per inference batch (a model with a static batch size imposes its own)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-attempts -d 'Tries of a transient failure (a sink write) before the item fails' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
@@ -56,6 +63,40 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -s q -l quiet -d 'Pri
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-attempts -d 'Tries of a transient failure (a sink write) before the item fails' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l json -d 'Print the final summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l force -d 'Resume even though model.onnx or the preprocessing changed since the run started'
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-attempts -d 'Tries of a transient failure (a sink write) before the item fails' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l class -d 'Retry only items that failed with this error class (repeatable), such as sink or io' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l json -d 'Print the final summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l force -d 'Retry even though model.onnx or the preprocessing changed since the run started'
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l checkpoint -d 'Checkpoint file [default: imbed.checkpoint]' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l json -d 'Print one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s k -l top -d 'Number of results' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l preprocess -d 'Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json' -r -f -a "clip\t'CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std'
@@ -101,8 +142,11 @@ complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s q -l quiet -d 'Pr
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "index" -d 'Embed every image of folders and manifests into the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "search" -d 'Embed query images and print the nearest points of the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index search embed doctor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "index" -d 'Embed every image of folders and manifests into the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "resume" -d 'Finish an interrupted run; everything else comes from the checkpoint'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "retry-failed" -d 'Process failed items again (all, or those of some error classes)'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "stats" -d 'Show a checkpoint\'s progress, errors, rate and ETA; safe beside a running index'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "search" -d 'Embed query images and print the nearest points of the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -46,6 +46,12 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Embed every image of folders and manifests into the store.
     Index(IndexArgs),
+    /// Finish an interrupted run; everything else comes from the checkpoint.
+    Resume(ResumeArgs),
+    /// Process failed items again (all, or those of some error classes).
+    RetryFailed(RetryFailedArgs),
+    /// Show a checkpoint's progress, errors, rate and ETA; safe beside a running index.
+    Stats(StatsArgs),
     /// Embed query images and print the nearest points of the store.
     Search(SearchArgs),
     /// Embed images and print their vectors as JSON lines.
@@ -78,12 +84,102 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
+    /// Images per inference batch (a model with a static batch size imposes its own).
+    #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch_size: u32,
+
     #[command(flatten)]
-    pub pipeline: PipelineArgs,
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Resume even though model.onnx or the preprocessing changed since the run started.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryFailedArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Retry only items that failed with this error class (repeatable), such as sink or io.
+    #[arg(long = "class", value_name = "CLASS")]
+    pub classes: Vec<String>,
+
+    /// Retry even though model.onnx or the preprocessing changed since the run started.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Checkpoint files; several are added up into one total.
+    #[arg(value_name = "CHECKPOINT")]
+    pub checkpoints: Vec<PathBuf>,
+
+    /// Checkpoint file [default: imbed.checkpoint].
+    #[arg(long = "checkpoint", value_name = "FILE", env = "IMBED_CHECKPOINT")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Settings of a run that index, resume and retry-failed share.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Checkpoint file recording every item's state.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "imbed.checkpoint",
+        env = "IMBED_CHECKPOINT"
+    )]
+    pub checkpoint: PathBuf,
+
+    /// Tries of a transient failure (a sink write) before the item fails.
+    #[arg(long, value_name = "N", default_value_t = 3, env = "IMBED_MAX_ATTEMPTS",
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+
+    /// Stop early (exit 1) once more than N items have failed.
+    #[arg(long, value_name = "N", env = "IMBED_MAX_FAILURES")]
+    pub max_failures: Option<u64>,
+
+    /// Stop early (exit 1) once more than this fraction of items failed (checked after 100).
+    #[arg(long, value_name = "RATE", env = "IMBED_MAX_FAILURE_RATE", value_parser = parse_rate)]
+    pub max_failure_rate: Option<f64>,
+
+    /// Decoding threads [default: automatic split with ONNX Runtime].
+    #[arg(long, value_name = "N", env = "IMBED_DECODE_THREADS")]
+    pub decode_threads: Option<usize>,
+
+    /// Seconds between plain progress lines when stderr is not a terminal.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        env = "IMBED_LOG_INTERVAL"
+    )]
+    pub log_interval: u64,
 
     /// Print the final summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!("`{text}` is not a fraction between 0 and 1")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -158,27 +254,6 @@ pub struct StoreArgs {
         env = "IMBED_COLLECTION"
     )]
     pub collection: String,
-}
-
-#[derive(Debug, Args)]
-pub struct PipelineArgs {
-    /// Images per inference batch (a model with a static batch size imposes its own).
-    #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE",
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub batch_size: u32,
-
-    /// Decoding threads [default: automatic split with ONNX Runtime].
-    #[arg(long, value_name = "N", env = "IMBED_DECODE_THREADS")]
-    pub decode_threads: Option<usize>,
-
-    /// Seconds between plain progress lines when stderr is not a terminal.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = 10,
-        env = "IMBED_LOG_INTERVAL"
-    )]
-    pub log_interval: u64,
 }
 
 #[derive(Debug, Args)]

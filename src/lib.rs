@@ -1,5 +1,6 @@
 //! imbed: bulk, offline image-embedding indexing into Qdrant.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod decode;
@@ -7,6 +8,7 @@ pub mod docs;
 pub mod embed;
 pub mod item;
 pub mod pipeline;
+pub mod plan;
 pub mod preprocess;
 pub mod progress;
 pub mod sink;

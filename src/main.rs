@@ -12,8 +12,13 @@ fn main() -> ExitCode {
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
-            for cause in error.chain().skip(1) {
-                eprintln!("  Caused by: {cause}");
+            // Many messages already quote their cause; print only what adds something.
+            let mut said = error.to_string();
+            for cause in error.chain().skip(1).map(|cause| cause.to_string()) {
+                if !said.contains(&cause) {
+                    eprintln!("  Caused by: {cause}");
+                    said.push_str(&cause);
+                }
             }
             ExitCode::from(ExitStatus::Error.code())
         }

@@ -12,32 +12,55 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
+use crate::checkpoint::{Checkpoint, Outcome};
 use crate::decode::{decode_file, DecodeError, DecodedImage};
 use crate::embed::Encoder;
 use crate::item::{ErrorClass, Failure, Item};
+use crate::plan::Plan;
 use crate::preprocess::{Layout, Preprocessor};
 use crate::progress::Reporter;
-use crate::sink::{point_id, Point, Sink};
-use crate::source::SourceSpec;
+use crate::sink::{point_id, Point, Sink, SinkError};
 
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     pub batch_size: usize,
     pub decode_threads: usize,
     pub max_pixels: u64,
-    /// Flush the sink at least this often, so a crash loses little.
-    pub flush_interval: Duration,
+    /// Commit at least this often even while batches keep coming, so a crash loses little.
+    pub commit_interval: Duration,
+    /// Tries of a sink write before its items fail with class `sink`.
+    pub max_attempts: u32,
+    /// Stop early once more items than this have failed.
+    pub max_failures: Option<u64>,
+    /// Stop early once this fraction of finished items has failed (after 100 items).
+    pub max_failure_rate: Option<f64>,
 }
 
 /// What a run did.
 #[derive(Debug, Default)]
 pub struct RunSummary {
-    pub discovered: u64,
+    /// Items this run set out to process.
+    pub planned: u64,
     pub done: u64,
     pub failed: u64,
     pub failures_by_class: BTreeMap<ErrorClass, u64>,
     pub elapsed: Duration,
     pub interrupted: bool,
+    /// Stopped by --max-failures or --max-failure-rate.
+    pub failure_limit_hit: bool,
+}
+
+/// Why the stages should wind down early: Ctrl-C/SIGTERM from outside, or the last stage
+/// (a failure limit, or an error that ends the run).
+struct Stop<'a> {
+    interrupted: &'a AtomicBool,
+    halted: AtomicBool,
+}
+
+impl Stop<'_> {
+    fn is_set(&self) -> bool {
+        self.interrupted.load(Ordering::Relaxed) || self.halted.load(Ordering::Relaxed)
+    }
 }
 
 /// An image ready for the model: its preprocessed tensor slot and payload facts.
@@ -60,15 +83,18 @@ enum Embedded {
     Failed(Failure),
 }
 
-/// Runs every item of `source` through decode, embed and the sink until done or `stop` is set.
+/// Runs every item of `plan` through decode, embed and the sink, recording each outcome in
+/// `checkpoint`, until done or `interrupted` is set.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
-    source: &SourceSpec,
+    plan: &Plan<'_>,
+    checkpoint: &mut Checkpoint,
     preprocessor: &Preprocessor,
     encoder: &mut Encoder,
     sink: &mut dyn Sink,
     settings: &PipelineSettings,
     reporter: &dyn Reporter,
-    stop: &AtomicBool,
+    interrupted: &AtomicBool,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let batch_size = encoder.batch_size(settings.batch_size);
@@ -77,16 +103,31 @@ pub fn run(
         .thread_name(|i| format!("imbed-decode-{i}"))
         .build()
         .context("cannot start the decode threads")?;
+    let mut planner_checkpoint = checkpoint.reopen()?;
+    let embed_log = EmbedLog::from_env()?;
 
     // Capacities bound memory: a few batches of tensors in flight, whatever the corpus size.
     let (item_tx, item_rx) = bounded::<Result<Item, Failure>>(batch_size * 2);
     let (decoded_tx, decoded_rx) = bounded::<Decoded>(batch_size * 2);
     let (embedded_tx, embedded_rx) = bounded::<Embedded>(2);
 
+    let stop = Stop {
+        interrupted,
+        halted: AtomicBool::new(false),
+    };
     let layout = encoder.layout();
     let mut summary = RunSummary::default();
+    let mut committer = Committer {
+        checkpoint,
+        sink,
+        settings,
+        reporter,
+        stop: &stop,
+        summary: &mut summary,
+    };
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let walker = scope.spawn(|| walk_stage(source, item_tx, reporter, stop));
+        let planner =
+            scope.spawn(|| plan_stage(plan, &mut planner_checkpoint, item_tx, reporter, &stop));
         scope.spawn(|| {
             decode_pool.install(|| {
                 decode_stage(
@@ -95,48 +136,54 @@ pub fn run(
                     preprocessor,
                     layout,
                     settings.max_pixels,
-                    stop,
+                    &stop,
                 )
             })
         });
-        scope.spawn(|| embed_stage(decoded_rx, embedded_tx, encoder, batch_size, stop));
-        let sunk = sink_stage(
-            embedded_rx,
-            sink,
-            settings.flush_interval,
-            reporter,
-            &mut summary,
-        );
-        summary.discovered = walker
+        scope.spawn(|| {
+            embed_stage(
+                decoded_rx,
+                embedded_tx,
+                encoder,
+                batch_size,
+                embed_log,
+                &stop,
+            )
+        });
+        let committed = committer.run(embedded_rx);
+        let planned = planner
             .join()
-            .map_err(|_| anyhow::anyhow!("the walker thread panicked"))??;
-        sunk
+            .map_err(|_| anyhow::anyhow!("the planner thread panicked"))?;
+        committed?;
+        committer.summary.planned = planned?;
+        Ok(())
     })?;
-    summary.interrupted = stop.load(Ordering::Relaxed);
+    summary.interrupted = interrupted.load(Ordering::Relaxed);
     summary.elapsed = started.elapsed();
     reporter.finish();
     Ok(summary)
 }
 
-fn walk_stage(
-    source: &SourceSpec,
+fn plan_stage(
+    plan: &Plan<'_>,
+    checkpoint: &mut Checkpoint,
     items: Sender<Result<Item, Failure>>,
     reporter: &dyn Reporter,
-    stop: &AtomicBool,
+    stop: &Stop<'_>,
 ) -> anyhow::Result<u64> {
-    let mut discovered = 0;
-    source.for_each(|item| {
-        if stop.load(Ordering::Relaxed) {
+    let mut planned = 0;
+    plan.run(checkpoint, |item| {
+        if stop.is_set() {
             return ControlFlow::Break(());
         }
-        discovered += 1;
-        reporter.discovered(discovered);
+        planned += 1;
+        reporter.discovered(planned);
         match items.send(item) {
             Ok(()) => ControlFlow::Continue(()),
             Err(_) => ControlFlow::Break(()),
         }
     })?;
-    Ok(discovered)
+    Ok(planned)
 }
 
 fn decode_stage(
@@ -145,10 +192,10 @@ fn decode_stage(
     preprocessor: &Preprocessor,
     layout: Layout,
     max_pixels: u64,
-    stop: &AtomicBool,
+    stop: &Stop<'_>,
 ) {
     items.into_iter().par_bridge().for_each(|item| {
-        if stop.load(Ordering::Relaxed) {
+        if stop.is_set() {
             return;
         }
         let outcome = match item {
@@ -217,15 +264,20 @@ fn embed_stage(
     embedded: Sender<Embedded>,
     encoder: &mut Encoder,
     batch_size: usize,
-    stop: &AtomicBool,
+    mut embed_log: Option<EmbedLog>,
+    stop: &Stop<'_>,
 ) {
     let mut batch: Vec<Prepared> = Vec::with_capacity(batch_size);
     let mut flush = |batch: &mut Vec<Prepared>| -> Result<(), ()> {
-        if batch.is_empty() || stop.load(Ordering::Relaxed) {
+        // Once stopping, batches not yet embedded stay pending in the checkpoint.
+        if batch.is_empty() || stop.is_set() {
             batch.clear();
             return Ok(());
         }
         for message in embed_batch(encoder, std::mem::take(batch)) {
+            if let (Some(log), Embedded::Points { keys, .. }) = (&mut embed_log, &message) {
+                log.record(keys);
+            }
             embedded.send(message).map_err(drop)?;
         }
         Ok(())
@@ -285,47 +337,162 @@ fn embed_batch(encoder: &mut Encoder, batch: Vec<Prepared>) -> Vec<Embedded> {
     }
 }
 
-fn sink_stage(
-    embedded: Receiver<Embedded>,
-    sink: &mut dyn Sink,
-    flush_interval: Duration,
-    reporter: &dyn Reporter,
-    summary: &mut RunSummary,
-) -> anyhow::Result<()> {
-    let mut last_flush = Instant::now();
-    for message in embedded {
-        match message {
-            Embedded::Points { keys, points } => match sink.upsert(points) {
-                Ok(()) => summary.done += keys.len() as u64,
-                Err(error) => {
-                    for key in keys {
-                        record_failure(
-                            summary,
-                            reporter,
-                            Failure {
-                                key,
-                                path: None,
-                                class: ErrorClass::Sink,
-                                message: error.to_string(),
-                            },
-                        );
-                    }
-                }
-            },
-            Embedded::Failed(failure) => record_failure(summary, reporter, failure),
-        }
-        if last_flush.elapsed() >= flush_interval {
-            sink.flush()?;
-            last_flush = Instant::now();
-        }
-        reporter.progressed(summary.done, summary.failed);
-    }
-    sink.flush()?;
-    Ok(())
+/// The last stage: writes points, makes them durable, then records outcomes in the checkpoint.
+struct Committer<'a> {
+    checkpoint: &'a mut Checkpoint,
+    sink: &'a mut dyn Sink,
+    settings: &'a PipelineSettings,
+    reporter: &'a dyn Reporter,
+    stop: &'a Stop<'a>,
+    summary: &'a mut RunSummary,
 }
 
-fn record_failure(summary: &mut RunSummary, reporter: &dyn Reporter, failure: Failure) {
-    summary.failed += 1;
-    *summary.failures_by_class.entry(failure.class).or_default() += 1;
-    reporter.failed(&failure);
+impl Committer<'_> {
+    fn run(&mut self, embedded: Receiver<Embedded>) -> anyhow::Result<()> {
+        let result = self.commit_all(embedded);
+        if result.is_err() {
+            // Nothing more can be recorded: stop the other stages instead of decoding on.
+            self.stop.halted.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn commit_all(&mut self, embedded: Receiver<Embedded>) -> anyhow::Result<()> {
+        let mut written: Vec<String> = Vec::new();
+        let mut failures: Vec<Failure> = Vec::new();
+        let mut last_commit = Instant::now();
+        loop {
+            // Group commit: write whatever is ready, then make it durable once.
+            let message = match embedded.try_recv() {
+                Ok(message) => Some(message),
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    self.commit(&mut written, &mut failures)?;
+                    last_commit = Instant::now();
+                    embedded.recv().ok()
+                }
+                Err(crossbeam_channel::TryRecvError::Disconnected) => None,
+            };
+            let Some(message) = message else { break };
+            match message {
+                Embedded::Points { keys, points } => match self.write(points) {
+                    Ok(()) => written.extend(keys),
+                    Err(error) => failures.extend(keys.into_iter().map(|key| Failure {
+                        key,
+                        path: None,
+                        class: ErrorClass::Sink,
+                        message: error.to_string(),
+                    })),
+                },
+                Embedded::Failed(failure) => failures.push(failure),
+            }
+            if last_commit.elapsed() >= self.settings.commit_interval {
+                self.commit(&mut written, &mut failures)?;
+                last_commit = Instant::now();
+            }
+        }
+        self.commit(&mut written, &mut failures)
+    }
+
+    /// Upserts with retries and exponential backoff; the sink may be briefly unavailable.
+    fn write(&mut self, points: Vec<Point>) -> Result<(), SinkError> {
+        let mut attempt = 1;
+        loop {
+            match self.sink.upsert(points.clone()) {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt >= self.settings.max_attempts || self.stop.is_set() => {
+                    return Err(error)
+                }
+                Err(error) => {
+                    tracing::warn!("sink write failed (attempt {attempt}): {error}; retrying");
+                    std::thread::sleep(Duration::from_millis(100 << attempt.min(6)));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Flushes the sink, then marks its points done and records failures, in one transaction.
+    fn commit(
+        &mut self,
+        written: &mut Vec<String>,
+        failures: &mut Vec<Failure>,
+    ) -> anyhow::Result<()> {
+        if written.is_empty() && failures.is_empty() {
+            return Ok(());
+        }
+        if !written.is_empty() {
+            self.sink.flush()?;
+        }
+        let outcomes: Vec<Outcome<'_>> = written
+            .iter()
+            .map(|key| Outcome::Done(key))
+            .chain(failures.iter().map(Outcome::Failed))
+            .collect();
+        self.checkpoint.commit(&outcomes)?;
+        self.summary.done += written.len() as u64;
+        for failure in failures.drain(..) {
+            self.summary.failed += 1;
+            *self
+                .summary
+                .failures_by_class
+                .entry(failure.class)
+                .or_default() += 1;
+            self.reporter.failed(&failure);
+        }
+        written.clear();
+        self.reporter
+            .progressed(self.summary.done, self.summary.failed);
+        self.check_failure_limits();
+        Ok(())
+    }
+
+    fn check_failure_limits(&mut self) {
+        let failed = self.summary.failed;
+        let finished = failed + self.summary.done;
+        let over_count = self
+            .settings
+            .max_failures
+            .is_some_and(|limit| failed > limit);
+        let over_rate = self
+            .settings
+            .max_failure_rate
+            .is_some_and(|rate| finished >= 100 && failed as f64 / finished as f64 > rate);
+        if over_count || over_rate {
+            self.summary.failure_limit_hit = true;
+            self.stop.halted.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A debugging aid: with `IMBED_DEBUG_EMBED_LOG=FILE`, the key of every embedded item is
+/// appended to FILE, so tests can count how many items were embedded more than once.
+struct EmbedLog {
+    file: std::fs::File,
+}
+
+impl EmbedLog {
+    fn from_env() -> anyhow::Result<Option<Self>> {
+        let Some(path) = std::env::var_os("IMBED_DEBUG_EMBED_LOG") else {
+            return Ok(None);
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| {
+                format!(
+                    "cannot open IMBED_DEBUG_EMBED_LOG {}",
+                    Path::new(&path).display()
+                )
+            })?;
+        Ok(Some(Self { file }))
+    }
+
+    fn record(&mut self, keys: &[String]) {
+        use std::io::Write;
+        let mut text = keys.join("\n");
+        text.push('\n');
+        // One append per batch; the kernel keeps it even if the process is killed next.
+        let _ = self.file.write_all(text.as_bytes());
+    }
 }

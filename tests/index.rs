@@ -102,22 +102,46 @@ fn walk_skips_hidden_and_symlinks_unless_asked_and_matches_extensions_in_any_cas
     let outside = ws.copy_fixture("small_stripes.bmp", "elsewhere/linked.bmp");
     std::os::unix::fs::symlink(&outside, ws.path().join("tree/link.bmp")).expect("symlink");
 
-    let (plain, code) = ws.index(&[Path::new("tree")], &["--collection", "plain"]);
+    let (plain, code) = ws.index(
+        &[Path::new("tree")],
+        &["--collection", "plain", "--checkpoint", "plain.ckpt"],
+    );
     assert_eq!(code, 0, "{plain}");
     assert_eq!(plain["items"]["total"], 1, "only visible.JPEG: {plain}");
 
     let (hidden, _) = ws.index(
         &[Path::new("tree")],
-        &["--collection", "hidden", "--hidden"],
+        &[
+            "--collection",
+            "hidden",
+            "--checkpoint",
+            "hidden.ckpt",
+            "--hidden",
+        ],
     );
     assert_eq!(hidden["items"]["total"], 3, "{hidden}");
 
     let (links, _) = ws.index(
         &[Path::new("tree")],
-        &["--collection", "links", "--follow-links"],
+        &[
+            "--collection",
+            "links",
+            "--checkpoint",
+            "links.ckpt",
+            "--follow-links",
+        ],
     );
     assert_eq!(links["items"]["total"], 2, "{links}");
     assert_eq!(links["items"]["done"], 2);
+
+    // A folder named through a symlink is walked, and is not an item itself.
+    std::os::unix::fs::symlink(ws.path().join("tree"), ws.path().join("alias")).expect("symlink");
+    let (alias, code) = ws.index(
+        &[Path::new("alias")],
+        &["--collection", "alias", "--checkpoint", "alias.ckpt"],
+    );
+    assert_eq!(code, 0, "{alias}");
+    assert_eq!(alias["items"]["total"], 1, "{alias}");
 }
 
 #[test]

@@ -36,6 +36,8 @@ fn peak_rss_kib(ws: &Workspace, folder: &str, count: usize) -> i64 {
             "8",
             "--collection",
             folder,
+            "--checkpoint",
+            &format!("{folder}.ckpt"),
             "--model",
         ])
         .arg(tiny_model());

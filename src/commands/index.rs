@@ -1,124 +1,86 @@
-use std::io::Write;
-use std::time::Duration;
+use anyhow::bail;
 
-use anyhow::Context;
-use serde_json::json;
-
-use super::{
-    install_stop_handler, load_encoder, remembered_collection, resolve_model, thread_split,
-    ExitStatus,
-};
+use super::run::{check_fingerprints, execute, source_of};
+use super::{preset_name, remembered_collection, resolve_model, ExitStatus};
+use crate::checkpoint::{Checkpoint, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, IndexArgs};
-use crate::decode::DEFAULT_MAX_PIXELS;
-use crate::pipeline::{self, PipelineSettings, RunSummary};
-use crate::progress::ProgressMode;
-use crate::sink::{EdgeStore, Sink};
+use crate::plan::Plan;
 use crate::source::SourceSpec;
 
 pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus> {
     let source = SourceSpec {
-        paths: args.paths,
-        manifests: args.manifest,
+        paths: args.paths.clone(),
+        manifests: args.manifest.clone(),
         hidden: args.walk.hidden,
         follow_links: args.walk.follow_links,
     };
     source.validate()?;
-    let (intra_threads, decode_threads) =
-        thread_split(args.model.intra_threads, args.pipeline.decode_threads);
-    // A new collection takes this model; an existing one keeps what it was built with unless overridden.
+    // Without --model, an existing collection keeps the model it was built with.
     let remembered = remembered_collection(&args.store)?.filter(|_| args.model.model.is_none());
-    let mut resolved = resolve_model(&args.model, remembered.as_ref(), intra_threads)?;
-    let mut encoder = load_encoder(global, &resolved)?;
-    resolved.info.dimension = encoder.dimension();
-    let mut store =
-        EdgeStore::open_or_create(&args.store.store, &args.store.collection, &resolved.info)?;
-
-    let settings = PipelineSettings {
-        batch_size: args.pipeline.batch_size as usize,
-        decode_threads,
-        max_pixels: DEFAULT_MAX_PIXELS,
-        flush_interval: Duration::from_secs(5),
+    let resolved = resolve_model(&args.model, remembered.as_ref(), 1)?;
+    let config = RunConfig {
+        paths: source.paths.clone(),
+        manifests: source.manifests.clone(),
+        hidden: source.hidden,
+        follow_links: source.follow_links,
+        model: resolved.info.model.clone(),
+        preprocess: resolved.spec.preset.map(preset_name),
+        output: resolved.settings.output.clone(),
+        normalize: resolved.settings.normalize,
+        model_fingerprint: resolved.spec.model_fingerprint()?,
+        preprocess_fingerprint: resolved.spec.preprocess_fingerprint(),
+        store: args.store.store.clone(),
+        collection: args.store.collection.clone(),
+        batch_size: args.batch_size,
+        device: resolved.settings.device.to_string(),
     };
-    let mode = ProgressMode::detect(
-        global.quiet,
-        Duration::from_secs(args.pipeline.log_interval.max(1)),
-    );
-    let reporter = mode.reporter("Indexing");
-    let stop = install_stop_handler();
-    let summary = pipeline::run(
-        &source,
-        &resolved.spec.preprocessor,
-        &mut encoder,
-        &mut store,
-        &settings,
-        reporter.as_ref(),
-        stop,
-    )?;
-    let points = store
-        .count()
-        .context("cannot count the points in the store")?;
-    print_summary(
-        &summary,
-        &args.store.collection,
-        &store,
-        points,
-        args.json,
-        global.quiet,
-    )?;
-    Ok(if summary.interrupted {
-        ExitStatus::Interrupted
-    } else if summary.failed > 0 {
-        ExitStatus::ItemsFailed
-    } else {
-        ExitStatus::Success
-    })
+
+    let lock = CheckpointLock::acquire(&args.run.checkpoint)?;
+    let checkpoint = Checkpoint::open(&args.run.checkpoint)?;
+    if let Ok(previous) = checkpoint.config() {
+        // Same sources into the same collection: carry on, adding what is new.
+        if (
+            &previous.paths,
+            &previous.manifests,
+            &previous.store,
+            &previous.collection,
+        ) != (
+            &config.paths,
+            &config.manifests,
+            &config.store,
+            &config.collection,
+        ) {
+            bail!(
+                "checkpoint {} belongs to another run ({} into collection `{}` at {}); \
+                 pass another --checkpoint, or `imbed resume` to finish that run",
+                args.run.checkpoint.display(),
+                describe_sources(&source_of(&previous)),
+                previous.collection,
+                previous.store.display()
+            );
+        }
+        check_fingerprints(&previous, &resolved.spec, false, &args.run.checkpoint)?;
+    }
+    checkpoint.set_config(&config)?;
+    let source = source_of(&config);
+    let plan = Plan {
+        pending: true,
+        discover: Some(&source),
+    };
+    execute(global, &args.run, "index", &config, checkpoint, lock, &plan)
 }
 
-fn print_summary(
-    summary: &RunSummary,
-    collection: &str,
-    store: &EdgeStore,
-    points: u64,
-    json: bool,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    let seconds = summary.elapsed.as_secs_f64();
-    let rate = summary.done as f64 / seconds.max(1e-9);
-    if json {
-        let errors: serde_json::Map<_, _> = summary
-            .failures_by_class
-            .iter()
-            .map(|(class, count)| (class.to_string(), json!(count)))
-            .collect();
-        let object = json!({
-            "items": {"total": summary.discovered, "done": summary.done, "failed": summary.failed,
-                      "pending": summary.discovered.saturating_sub(summary.done + summary.failed)},
-            "errors": errors,
-            "elapsed_seconds": seconds,
-            "images_per_second": rate,
-            "interrupted": summary.interrupted,
-            "sink": {"store": store.dir(), "collection": collection, "points": points},
-        });
-        writeln!(std::io::stdout().lock(), "{object}")?;
-        return Ok(());
-    }
-    let mut err = std::io::stderr().lock();
-    if summary.interrupted {
-        writeln!(err, "imbed: interrupted; the items stored so far are kept")?;
-    }
-    if quiet && summary.failed == 0 {
-        return Ok(());
-    }
-    writeln!(
-        err,
-        "Indexed {} of {} images in {seconds:.1}s ({rate:.1} images/s): {} failed. Collection `{collection}` at {} holds {points} points.",
-        summary.done,
-        summary.discovered,
-        summary.failed,
-        store.dir().display(),
-    )?;
-    for (class, count) in &summary.failures_by_class {
-        writeln!(err, "  {class}: {count}")?;
-    }
-    Ok(())
+fn describe_sources(source: &SourceSpec) -> String {
+    let names: Vec<String> = source
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .chain(
+            source
+                .manifests
+                .iter()
+                .map(|m| format!("--manifest {}", m.display())),
+        )
+        .collect();
+    names.join(" ")
 }

@@ -3,21 +3,28 @@
 mod doctor;
 mod embed;
 mod index;
+mod resume;
+mod retry_failed;
+mod run;
 mod search;
+mod stats;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
 
-use crate::cli::{Cli, Command, GlobalArgs, ModelArgs, StoreArgs};
+use crate::cli::{Cli, Command, GlobalArgs, ModelArgs, PreprocessPreset, StoreArgs};
 use crate::embed::{runtime, Device, Encoder, EncoderSettings, ModelSpec};
 use crate::sink::edge::CollectionInfo;
 
 pub use doctor::doctor;
 pub use embed::embed;
 pub use index::index;
+pub use resume::resume;
+pub use retry_failed::retry_failed;
 pub use search::search;
+pub use stats::stats;
 
 /// How a command ended, mapped to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +53,9 @@ impl ExitStatus {
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Index(args) => index(&cli.global, args),
+        Command::Resume(args) => resume(&cli.global, args),
+        Command::RetryFailed(args) => retry_failed(&cli.global, args),
+        Command::Stats(args) => stats(args),
         Command::Search(args) => search(&cli.global, args),
         Command::Embed(args) => embed(&cli.global, args),
         Command::Doctor(args) => doctor(&cli.global, args),
@@ -83,6 +93,49 @@ pub(crate) struct ResolvedModel {
     pub info: CollectionInfo,
 }
 
+/// What picks and configures the model, from flags or from a checkpoint.
+pub(crate) struct ModelChoice {
+    pub model: PathBuf,
+    pub preset: Option<PreprocessPreset>,
+    pub output: Option<String>,
+    pub normalize: bool,
+    pub device: Device,
+    pub intra_threads: usize,
+}
+
+impl ModelChoice {
+    pub fn resolve(self) -> anyhow::Result<ResolvedModel> {
+        let spec = ModelSpec::resolve(&self.model, self.preset)?;
+        let info = CollectionInfo {
+            dimension: 0,
+            model: std::path::absolute(&self.model).unwrap_or(self.model),
+            preprocess: self.preset.map(preset_name),
+            output: self.output.clone(),
+            normalize: self.normalize,
+        };
+        let settings = EncoderSettings {
+            device: self.device,
+            intra_threads: self.intra_threads,
+            output: self.output,
+            normalize: self.normalize,
+        };
+        Ok(ResolvedModel {
+            spec,
+            settings,
+            info,
+        })
+    }
+}
+
+pub(crate) fn preset_name(preset: PreprocessPreset) -> String {
+    format!("{preset:?}").to_ascii_lowercase()
+}
+
+pub(crate) fn parse_preset(name: &str) -> Option<PreprocessPreset> {
+    clap::ValueEnum::from_str(name, true).ok()
+}
+
+/// Model flags, falling back to what the store remembers of its collection.
 pub(crate) fn resolve_model(
     args: &ModelArgs,
     remembered: Option<&CollectionInfo>,
@@ -93,38 +146,23 @@ pub(crate) fn resolve_model(
         (None, Some(info)) => info.model.clone(),
         (None, None) => bail!("no model given: pass --model DIR (a folder with model.onnx and preprocessor_config.json)"),
     };
-    let preset = args.preprocess.or_else(|| {
-        let remembered = remembered.filter(|_| args.model.is_none())?;
-        remembered
-            .preprocess
-            .as_deref()
-            .and_then(|name| clap::ValueEnum::from_str(name, true).ok())
-    });
-    let spec = ModelSpec::resolve(&model, preset)?;
-    let device: Device = args.device.parse()?;
-    let output = args
-        .output
-        .clone()
-        .or_else(|| remembered.and_then(|info| info.output.clone()));
-    let normalize = !args.no_normalize && remembered.is_none_or(|info| info.normalize);
-    let settings = EncoderSettings {
-        device,
+    let remembered = remembered.filter(|_| args.model.is_none());
+    ModelChoice {
+        model,
+        preset: args.preprocess.or_else(|| {
+            remembered
+                .and_then(|info| info.preprocess.as_deref())
+                .and_then(parse_preset)
+        }),
+        output: args
+            .output
+            .clone()
+            .or_else(|| remembered.and_then(|info| info.output.clone())),
+        normalize: !args.no_normalize && remembered.is_none_or(|info| info.normalize),
+        device: args.device.parse()?,
         intra_threads,
-        output,
-        normalize,
-    };
-    let info = CollectionInfo {
-        dimension: 0,
-        model: std::path::absolute(&model).unwrap_or(model),
-        preprocess: preset.map(|p| format!("{p:?}").to_ascii_lowercase()),
-        output: settings.output.clone(),
-        normalize,
-    };
-    Ok(ResolvedModel {
-        spec,
-        settings,
-        info,
-    })
+    }
+    .resolve()
 }
 
 pub(crate) fn load_encoder(

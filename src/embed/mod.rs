@@ -90,6 +90,31 @@ impl ModelSpec {
             preset,
         })
     }
+
+    /// Hash of `model.onnx`, to notice a model that changed under a checkpoint.
+    pub fn model_fingerprint(&self) -> anyhow::Result<String> {
+        let read_error = || format!("cannot read {}", self.onnx.display());
+        let mut file = std::fs::File::open(&self.onnx).with_context(read_error)?;
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut buffer = vec![0; 1 << 20];
+        loop {
+            let read = std::io::Read::read(&mut file, &mut buffer).with_context(read_error)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        Ok(format!("xxh3:{:032x}", hasher.digest128()))
+    }
+
+    /// Hash of the resolved preprocessing steps (not of the file's formatting).
+    pub fn preprocess_fingerprint(&self) -> String {
+        let steps = format!("{:?}", self.preprocessor);
+        format!(
+            "xxh3:{:032x}",
+            xxhash_rust::xxh3::xxh3_128(steps.as_bytes())
+        )
+    }
 }
 
 /// How the encoder is set up.

@@ -36,6 +36,8 @@ pub fn walk(
     for entry in entries {
         let outcome = match entry {
             Ok(entry) if entry.file_type().is_dir() => continue,
+            // A folder named on the command line may be a symlink; walkdir descends into it.
+            Ok(entry) if entry.depth() == 0 && entry.path().is_dir() => continue,
             Ok(entry) if entry.depth() > 0 && !is_image_path(entry.path()) => continue,
             // Without --follow-links a symlink is skipped, as fd and ripgrep do.
             Ok(entry) if entry.path_is_symlink() && !follow_links && entry.depth() > 0 => continue,

@@ -1,0 +1,530 @@
+//! The durable journal of a run: its configuration and every item's state, in one SQLite file
+//! (WAL mode, synchronous=FULL), so that a run killed at any moment resumes exactly.
+//!
+//! An item is marked done only after the sink has made its point durable. Writes go in
+//! batched transactions: one per discovered chunk and one per committed batch.
+
+mod lock;
+
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::item::{Failure, Item};
+
+pub use lock::{is_running, CheckpointLock};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    path BLOB,
+    fields TEXT,
+    state INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error_class TEXT,
+    error_message TEXT,
+    discovered_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_by_state ON items (state, id);
+";
+
+/// Bumped when the schema changes incompatibly.
+const FORMAT_VERSION: i64 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemState {
+    Pending = 0,
+    Done = 1,
+    Failed = 2,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("checkpoint {path} is damaged ({source}); move it aside and index again: stored points are overwritten, not duplicated")]
+    Damaged {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot use checkpoint {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("checkpoint {path} was written by another version of imbed (format {found}, expected {FORMAT_VERSION})")]
+    Format { path: PathBuf, found: i64 },
+    #[error("checkpoint {path} holds no run configuration")]
+    NoConfig { path: PathBuf },
+    #[error("checkpoint {0} does not exist")]
+    Missing(PathBuf),
+}
+
+pub type Result<T, E = CheckpointError> = std::result::Result<T, E>;
+
+/// Everything `resume` needs to carry on a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunConfig {
+    pub paths: Vec<PathBuf>,
+    pub manifests: Vec<PathBuf>,
+    pub hidden: bool,
+    pub follow_links: bool,
+    pub model: PathBuf,
+    #[serde(default)]
+    pub preprocess: Option<String>,
+    #[serde(default)]
+    pub output: Option<String>,
+    pub normalize: bool,
+    /// Hash of `model.onnx`.
+    pub model_fingerprint: String,
+    /// Hash of the resolved preprocessing steps.
+    pub preprocess_fingerprint: String,
+    pub store: PathBuf,
+    pub collection: String,
+    pub batch_size: u32,
+    pub device: String,
+}
+
+pub struct Checkpoint {
+    connection: Connection,
+    path: PathBuf,
+}
+
+/// Counts by state, for progress and `stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub total: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub pending: u64,
+}
+
+/// An error class with its count and a few example paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorSummary {
+    pub class: String,
+    pub count: u64,
+    pub examples: Vec<String>,
+}
+
+/// The outcome of one committed batch.
+pub enum Outcome<'a> {
+    Done(&'a str),
+    Failed(&'a Failure),
+}
+
+impl Checkpoint {
+    /// Opens (creating if needed) for writing. The caller holds the [`CheckpointLock`].
+    pub fn open(path: &Path) -> Result<Self> {
+        let connection = Connection::open(path).map_err(|source| classify(path, source))?;
+        let checkpoint = Self {
+            connection,
+            path: path.to_path_buf(),
+        };
+        checkpoint.configure(false)?;
+        Ok(checkpoint)
+    }
+
+    /// Opens an existing checkpoint without writing to it, beside a process that may be indexing.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(CheckpointError::Missing(path.to_path_buf()));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection =
+            Connection::open_with_flags(path, flags).map_err(|source| classify(path, source))?;
+        let checkpoint = Self {
+            connection,
+            path: path.to_path_buf(),
+        };
+        checkpoint.configure(true)?;
+        Ok(checkpoint)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A second connection to the same file, for another thread.
+    pub fn reopen(&self) -> Result<Self> {
+        Self::open(&self.path)
+    }
+
+    fn configure(&self, read_only: bool) -> Result<()> {
+        let run = |sql: &str| {
+            self.connection
+                .execute_batch(sql)
+                .map_err(|source| classify(&self.path, source))
+        };
+        self.connection
+            .busy_timeout(Duration::from_secs(30))
+            .map_err(|source| classify(&self.path, source))?;
+        if !read_only {
+            run("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+            run(SCHEMA)?;
+            match self.meta("format")? {
+                None => self.set_meta("format", &FORMAT_VERSION.to_string())?,
+                Some(found) if found.parse::<i64>().ok() == Some(FORMAT_VERSION) => {}
+                Some(found) => {
+                    return Err(CheckpointError::Format {
+                        path: self.path.clone(),
+                        found: found.parse().unwrap_or(-1),
+                    })
+                }
+            }
+        }
+        // Reading one page finds most damage at open rather than mid-run.
+        self.connection
+            .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(|source| classify(&self.path, source))
+    }
+
+    fn sql<T>(&self, result: rusqlite::Result<T>) -> Result<T> {
+        result.map_err(|source| classify(&self.path, source))
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        let value = self
+            .connection
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional();
+        match value {
+            // A read-only open of a file that was never initialised has no tables.
+            Err(rusqlite::Error::SqliteFailure(_, Some(message)))
+                if message.contains("no such table") =>
+            {
+                Ok(None)
+            }
+            other => self.sql(other),
+        }
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.sql(self.connection.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        ))
+        .map(drop)
+    }
+
+    pub fn config(&self) -> Result<RunConfig> {
+        let text = self
+            .meta("config")?
+            .ok_or_else(|| CheckpointError::NoConfig {
+                path: self.path.clone(),
+            })?;
+        serde_json::from_str(&text).map_err(|error| CheckpointError::Sqlite {
+            path: self.path.clone(),
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(error)),
+        })
+    }
+
+    pub fn set_config(&self, config: &RunConfig) -> Result<()> {
+        let text = serde_json::to_string(config).expect("run configuration serialises");
+        self.set_meta("config", &text)?;
+        if self.meta("created_at")?.is_none() {
+            self.set_meta("created_at", &now_millis().to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Marks the start of a run (index, resume or retry-failed), for throughput and ETA.
+    pub fn start_run(&self, command: &str) -> Result<()> {
+        self.set_meta("run_started_at", &now_millis().to_string())?;
+        self.set_meta("run_command", command)?;
+        self.set_meta("run_done_at_start", &self.totals()?.done.to_string())?;
+        self.set_meta("run_finished_at", "")
+    }
+
+    pub fn finish_run(&self) -> Result<()> {
+        self.set_meta("run_finished_at", &now_millis().to_string())
+    }
+
+    /// Adds newly discovered items as pending, and source failures as failed, in one
+    /// transaction. Returns the items that were not known before, in order.
+    pub fn discover(
+        &mut self,
+        batch: Vec<Result<Item, Failure>>,
+    ) -> Result<Vec<Result<Item, Failure>>> {
+        let now = now_millis();
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(|source| classify(&path, source))?;
+        let mut new_items = Vec::with_capacity(batch.len());
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT INTO items (key, path, fields, state, attempts, error_class, error_message, discovered_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (key) DO NOTHING",
+                )
+                .map_err(|source| classify(&path, source))?;
+            for entry in batch {
+                let inserted = match &entry {
+                    Ok(item) => insert.execute(params![
+                        item.key,
+                        item.path.as_os_str().as_bytes(),
+                        fields_json(&item.fields),
+                        ItemState::Pending as i64,
+                        0,
+                        None::<String>,
+                        None::<String>,
+                        now
+                    ]),
+                    Err(failure) => insert.execute(params![
+                        failure.key,
+                        failure.path.as_ref().map(|p| p.as_os_str().as_bytes()),
+                        None::<String>,
+                        ItemState::Failed as i64,
+                        // The commit stage records the attempt, as for any failure.
+                        0,
+                        failure.class.as_str(),
+                        failure.message,
+                        now
+                    ]),
+                }
+                .map_err(|source| classify(&path, source))?;
+                if inserted == 1 {
+                    new_items.push(entry);
+                }
+            }
+        }
+        transaction
+            .commit()
+            .map_err(|source| classify(&path, source))?;
+        Ok(new_items)
+    }
+
+    /// Up to `limit` pending items with an id above `after`, with their ids, in id order.
+    pub fn pending_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, Item)>> {
+        let mut statement = self.sql(self.connection.prepare_cached(
+            "SELECT id, key, path, fields FROM items WHERE state = 0 AND id > ?1 ORDER BY id LIMIT ?2",
+        ))?;
+        let rows = statement.query_map(params![after, limit as i64], |row| {
+            let id: i64 = row.get(0)?;
+            let key: String = row.get(1)?;
+            let path: Option<Vec<u8>> = row.get(2)?;
+            let fields: Option<String> = row.get(3)?;
+            Ok((id, key, path, fields))
+        });
+        let rows = self.sql(rows)?;
+        let mut items = Vec::new();
+        for row in rows {
+            let (id, key, path, fields) = self.sql(row)?;
+            let path = PathBuf::from(std::ffi::OsString::from_vec(path.unwrap_or_default()));
+            let fields = fields
+                .and_then(|text| serde_json::from_str::<Map<String, Value>>(&text).ok())
+                .unwrap_or_default();
+            items.push((id, Item { key, path, fields }));
+        }
+        Ok(items)
+    }
+
+    /// The highest item id so far (0 when empty).
+    pub fn max_id(&self) -> Result<i64> {
+        self.sql(
+            self.connection
+                .query_row("SELECT coalesce(max(id), 0) FROM items", [], |row| {
+                    row.get(0)
+                }),
+        )
+    }
+
+    /// Records the outcomes of one committed batch in one transaction.
+    pub fn commit(&mut self, outcomes: &[Outcome<'_>]) -> Result<()> {
+        let now = now_millis();
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(|source| classify(&path, source))?;
+        {
+            let mut done = transaction
+                .prepare_cached(
+                    "UPDATE items SET state = 1, attempts = attempts + 1, error_class = NULL, error_message = NULL, updated_at = ?2 WHERE key = ?1",
+                )
+                .map_err(|source| classify(&path, source))?;
+            let mut failed = transaction
+                .prepare_cached(
+                    "INSERT INTO items (key, path, state, attempts, error_class, error_message, discovered_at, updated_at)
+                     VALUES (?1, ?2, 2, 1, ?3, ?4, ?5, ?5)
+                     ON CONFLICT (key) DO UPDATE SET state = 2, attempts = attempts + 1,
+                         error_class = excluded.error_class, error_message = excluded.error_message, updated_at = excluded.updated_at",
+                )
+                .map_err(|source| classify(&path, source))?;
+            for outcome in outcomes {
+                match outcome {
+                    Outcome::Done(key) => done.execute(params![key, now]),
+                    Outcome::Failed(failure) => failed.execute(params![
+                        failure.key,
+                        failure.path.as_ref().map(|p| p.as_os_str().as_bytes()),
+                        failure.class.as_str(),
+                        failure.message,
+                        now
+                    ]),
+                }
+                .map_err(|source| classify(&path, source))?;
+            }
+        }
+        transaction
+            .commit()
+            .map_err(|source| classify(&path, source))
+    }
+
+    /// Puts failed items (all, or those of `classes`) back to pending. Returns how many.
+    pub fn requeue_failed(&self, classes: &[String]) -> Result<u64> {
+        let changed = if classes.is_empty() {
+            self.connection.execute("UPDATE items SET state = 0 WHERE state = 2 AND path IS NOT NULL AND error_class != 'manifest'", [])
+        } else {
+            let placeholders = vec!["?"; classes.len()].join(", ");
+            let sql = format!("UPDATE items SET state = 0 WHERE state = 2 AND path IS NOT NULL AND error_class IN ({placeholders})");
+            self.connection
+                .execute(&sql, rusqlite::params_from_iter(classes))
+        };
+        self.sql(changed).map(|n| n as u64)
+    }
+
+    pub fn totals(&self) -> Result<Totals> {
+        let mut statement = self.sql(
+            self.connection
+                .prepare_cached("SELECT state, count(*) FROM items GROUP BY state"),
+        )?;
+        let rows = self.sql(statement.query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64))
+        }))?;
+        let mut totals = Totals::default();
+        for row in rows {
+            let (state, count) = self.sql(row)?;
+            match state {
+                0 => totals.pending += count,
+                1 => totals.done += count,
+                _ => totals.failed += count,
+            }
+            totals.total += count;
+        }
+        Ok(totals)
+    }
+
+    /// Error classes of failed items, most frequent first, with up to `examples` paths each.
+    pub fn errors(&self, examples: usize) -> Result<Vec<ErrorSummary>> {
+        let mut classes = self.sql(self.connection.prepare_cached(
+            "SELECT coalesce(error_class, 'unknown'), count(*) FROM items WHERE state = 2 GROUP BY 1 ORDER BY 2 DESC, 1",
+        ))?;
+        let counts: Vec<(String, u64)> = self
+            .sql(classes.query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64))))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|source| classify(&self.path, source))?;
+        let mut sample = self.sql(self.connection.prepare_cached(
+            "SELECT coalesce(CAST(path AS TEXT), key) || ': ' || coalesce(error_message, '') FROM items
+             WHERE state = 2 AND coalesce(error_class, 'unknown') = ?1 ORDER BY id LIMIT ?2",
+        ))?;
+        let mut summaries = Vec::new();
+        for (class, count) in counts {
+            let examples: Vec<String> = self
+                .sql(sample.query_map(params![class, examples as i64], |row| row.get(0)))?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(|source| classify(&self.path, source))?;
+            summaries.push(ErrorSummary {
+                class,
+                count,
+                examples,
+            });
+        }
+        Ok(summaries)
+    }
+}
+
+fn fields_json(fields: &Map<String, Value>) -> Option<String> {
+    (!fields.is_empty()).then(|| Value::Object(fields.clone()).to_string())
+}
+
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn classify(path: &Path, source: rusqlite::Error) -> CheckpointError {
+    use rusqlite::ErrorCode;
+    let damaged = matches!(
+        source.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    );
+    if damaged {
+        CheckpointError::Damaged {
+            path: path.to_path_buf(),
+            source,
+        }
+    } else {
+        CheckpointError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::ErrorClass;
+
+    fn item(key: &str) -> Item {
+        Item {
+            key: key.into(),
+            path: PathBuf::from(key),
+            fields: Map::new(),
+        }
+    }
+
+    #[test]
+    fn discovers_once_and_commits_states() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut checkpoint = Checkpoint::open(&dir.path().join("c")).unwrap();
+        let new = checkpoint
+            .discover(vec![Ok(item("a")), Ok(item("b"))])
+            .unwrap();
+        assert_eq!(new.len(), 2);
+        let again = checkpoint
+            .discover(vec![Ok(item("a")), Ok(item("c"))])
+            .unwrap();
+        assert_eq!(again.len(), 1, "only c is new");
+        let failure = Failure {
+            key: "b".into(),
+            path: None,
+            class: ErrorClass::Corrupt,
+            message: "bad".into(),
+        };
+        checkpoint
+            .commit(&[Outcome::Done("a"), Outcome::Failed(&failure)])
+            .unwrap();
+        assert_eq!(
+            checkpoint.totals().unwrap(),
+            Totals {
+                total: 3,
+                done: 1,
+                failed: 1,
+                pending: 1
+            }
+        );
+        let pending = checkpoint.pending_after(0, 10).unwrap();
+        assert_eq!(
+            pending
+                .iter()
+                .map(|(_, i)| i.key.as_str())
+                .collect::<Vec<_>>(),
+            ["c"]
+        );
+        assert_eq!(checkpoint.requeue_failed(&["corrupt".into()]).unwrap(), 1);
+        assert_eq!(checkpoint.totals().unwrap().pending, 2);
+        let errors = checkpoint.errors(3).unwrap();
+        assert!(errors.is_empty());
+    }
+}

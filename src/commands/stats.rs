@@ -1,0 +1,149 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use super::ExitStatus;
+use crate::checkpoint::{self, now_millis, Checkpoint, Totals};
+use crate::cli::StatsArgs;
+use crate::sink::{EdgeStore, Sink};
+
+/// Example paths shown per error class.
+const EXAMPLES: usize = 3;
+
+/// Reads checkpoints without locking them, so it works beside a running index.
+pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
+    let mut paths = args.checkpoints.clone();
+    paths.extend(args.checkpoint.clone());
+    if paths.is_empty() {
+        paths.push(PathBuf::from("imbed.checkpoint"));
+    }
+    let mut totals = Totals::default();
+    let mut errors: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
+    let mut runs = Vec::new();
+    let mut sinks = BTreeSet::new();
+    for path in &paths {
+        let checkpoint = Checkpoint::open_read_only(path)?;
+        let these = checkpoint.totals()?;
+        totals.total += these.total;
+        totals.done += these.done;
+        totals.failed += these.failed;
+        totals.pending += these.pending;
+        for error in checkpoint.errors(EXAMPLES)? {
+            let entry = errors.entry(error.class).or_default();
+            entry.0 += error.count;
+            entry.1.extend(error.examples);
+            entry.1.truncate(EXAMPLES);
+        }
+        runs.push(run_info(&checkpoint, path, these)?);
+        if let Ok(config) = checkpoint.config() {
+            sinks.insert((config.store, config.collection));
+        }
+    }
+    let sink = sink_points(&sinks);
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let error_counts: serde_json::Map<_, _> = errors
+            .iter()
+            .map(|(class, (count, _))| (class.clone(), json!(count)))
+            .collect();
+        let examples: serde_json::Map<_, _> = errors
+            .iter()
+            .map(|(class, (_, examples))| (class.clone(), json!(examples)))
+            .collect();
+        let mut object = json!({"items": totals, "errors": error_counts, "error_examples": examples, "runs": runs});
+        if let Some(points) = sink.as_ref().ok() {
+            object["sink"] = json!({"points": points});
+        } else if let Err(reason) = &sink {
+            object["sink"] = json!({"error": reason});
+        }
+        writeln!(out, "{object}")?;
+        return Ok(ExitStatus::Success);
+    }
+    writeln!(
+        out,
+        "Items: {} total, {} done, {} failed, {} pending",
+        totals.total, totals.done, totals.failed, totals.pending
+    )?;
+    for (class, (count, examples)) in &errors {
+        writeln!(out, "  {class}: {count}")?;
+        for example in examples {
+            writeln!(out, "    {example}")?;
+        }
+    }
+    for run in &runs {
+        writeln!(out, "{}", describe_run(run))?;
+    }
+    match sink {
+        Ok(points) => writeln!(out, "Store: {points} points")?,
+        Err(reason) => writeln!(out, "Store: not counted ({reason})")?,
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn run_info(
+    checkpoint: &Checkpoint,
+    path: &std::path::Path,
+    totals: Totals,
+) -> anyhow::Result<Value> {
+    let millis = |key: &str| -> anyhow::Result<Option<i64>> {
+        Ok(checkpoint.meta(key)?.and_then(|v| v.parse().ok()))
+    };
+    let started = millis("run_started_at")?;
+    let finished = millis("run_finished_at")?;
+    let done_at_start = millis("run_done_at_start")?.unwrap_or(0);
+    let running = checkpoint::is_running(path);
+    let elapsed =
+        started.map(|start| (finished.unwrap_or_else(now_millis) - start).max(0) as f64 / 1000.0);
+    let rate = elapsed
+        .filter(|&e| e > 0.0)
+        .map(|e| (totals.done as i64 - done_at_start).max(0) as f64 / e);
+    let eta = rate
+        .filter(|&r| running && r > 0.0)
+        .map(|r| totals.pending as f64 / r);
+    let state = match (running, finished) {
+        (true, _) => "running",
+        (false, Some(_)) => "finished",
+        (false, None) if started.is_some() => "stopped",
+        _ => "not started",
+    };
+    Ok(json!({
+        "checkpoint": path,
+        "command": checkpoint.meta("run_command")?,
+        "state": state,
+        "elapsed_seconds": elapsed,
+        "items_per_second": rate,
+        "eta_seconds": eta,
+    }))
+}
+
+fn describe_run(run: &Value) -> String {
+    let mut line = format!(
+        "Run: {} ({}) in {}",
+        run["command"].as_str().unwrap_or("none"),
+        run["state"].as_str().unwrap_or("unknown"),
+        run["checkpoint"].as_str().unwrap_or("?")
+    );
+    if let Some(elapsed) = run["elapsed_seconds"].as_f64() {
+        line += &format!(", {elapsed:.0}s");
+    }
+    if let Some(rate) = run["items_per_second"].as_f64() {
+        line += &format!(", {rate:.1} items/s");
+    }
+    if let Some(eta) = run["eta_seconds"].as_f64() {
+        line += &format!(", ETA {eta:.0}s");
+    }
+    line
+}
+
+/// Points in the stores the checkpoints write to; a store in use by a running index is locked.
+fn sink_points(sinks: &BTreeSet<(PathBuf, String)>) -> Result<u64, String> {
+    let mut points = 0;
+    for (store, collection) in sinks {
+        let opened = EdgeStore::open(store, collection).map_err(|error| format!("{error:#}"))?;
+        points += opened.count().map_err(|error| error.to_string())?;
+    }
+    Ok(points)
+}
