@@ -54,11 +54,10 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
             .map(|(class, (_, examples))| (class.clone(), json!(examples)))
             .collect();
         let mut object = json!({"items": totals, "errors": error_counts, "error_examples": examples, "runs": runs});
-        if let Some(points) = sink.as_ref().ok() {
-            object["sink"] = json!({"points": points});
-        } else if let Err(reason) = &sink {
-            object["sink"] = json!({"error": reason});
-        }
+        object["sink"] = match &sink {
+            Ok(points) => json!({"points": points}),
+            Err(reason) => json!({"error": reason}),
+        };
         writeln!(out, "{object}")?;
         return Ok(ExitStatus::Success);
     }
