@@ -337,6 +337,9 @@ fn embed_batch(encoder: &mut Encoder, batch: Vec<Prepared>) -> Vec<Embedded> {
     }
 }
 
+/// Batches written to the sink before a commit makes them durable and marks them done.
+const MAX_UNCOMMITTED_BATCHES: usize = 2;
+
 /// The last stage: writes points, makes them durable, then records outcomes in the checkpoint.
 struct Committer<'a> {
     checkpoint: &'a mut Checkpoint,
@@ -360,13 +363,16 @@ impl Committer<'_> {
     fn commit_all(&mut self, embedded: Receiver<Embedded>) -> anyhow::Result<()> {
         let mut written: Vec<String> = Vec::new();
         let mut failures: Vec<Failure> = Vec::new();
+        let mut written_batches = 0;
         let mut last_commit = Instant::now();
         loop {
-            // Group commit: write whatever is ready, then make it durable once.
+            // Group commit: write what is ready (at most MAX_UNCOMMITTED_BATCHES), then make it
+            // durable once. The cap bounds what a kill can cost in re-embedding.
             let message = match embedded.try_recv() {
                 Ok(message) => Some(message),
                 Err(crossbeam_channel::TryRecvError::Empty) => {
                     self.commit(&mut written, &mut failures)?;
+                    written_batches = 0;
                     last_commit = Instant::now();
                     embedded.recv().ok()
                 }
@@ -375,7 +381,10 @@ impl Committer<'_> {
             let Some(message) = message else { break };
             match message {
                 Embedded::Points { keys, points } => match self.write(points) {
-                    Ok(()) => written.extend(keys),
+                    Ok(()) => {
+                        written.extend(keys);
+                        written_batches += 1;
+                    }
                     Err(error) => failures.extend(keys.into_iter().map(|key| Failure {
                         key,
                         path: None,
@@ -385,8 +394,11 @@ impl Committer<'_> {
                 },
                 Embedded::Failed(failure) => failures.push(failure),
             }
-            if last_commit.elapsed() >= self.settings.commit_interval {
+            if written_batches >= MAX_UNCOMMITTED_BATCHES
+                || last_commit.elapsed() >= self.settings.commit_interval
+            {
                 self.commit(&mut written, &mut failures)?;
+                written_batches = 0;
                 last_commit = Instant::now();
             }
         }

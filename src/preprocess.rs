@@ -234,30 +234,41 @@ impl Preprocessor {
         (out_h, out_w): (u32, u32),
         slot: &mut [f32],
     ) {
-        let top = (i64::from(image.height()) - i64::from(out_h)) / 2;
-        let left = (i64::from(image.width()) - i64::from(out_w)) / 2;
+        let (out_h, out_w) = (out_h as usize, out_w as usize);
+        let (in_h, in_w) = (image.height() as usize, image.width() as usize);
+        let top = (in_h as i64 - out_h as i64) / 2;
+        let left = (in_w as i64 - out_w as i64) / 2;
         let scale = self.rescale.unwrap_or(1.0);
         let (mean, std) = self.normalize.unwrap_or(([0.0; 3], [1.0; 3]));
         // value = (pixel * scale - mean) / std, folded into one multiply-add per channel.
         let gain: [f32; 3] = std::array::from_fn(|c| scale / std[c]);
         let offset: [f32; 3] = std::array::from_fn(|c| -mean[c] / std[c]);
-        let plane = out_h as usize * out_w as usize;
-        for y in 0..out_h as usize {
+        // Padding is pixel value 0, as transformers pads before normalising.
+        slot.iter_mut().enumerate().for_each(|(i, value)| {
+            let channel = match layout {
+                Layout::Nchw => i / (out_h * out_w),
+                Layout::Nhwc => i % 3,
+            };
+            *value = offset[channel];
+        });
+        let raw = image.as_raw();
+        let plane = out_h * out_w;
+        // Output columns that fall inside the image, and where they start in the source row.
+        let first_x = (-left).max(0) as usize;
+        let last_x = ((in_w as i64 - left).min(out_w as i64)).max(0) as usize;
+        for y in 0..out_h {
             let source_y = top + y as i64;
-            for x in 0..out_w as usize {
-                let source_x = left + x as i64;
-                let inside = (0..i64::from(image.height())).contains(&source_y)
-                    && (0..i64::from(image.width())).contains(&source_x);
-                let pixel = if inside {
-                    image.get_pixel(source_x as u32, source_y as u32).0
-                } else {
-                    [0; 3]
-                };
+            if source_y < 0 || source_y >= in_h as i64 || first_x >= last_x {
+                continue;
+            }
+            let row_start = (source_y as usize * in_w + (left + first_x as i64) as usize) * 3;
+            let row = &raw[row_start..row_start + (last_x - first_x) * 3];
+            for (x, pixel) in (first_x..last_x).zip(row.chunks_exact(3)) {
                 for c in 0..3 {
                     let value = f32::from(pixel[c]) * gain[c] + offset[c];
                     match layout {
-                        Layout::Nchw => slot[c * plane + y * out_w as usize + x] = value,
-                        Layout::Nhwc => slot[(y * out_w as usize + x) * 3 + c] = value,
+                        Layout::Nchw => slot[c * plane + y * out_w + x] = value,
+                        Layout::Nhwc => slot[(y * out_w + x) * 3 + c] = value,
                     }
                 }
             }
@@ -342,6 +353,25 @@ mod tests {
         let parsed = Preprocessor::from_json(convnext).unwrap();
         assert_eq!(parsed.resize, Some(Resize::ShortestEdge(256)));
         assert_eq!(parsed.output_size(), (224, 224));
+    }
+
+    #[test]
+    fn pads_with_zero_pixels_where_the_image_is_smaller_than_the_crop() {
+        let siglip_no_resize = Preprocessor {
+            resize: None,
+            crop: Some((4, 4)),
+            ..Preprocessor::from_preset(PreprocessPreset::Siglip)
+        };
+        let image = RgbImage::from_pixel(2, 2, image::Rgb([255, 255, 255]));
+        let mut slot = vec![9.0; 3 * 4 * 4];
+        siglip_no_resize
+            .apply(&image, Layout::Nhwc, &mut slot)
+            .unwrap();
+        let at = |y: usize, x: usize| slot[(y * 4 + x) * 3];
+        assert_eq!(at(0, 0), -1.0, "padding is pixel 0, normalised");
+        assert_eq!(at(1, 1), 1.0, "the image sits in the centre");
+        assert_eq!(at(2, 2), 1.0);
+        assert_eq!(at(3, 3), -1.0);
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use qdrant_edge::{
     CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, NamedQuery, Payload, PointId,
-    PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, SearchRequest,
-    UpdateOperation, VectorInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
-    DEFAULT_VECTOR_NAME,
+    PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, ScrollRequest,
+    SearchRequest, UpdateOperation, VectorInternal, VectorStructPersisted, WithPayloadInterface,
+    WithVector, DEFAULT_VECTOR_NAME,
 };
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +119,40 @@ impl EdgeStore {
         })
     }
 
+    /// Calls `visit` with every point's ID and payload, in pages of `page` points.
+    pub fn for_each_point(
+        &self,
+        page: usize,
+        mut visit: impl FnMut(&str, &serde_json::Map<String, serde_json::Value>),
+    ) -> anyhow::Result<()> {
+        let mut offset = None;
+        loop {
+            let request = ScrollRequest {
+                offset,
+                limit: Some(page),
+                filter: None,
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: WithVector::Bool(false),
+                order_by: None,
+            };
+            let (records, next) = self
+                .shard
+                .scroll(request)
+                .map_err(|error| anyhow!("cannot read the store: {error}"))?;
+            for record in &records {
+                let payload = record.payload.as_ref().map(|payload| &payload.0);
+                visit(
+                    &format_id(&record.id),
+                    payload.unwrap_or(&serde_json::Map::new()),
+                );
+            }
+            match next {
+                Some(next) => offset = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
     pub fn dimension(&self) -> usize {
         self.dimension
     }
@@ -136,6 +170,13 @@ fn open_error(dir: &Path, message: &str) -> anyhow::Error {
         )
     } else {
         anyhow!("cannot open the store at {}: {message}", dir.display())
+    }
+}
+
+fn format_id(id: &PointId) -> String {
+    match id {
+        PointId::Uuid(uuid) => uuid.to_string(),
+        PointId::NumId(number) => number.to_string(),
     }
 }
 
@@ -225,10 +266,7 @@ impl Sink for EdgeStore {
         Ok(hits
             .into_iter()
             .map(|hit| ScoredPoint {
-                id: match hit.id {
-                    PointId::Uuid(uuid) => uuid.to_string(),
-                    PointId::NumId(number) => number.to_string(),
-                },
+                id: format_id(&hit.id),
                 score: hit.score,
                 payload: hit.payload.map(|payload| payload.0).unwrap_or_default(),
             })
