@@ -48,6 +48,10 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// Stopped by --max-failures or --max-failure-rate.
     pub failure_limit_hit: bool,
+    /// Time spent recording outcomes in the checkpoint.
+    pub checkpoint_time: Duration,
+    /// Time spent making sink writes durable.
+    pub flush_time: Duration,
 }
 
 /// Why the stages should wind down early: Ctrl-C/SIGTERM from outside, or the last stage
@@ -433,14 +437,18 @@ impl Committer<'_> {
             return Ok(());
         }
         if !written.is_empty() {
+            let flushing = Instant::now();
             self.sink.flush()?;
+            self.summary.flush_time += flushing.elapsed();
         }
         let outcomes: Vec<Outcome<'_>> = written
             .iter()
             .map(|key| Outcome::Done(key))
             .chain(failures.iter().map(Outcome::Failed))
             .collect();
+        let recording = Instant::now();
         self.checkpoint.commit(&outcomes)?;
+        self.summary.checkpoint_time += recording.elapsed();
         self.summary.done += written.len() as u64;
         for failure in failures.drain(..) {
             self.summary.failed += 1;

@@ -244,6 +244,7 @@ fn interrupt_and_resume(signal: libc::c_int) {
         partial["items"]["pending"].as_u64().expect("pending") > 0,
         "{partial}"
     );
+    assert_eq!(partial["runs"][0]["state"], "interrupted", "{partial}");
 
     ws.imbed()
         .env("IMBED_DEBUG_EMBED_LOG", &log)
@@ -300,6 +301,7 @@ fn one_process_per_checkpoint_and_stats_reads_beside_it() {
 
     first.kill().expect("SIGKILL");
     first.wait().expect("reap");
+    assert_eq!(stats(&ws)["runs"][0]["state"], "killed");
     // The lock died with its process: nothing blocks the resume.
     ws.imbed().args(["resume", "--quiet"]).assert().success();
     assert_complete(&ws, &expected);

@@ -240,11 +240,15 @@ impl Checkpoint {
         self.set_meta("run_started_at", &now_millis().to_string())?;
         self.set_meta("run_command", command)?;
         self.set_meta("run_done_at_start", &self.totals()?.done.to_string())?;
-        self.set_meta("run_finished_at", "")
+        self.set_meta("run_ended_at", "")?;
+        self.set_meta("run_outcome", "")
     }
 
-    pub fn finish_run(&self) -> Result<()> {
-        self.set_meta("run_finished_at", &now_millis().to_string())
+    /// Records how the run ended: `finished`, `interrupted` or `stopped` (failure limit).
+    /// A run killed outright records nothing, which `stats` reports as killed.
+    pub fn end_run(&self, outcome: &str) -> Result<()> {
+        self.set_meta("run_ended_at", &now_millis().to_string())?;
+        self.set_meta("run_outcome", outcome)
     }
 
     /// Adds newly discovered items as pending, and source failures as failed, in one

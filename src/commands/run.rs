@@ -114,9 +114,11 @@ pub(crate) fn execute(
             return Err(error);
         }
     };
-    if !summary.interrupted && !summary.failure_limit_hit {
-        checkpoint.finish_run()?;
-    }
+    checkpoint.end_run(match (summary.interrupted, summary.failure_limit_hit) {
+        (true, _) => "interrupted",
+        (false, true) => "stopped",
+        (false, false) => "finished",
+    })?;
     let points = store
         .count()
         .context("cannot count the points in the store")?;
@@ -179,6 +181,8 @@ fn report(
             "errors": errors,
             "run": {"planned": summary.planned, "done": summary.done, "failed": summary.failed,
                     "elapsed_seconds": seconds, "images_per_second": rate,
+                    "checkpoint_seconds": summary.checkpoint_time.as_secs_f64(),
+                    "sink_flush_seconds": summary.flush_time.as_secs_f64(),
                     "interrupted": summary.interrupted, "failure_limit_hit": summary.failure_limit_hit},
             "checkpoint": checkpoint.path(),
             "sink": {"store": store.dir(), "collection": config.collection, "points": points},

@@ -91,22 +91,25 @@ fn run_info(
         Ok(checkpoint.meta(key)?.and_then(|v| v.parse().ok()))
     };
     let started = millis("run_started_at")?;
-    let finished = millis("run_finished_at")?;
+    let ended = millis("run_ended_at")?;
     let done_at_start = millis("run_done_at_start")?.unwrap_or(0);
     let running = checkpoint::is_running(path);
-    let elapsed =
-        started.map(|start| (finished.unwrap_or_else(now_millis) - start).max(0) as f64 / 1000.0);
+    let end = ended.filter(|_| !running).unwrap_or_else(now_millis);
+    let elapsed = started.map(|start| (end - start).max(0) as f64 / 1000.0);
     let rate = elapsed
         .filter(|&e| e > 0.0)
         .map(|e| (totals.done as i64 - done_at_start).max(0) as f64 / e);
     let eta = rate
         .filter(|&r| running && r > 0.0)
         .map(|r| totals.pending as f64 / r);
-    let state = match (running, finished) {
-        (true, _) => "running",
-        (false, Some(_)) => "finished",
-        (false, None) if started.is_some() => "stopped",
-        _ => "not started",
+    let outcome = checkpoint
+        .meta("run_outcome")?
+        .filter(|outcome| !outcome.is_empty());
+    let state = match (running, outcome, started) {
+        (true, _, _) => "running".to_string(),
+        (false, Some(outcome), _) => outcome,
+        (false, None, Some(_)) => "killed".to_string(),
+        (false, None, None) => "not started".to_string(),
     };
     Ok(json!({
         "checkpoint": path,
