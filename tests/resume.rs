@@ -425,3 +425,71 @@ fn retry_failed_processes_failed_items_again_and_counts_attempts() {
     assert_eq!(after["errors"]["unsupported"], 1, "{after}");
     assert!(after["errors"].get("empty").is_none(), "{after}");
 }
+
+#[test]
+fn resume_picks_up_new_files_and_skips_done_ones() {
+    let ws = Workspace::new();
+    let mut expected = corpus(&ws, "photos", 12);
+    let log = ws.path().join("embedded.log");
+    let args = index_args(&tiny_model());
+    ws.imbed()
+        .env("IMBED_DEBUG_EMBED_LOG", &log)
+        .args(&args)
+        .assert()
+        .success();
+    assert_eq!(embedded_count(&log), 12);
+    ws.copy_fixture("checker.webp", "photos/new/late.webp");
+    expected.insert("photos/new/late.webp".into());
+    ws.imbed()
+        .env("IMBED_DEBUG_EMBED_LOG", &log)
+        .args(["resume", "--quiet"])
+        .assert()
+        .success();
+    assert_eq!(embedded_count(&log), 13, "only the new file is embedded");
+    assert_complete(&ws, &expected);
+}
+
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    let ws = Workspace::new();
+    corpus(&ws, "photos", CORPUS);
+    let log = ws.path().join("embedded.log");
+    let args = index_args_with_batch(&tiny_model(), 1);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = spawn(&ws, &refs, &log);
+    wait_until_some_done(&ws, &mut child);
+    for _ in 0..2 {
+        // SAFETY: signalling our own child.
+        assert_eq!(
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+            0
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = wait_for(&mut child, Duration::from_secs(2)).expect("exits at once");
+    assert_eq!(status.code(), Some(130));
+    // Even that is safe: the checkpoint is consistent and the run resumes.
+    ws.imbed().args(["resume", "--quiet"]).assert().success();
+    assert_eq!(stats(&ws)["items"]["done"], CORPUS);
+}
+
+#[test]
+fn without_a_terminal_progress_is_plain_lines_and_a_summary() {
+    let ws = Workspace::new();
+    corpus(&ws, "photos", 200);
+    let mut args = index_args_with_batch(&tiny_model(), 2);
+    args.retain(|arg| arg != "--quiet");
+    args.extend(["--log-interval", "1"].map(String::from));
+    let output = ws.imbed().args(&args).output().expect("run");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains('\x1b'), "no escape codes: {stderr:?}");
+    assert!(
+        stderr.contains("Embedded 200 of 200 planned images"),
+        "{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "stdout stays clean without --json"
+    );
+}
