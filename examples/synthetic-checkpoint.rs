@@ -16,11 +16,7 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: synthetic-checkpoint FILE N MODEL_DIR STORE IMAGE...";
     let file = PathBuf::from(args.next().context(usage)?);
-    let count: usize = args
-        .next()
-        .context(usage)?
-        .parse()
-        .context("N must be a number")?;
+    let count: usize = args.next().context(usage)?.parse().context("N must be a number")?;
     let model = std::path::absolute(args.next().context(usage)?)?;
     let store = PathBuf::from(args.next().context(usage)?);
     let images: Vec<PathBuf> = args.map(std::path::absolute).collect::<Result<_, _>>()?;
@@ -48,11 +44,7 @@ fn main() -> anyhow::Result<()> {
         let chunk = (start..(start + 10_000).min(count))
             .map(|i| {
                 let path = images[i % images.len()].clone();
-                Ok(Item {
-                    key: format!("synthetic/{i:08}"),
-                    path,
-                    fields: Default::default(),
-                })
+                Ok(Item { key: format!("synthetic/{i:08}"), path, fields: Default::default() })
             })
             .collect();
         checkpoint.discover(chunk)?;

@@ -67,12 +67,7 @@ pub struct IndexArgs {
     pub paths: Vec<PathBuf>,
 
     /// JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "IMBED_MANIFEST",
-        value_delimiter = ','
-    )]
+    #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST", value_delimiter = ',')]
     pub manifest: Vec<PathBuf>,
 
     #[command(flatten)]
@@ -136,12 +131,7 @@ pub struct StatsArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Checkpoint file recording every item's state.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "imbed.checkpoint",
-        env = "IMBED_CHECKPOINT"
-    )]
+    #[arg(long, value_name = "FILE", default_value = "imbed.checkpoint", env = "IMBED_CHECKPOINT")]
     pub checkpoint: PathBuf,
 
     /// Tries of a transient failure (a sink write) before the item fails.
@@ -162,12 +152,7 @@ pub struct RunArgs {
     pub decode_threads: Option<usize>,
 
     /// Seconds between plain progress lines when stderr is not a terminal.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = 10,
-        env = "IMBED_LOG_INTERVAL"
-    )]
+    #[arg(long, value_name = "SECS", default_value_t = 10, env = "IMBED_LOG_INTERVAL")]
     pub log_interval: u64,
 
     /// Print the final summary as one JSON object on stdout.
@@ -212,12 +197,7 @@ pub struct ModelArgs {
     pub no_normalize: bool,
 
     /// Execution device: cpu, cuda or cuda:N.
-    #[arg(
-        long,
-        value_name = "DEVICE",
-        default_value = "cpu",
-        env = "IMBED_DEVICE"
-    )]
+    #[arg(long, value_name = "DEVICE", default_value = "cpu", env = "IMBED_DEVICE")]
     pub device: String,
 
     /// ONNX Runtime intra-op threads [default: automatic split with the decoders].
@@ -238,21 +218,11 @@ pub enum PreprocessPreset {
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Embedded Qdrant Edge store folder.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "imbed-store",
-        env = "IMBED_STORE"
-    )]
+    #[arg(long, value_name = "DIR", default_value = "imbed-store", env = "IMBED_STORE")]
     pub store: PathBuf,
 
     /// Collection name inside the store.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "images",
-        env = "IMBED_COLLECTION"
-    )]
+    #[arg(long, value_name = "NAME", default_value = "images", env = "IMBED_COLLECTION")]
     pub collection: String,
 }
 

@@ -12,11 +12,7 @@ use crate::cli::Cli;
 /// Every generated file as (path relative to the repository, contents).
 pub fn generated_files() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut files = Vec::new();
-    for (shell, name) in [
-        (Shell::Bash, "imbed.bash"),
-        (Shell::Zsh, "_imbed"),
-        (Shell::Fish, "imbed.fish"),
-    ] {
+    for (shell, name) in [(Shell::Bash, "imbed.bash"), (Shell::Zsh, "_imbed"), (Shell::Fish, "imbed.fish")] {
         let mut buffer = Vec::new();
         clap_complete::generate(shell, &mut Cli::command(), "imbed", &mut buffer);
         files.push((format!("completions/{name}"), buffer));
@@ -40,8 +36,7 @@ pub fn write_all(root: &Path) -> anyhow::Result<()> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&path, contents)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -78,12 +78,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn of(item: &Item, class: ErrorClass, message: impl Into<String>) -> Self {
-        Self {
-            key: item.key.clone(),
-            path: Some(item.path.clone()),
-            class,
-            message: message.into(),
-        }
+        Self { key: item.key.clone(), path: Some(item.path.clone()), class, message: message.into() }
     }
 }
 

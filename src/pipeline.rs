@@ -80,10 +80,7 @@ enum Decoded {
 }
 
 enum Embedded {
-    Points {
-        keys: Vec<String>,
-        points: Vec<Point>,
-    },
+    Points { keys: Vec<String>, points: Vec<Point> },
     Failed(Failure),
 }
 
@@ -115,49 +112,18 @@ pub fn run(
     let (decoded_tx, decoded_rx) = bounded::<Decoded>(batch_size * 2);
     let (embedded_tx, embedded_rx) = bounded::<Embedded>(2);
 
-    let stop = Stop {
-        interrupted,
-        halted: AtomicBool::new(false),
-    };
+    let stop = Stop { interrupted, halted: AtomicBool::new(false) };
     let layout = encoder.layout();
     let mut summary = RunSummary::default();
-    let mut committer = Committer {
-        checkpoint,
-        sink,
-        settings,
-        reporter,
-        stop: &stop,
-        summary: &mut summary,
-    };
+    let mut committer = Committer { checkpoint, sink, settings, reporter, stop: &stop, summary: &mut summary };
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let planner =
-            scope.spawn(|| plan_stage(plan, &mut planner_checkpoint, item_tx, reporter, &stop));
+        let planner = scope.spawn(|| plan_stage(plan, &mut planner_checkpoint, item_tx, reporter, &stop));
         scope.spawn(|| {
-            decode_pool.install(|| {
-                decode_stage(
-                    item_rx,
-                    decoded_tx,
-                    preprocessor,
-                    layout,
-                    settings.max_pixels,
-                    &stop,
-                )
-            })
+            decode_pool.install(|| decode_stage(item_rx, decoded_tx, preprocessor, layout, settings.max_pixels, &stop))
         });
-        scope.spawn(|| {
-            embed_stage(
-                decoded_rx,
-                embedded_tx,
-                encoder,
-                batch_size,
-                embed_log,
-                &stop,
-            )
-        });
+        scope.spawn(|| embed_stage(decoded_rx, embedded_tx, encoder, batch_size, embed_log, &stop));
         let committed = committer.run(embedded_rx);
-        let planned = planner
-            .join()
-            .map_err(|_| anyhow::anyhow!("the planner thread panicked"))?;
+        let planned = planner.join().map_err(|_| anyhow::anyhow!("the planner thread panicked"))?;
         committed?;
         committer.summary.planned = planned?;
         Ok(())
@@ -215,11 +181,7 @@ fn prepare(item: Item, preprocessor: &Preprocessor, layout: Layout, max_pixels: 
     match load_tensor(&item.path, preprocessor, layout, max_pixels) {
         Ok((image, slot)) => {
             let payload = payload_for(&item, &image);
-            Decoded::Ready(Prepared {
-                item,
-                slot,
-                payload,
-            })
+            Decoded::Ready(Prepared { item, slot, payload })
         }
         Err(error) => Decoded::Failed(Failure::of(&item, error.class, error.message)),
     }
@@ -237,10 +199,7 @@ pub fn load_tensor(
     let mut slot = vec![0.0; 3 * height as usize * width as usize];
     preprocessor
         .apply(&image.rgb, layout, &mut slot)
-        .map_err(|error| DecodeError {
-            class: ErrorClass::Corrupt,
-            message: format!("{error:#}"),
-        })?;
+        .map_err(|error| DecodeError { class: ErrorClass::Corrupt, message: format!("{error:#}") })?;
     Ok((image, slot))
 }
 
@@ -307,10 +266,7 @@ fn embed_stage(
 
 /// Runs one batch; a model error fails the batch's items, not the run.
 fn embed_batch(encoder: &mut Encoder, batch: Vec<Prepared>) -> Vec<Embedded> {
-    let slots: Vec<&[f32]> = batch
-        .iter()
-        .map(|prepared| prepared.slot.as_slice())
-        .collect();
+    let slots: Vec<&[f32]> = batch.iter().map(|prepared| prepared.slot.as_slice()).collect();
     match encoder.embed(&slots) {
         Ok(vectors) => {
             let mut keys = Vec::with_capacity(batch.len());
@@ -319,24 +275,14 @@ fn embed_batch(encoder: &mut Encoder, batch: Vec<Prepared>) -> Vec<Embedded> {
                 .zip(vectors)
                 .map(|(prepared, vector)| {
                     keys.push(prepared.item.key.clone());
-                    Point {
-                        id: point_id(&prepared.item.key),
-                        vector,
-                        payload: prepared.payload,
-                    }
+                    Point { id: point_id(&prepared.item.key), vector, payload: prepared.payload }
                 })
                 .collect();
             vec![Embedded::Points { keys, points }]
         }
         Err(error) => batch
             .iter()
-            .map(|prepared| {
-                Embedded::Failed(Failure::of(
-                    &prepared.item,
-                    ErrorClass::Model,
-                    format!("{error:#}"),
-                ))
-            })
+            .map(|prepared| Embedded::Failed(Failure::of(&prepared.item, ErrorClass::Model, format!("{error:#}"))))
             .collect(),
     }
 }
@@ -398,9 +344,7 @@ impl Committer<'_> {
                 },
                 Embedded::Failed(failure) => failures.push(failure),
             }
-            if written_batches >= MAX_UNCOMMITTED_BATCHES
-                || last_commit.elapsed() >= self.settings.commit_interval
-            {
+            if written_batches >= MAX_UNCOMMITTED_BATCHES || last_commit.elapsed() >= self.settings.commit_interval {
                 self.commit(&mut written, &mut failures)?;
                 written_batches = 0;
                 last_commit = Instant::now();
@@ -415,9 +359,7 @@ impl Committer<'_> {
         loop {
             match self.sink.upsert(points.clone()) {
                 Ok(()) => return Ok(()),
-                Err(error) if attempt >= self.settings.max_attempts || self.stop.is_set() => {
-                    return Err(error)
-                }
+                Err(error) if attempt >= self.settings.max_attempts || self.stop.is_set() => return Err(error),
                 Err(error) => {
                     tracing::warn!("sink write failed (attempt {attempt}): {error}; retrying");
                     std::thread::sleep(Duration::from_millis(100 << attempt.min(6)));
@@ -428,11 +370,7 @@ impl Committer<'_> {
     }
 
     /// Flushes the sink, then marks its points done and records failures, in one transaction.
-    fn commit(
-        &mut self,
-        written: &mut Vec<String>,
-        failures: &mut Vec<Failure>,
-    ) -> anyhow::Result<()> {
+    fn commit(&mut self, written: &mut Vec<String>, failures: &mut Vec<Failure>) -> anyhow::Result<()> {
         if written.is_empty() && failures.is_empty() {
             return Ok(());
         }
@@ -441,27 +379,19 @@ impl Committer<'_> {
             self.sink.flush()?;
             self.summary.flush_time += flushing.elapsed();
         }
-        let outcomes: Vec<Outcome<'_>> = written
-            .iter()
-            .map(|key| Outcome::Done(key))
-            .chain(failures.iter().map(Outcome::Failed))
-            .collect();
+        let outcomes: Vec<Outcome<'_>> =
+            written.iter().map(|key| Outcome::Done(key)).chain(failures.iter().map(Outcome::Failed)).collect();
         let recording = Instant::now();
         self.checkpoint.commit(&outcomes)?;
         self.summary.checkpoint_time += recording.elapsed();
         self.summary.done += written.len() as u64;
         for failure in failures.drain(..) {
             self.summary.failed += 1;
-            *self
-                .summary
-                .failures_by_class
-                .entry(failure.class)
-                .or_default() += 1;
+            *self.summary.failures_by_class.entry(failure.class).or_default() += 1;
             self.reporter.failed(&failure);
         }
         written.clear();
-        self.reporter
-            .progressed(self.summary.done, self.summary.failed);
+        self.reporter.progressed(self.summary.done, self.summary.failed);
         self.check_failure_limits();
         Ok(())
     }
@@ -469,10 +399,7 @@ impl Committer<'_> {
     fn check_failure_limits(&mut self) {
         let failed = self.summary.failed;
         let finished = failed + self.summary.done;
-        let over_count = self
-            .settings
-            .max_failures
-            .is_some_and(|limit| failed > limit);
+        let over_count = self.settings.max_failures.is_some_and(|limit| failed > limit);
         let over_rate = self
             .settings
             .max_failure_rate
@@ -499,12 +426,7 @@ impl EmbedLog {
             .create(true)
             .append(true)
             .open(&path)
-            .with_context(|| {
-                format!(
-                    "cannot open IMBED_DEBUG_EMBED_LOG {}",
-                    Path::new(&path).display()
-                )
-            })?;
+            .with_context(|| format!("cannot open IMBED_DEBUG_EMBED_LOG {}", Path::new(&path).display()))?;
         Ok(Some(Self { file }))
     }
 

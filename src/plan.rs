@@ -37,9 +37,7 @@ impl Plan<'_> {
         if let Some(source) = self.discover {
             let mut chunk = Vec::with_capacity(CHUNK);
             let mut failed: Option<anyhow::Error> = None;
-            let mut flush = |chunk: &mut Vec<_>,
-                             send: &mut dyn FnMut(_) -> ControlFlow<()>|
-             -> ControlFlow<()> {
+            let mut flush = |chunk: &mut Vec<_>, send: &mut dyn FnMut(_) -> ControlFlow<()>| -> ControlFlow<()> {
                 match checkpoint.discover(std::mem::take(chunk)) {
                     Ok(new) => new.into_iter().try_for_each(send),
                     Err(error) => {

@@ -74,10 +74,7 @@ impl Preprocessor {
                 normalize: Some((CLIP_MEAN, CLIP_STD)),
             },
             PreprocessPreset::Siglip => Self {
-                resize: Some(Resize::Exact {
-                    height: 224,
-                    width: 224,
-                }),
+                resize: Some(Resize::Exact { height: 224, width: 224 }),
                 filter: pil_filter(3),
                 crop: None,
                 rescale: Some(1.0 / 255.0),
@@ -94,50 +91,27 @@ impl Preprocessor {
     }
 
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         Self::from_json(&text).with_context(|| format!("cannot use {}", path.display()))
     }
 
     /// Follows transformers' CLIP, SigLIP, ViT and ConvNeXt image processors.
     pub fn from_json(text: &str) -> anyhow::Result<Self> {
-        let config: ProcessorConfig =
-            serde_json::from_str(text).context("invalid preprocessor config")?;
-        let kind = config
-            .image_processor_type
-            .or(config.feature_extractor_type)
-            .unwrap_or_default();
-        let bicubic_by_default =
-            kind.starts_with("CLIP") || kind.starts_with("Siglip") || kind.starts_with("ConvNext");
-        let filter = pil_filter(
-            config
-                .resample
-                .unwrap_or(if bicubic_by_default { 3 } else { 2 }),
-        );
-        let size = config
-            .size
-            .as_ref()
-            .map(parse_size)
-            .transpose()
-            .context("invalid `size`")?;
+        let config: ProcessorConfig = serde_json::from_str(text).context("invalid preprocessor config")?;
+        let kind = config.image_processor_type.or(config.feature_extractor_type).unwrap_or_default();
+        let bicubic_by_default = kind.starts_with("CLIP") || kind.starts_with("Siglip") || kind.starts_with("ConvNext");
+        let filter = pil_filter(config.resample.unwrap_or(if bicubic_by_default { 3 } else { 2 }));
+        let size = config.size.as_ref().map(parse_size).transpose().context("invalid `size`")?;
         let mut crop = match config.do_center_crop {
             Some(false) => None,
-            _ => config
-                .crop_size
-                .as_ref()
-                .map(parse_size)
-                .transpose()
-                .context("invalid `crop_size`")?
-                .map(|s| match s {
+            _ => {
+                config.crop_size.as_ref().map(parse_size).transpose().context("invalid `crop_size`")?.map(|s| match s {
                     Resize::Exact { height, width } => (height, width),
                     Resize::ShortestEdge(edge) => (edge, edge),
-                }),
+                })
+            }
         };
-        let mut resize = if config.do_resize == Some(false) {
-            None
-        } else {
-            size
-        };
+        let mut resize = if config.do_resize == Some(false) { None } else { size };
         if kind.starts_with("ConvNext") {
             // ConvNeXt: below 384 resize the short side to edge/crop_pct, then crop edge x edge.
             if let Some(Resize::ShortestEdge(edge)) = resize {
@@ -146,10 +120,7 @@ impl Preprocessor {
                     resize = Some(Resize::ShortestEdge((edge as f32 / crop_pct) as u32));
                     crop = Some((edge, edge));
                 } else {
-                    resize = Some(Resize::Exact {
-                        height: edge,
-                        width: edge,
-                    });
+                    resize = Some(Resize::Exact { height: edge, width: edge });
                 }
             }
         }
@@ -159,21 +130,12 @@ impl Preprocessor {
         };
         let normalize = match config.do_normalize {
             Some(false) => None,
-            _ => Some((
-                config.image_mean.unwrap_or(IMAGENET_MEAN),
-                config.image_std.unwrap_or(IMAGENET_STD),
-            )),
+            _ => Some((config.image_mean.unwrap_or(IMAGENET_MEAN), config.image_std.unwrap_or(IMAGENET_STD))),
         };
         if resize.is_none() && crop.is_none() {
             bail!("neither `size` nor `crop_size` is set, so the input size is unknown");
         }
-        Ok(Self {
-            resize,
-            filter,
-            crop,
-            rescale,
-            normalize,
-        })
+        Ok(Self { resize, filter, crop, rescale, normalize })
     }
 
     /// Height and width of the tensor this produces.
@@ -191,14 +153,12 @@ impl Preprocessor {
         match self.resize {
             None => (width, height),
             Some(Resize::Exact { height, width }) => (width, height),
-            Some(Resize::ShortestEdge(edge)) if width <= height => (
-                edge,
-                ((f64::from(edge) * f64::from(height) / f64::from(width)) as u32).max(1),
-            ),
-            Some(Resize::ShortestEdge(edge)) => (
-                ((f64::from(edge) * f64::from(width) / f64::from(height)) as u32).max(1),
-                edge,
-            ),
+            Some(Resize::ShortestEdge(edge)) if width <= height => {
+                (edge, ((f64::from(edge) * f64::from(height) / f64::from(width)) as u32).max(1))
+            }
+            Some(Resize::ShortestEdge(edge)) => {
+                (((f64::from(edge) * f64::from(width) / f64::from(height)) as u32).max(1), edge)
+            }
         }
     }
 
@@ -209,23 +169,13 @@ impl Preprocessor {
         let (resized_w, resized_h) = self.resized_size(image.width(), image.height());
         SCRATCH.with_borrow_mut(|scratch| {
             let options = ResizeOptions::new().resize_alg(self.filter);
-            let Scratch {
-                resizer,
-                wide,
-                resized,
-            } = scratch;
+            let Scratch { resizer, wide, resized } = scratch;
             // Two one-dimensional passes, horizontal first, each rounded to 8 bits: Pillow's
             // order. fast_image_resize alone runs the vertical pass first for u8 images, which
             // moved CLIP embeddings of photos by up to 1e-3 in cosine.
             let mut source = image;
             if resized_w != source.width() {
-                resize_into(
-                    resizer,
-                    source,
-                    wide,
-                    (resized_w, source.height()),
-                    &options,
-                )?;
+                resize_into(resizer, source, wide, (resized_w, source.height()), &options)?;
                 source = wide;
             }
             if resized_h != source.height() {
@@ -238,13 +188,7 @@ impl Preprocessor {
     }
 
     /// Centre crop as transformers does: offsets rounded down, zero padding where the image is smaller.
-    fn crop_and_normalize(
-        &self,
-        image: &RgbImage,
-        layout: Layout,
-        (out_h, out_w): (u32, u32),
-        slot: &mut [f32],
-    ) {
+    fn crop_and_normalize(&self, image: &RgbImage, layout: Layout, (out_h, out_w): (u32, u32), slot: &mut [f32]) {
         let (out_h, out_w) = (out_h as usize, out_w as usize);
         let (in_h, in_w) = (image.height() as usize, image.width() as usize);
         let top = (in_h as i64 - out_h as i64) / 2;
@@ -314,9 +258,7 @@ fn resize_into(
     if target.dimensions() != (width, height) {
         *target = RgbImage::new(width, height);
     }
-    resizer
-        .resize(source, target, options)
-        .context("resize failed")
+    resizer.resize(source, target, options).context("resize failed")
 }
 
 /// PIL's resample codes, as stored in `preprocessor_config.json`.
@@ -342,10 +284,7 @@ fn parse_size(value: &Value) -> anyhow::Result<Resize> {
         return Ok(Resize::Exact { height, width });
     }
     if let Some(n) = value.as_u64() {
-        return Ok(Resize::Exact {
-            height: n as u32,
-            width: n as u32,
-        });
+        return Ok(Resize::Exact { height: n as u32, width: n as u32 });
     }
     bail!("expected {{\"shortest_edge\": N}} or {{\"height\": H, \"width\": W}}, found {value}")
 }
@@ -378,11 +317,9 @@ mod tests {
     fn siglip_and_convnext_sizes() {
         let siglip = r#"{"image_processor_type": "SiglipImageProcessor", "size": {"height": 384, "width": 384},
             "image_mean": [0.5,0.5,0.5], "image_std": [0.5,0.5,0.5]}"#;
-        assert_eq!(
-            Preprocessor::from_json(siglip).unwrap().output_size(),
-            (384, 384)
-        );
-        let convnext = r#"{"image_processor_type": "ConvNextImageProcessor", "size": {"shortest_edge": 224}, "crop_pct": 0.875}"#;
+        assert_eq!(Preprocessor::from_json(siglip).unwrap().output_size(), (384, 384));
+        let convnext =
+            r#"{"image_processor_type": "ConvNextImageProcessor", "size": {"shortest_edge": 224}, "crop_pct": 0.875}"#;
         let parsed = Preprocessor::from_json(convnext).unwrap();
         assert_eq!(parsed.resize, Some(Resize::ShortestEdge(256)));
         assert_eq!(parsed.output_size(), (224, 224));
@@ -390,16 +327,11 @@ mod tests {
 
     #[test]
     fn pads_with_zero_pixels_where_the_image_is_smaller_than_the_crop() {
-        let siglip_no_resize = Preprocessor {
-            resize: None,
-            crop: Some((4, 4)),
-            ..Preprocessor::from_preset(PreprocessPreset::Siglip)
-        };
+        let siglip_no_resize =
+            Preprocessor { resize: None, crop: Some((4, 4)), ..Preprocessor::from_preset(PreprocessPreset::Siglip) };
         let image = RgbImage::from_pixel(2, 2, image::Rgb([255, 255, 255]));
         let mut slot = vec![9.0; 3 * 4 * 4];
-        siglip_no_resize
-            .apply(&image, Layout::Nhwc, &mut slot)
-            .unwrap();
+        siglip_no_resize.apply(&image, Layout::Nhwc, &mut slot).unwrap();
         let at = |y: usize, x: usize| slot[(y * 4 + x) * 3];
         assert_eq!(at(0, 0), -1.0, "padding is pixel 0, normalised");
         assert_eq!(at(1, 1), 1.0, "the image sits in the centre");

@@ -103,15 +103,7 @@ struct LineState {
 impl LineReporter {
     fn new(verb: &'static str, interval: Duration) -> Self {
         let now = Instant::now();
-        Self {
-            verb,
-            interval,
-            started: now,
-            state: Mutex::new(LineState {
-                total: 0,
-                last_line: now,
-            }),
-        }
+        Self { verb, interval, started: now, state: Mutex::new(LineState { total: 0, last_line: now }) }
     }
 }
 

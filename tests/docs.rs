@@ -9,8 +9,5 @@ fn committed_completions_and_man_pages_are_current() {
             stale.push(relative);
         }
     }
-    assert!(
-        stale.is_empty(),
-        "stale: {stale:?}; run `cargo run --example generate-docs` and commit the result"
-    );
+    assert!(stale.is_empty(), "stale: {stale:?}; run `cargo run --example generate-docs` and commit the result");
 }

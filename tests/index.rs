@@ -18,28 +18,18 @@ fn indexes_every_fixture_image_and_reindexing_does_not_duplicate() {
     assert_eq!(summary["items"]["done"], expected);
     assert_eq!(summary["items"]["failed"], 0);
     assert_eq!(points(&summary), expected);
-    assert!(
-        ws.path().join("imbed-store/images").is_dir(),
-        "default store ./imbed-store, collection images"
-    );
+    assert!(ws.path().join("imbed-store/images").is_dir(), "default store ./imbed-store, collection images");
 
     let (again, code) = ws.index(&[&fixture_images()], &[]);
     assert_eq!(code, 0);
-    assert_eq!(
-        points(&again),
-        expected,
-        "deterministic IDs overwrite instead of duplicating"
-    );
+    assert_eq!(points(&again), expected, "deterministic IDs overwrite instead of duplicating");
 }
 
 #[test]
 fn every_indexed_image_finds_itself_first() {
     let ws = Workspace::new();
     let mut copies = Vec::new();
-    for entry in walkdir::WalkDir::new(fixture_images())
-        .into_iter()
-        .filter_map(Result::ok)
-    {
+    for entry in walkdir::WalkDir::new(fixture_images()).into_iter().filter_map(Result::ok) {
         if entry.file_type().is_file() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let bytes = std::fs::read(entry.path()).expect("read fixture");
@@ -57,10 +47,7 @@ fn every_indexed_image_finds_itself_first() {
         assert_eq!(best["path"], query.to_string_lossy().as_ref(), "{result}");
         assert!(best["score"].as_f64().expect("score") > 0.999, "{result}");
         let runner_up = result["results"][1]["score"].as_f64().expect("score");
-        assert!(
-            runner_up < 0.999,
-            "distinct images must not look identical: {result}"
-        );
+        assert!(runner_up < 0.999, "distinct images must not look identical: {result}");
     }
 }
 
@@ -74,14 +61,8 @@ fn payload_has_file_facts_and_search_prints_a_table() {
     let payload = &result["results"][0]["payload"];
     assert_eq!(payload["path"], "a/landscape.jpg");
     assert_eq!(payload["format"], "jpg");
-    assert_eq!(
-        payload["size_bytes"],
-        std::fs::metadata(&image).expect("meta").len()
-    );
-    assert!(
-        payload["width"].as_u64().expect("width") > 0
-            && payload["height"].as_u64().expect("height") > 0
-    );
+    assert_eq!(payload["size_bytes"], std::fs::metadata(&image).expect("meta").len());
+    assert!(payload["width"].as_u64().expect("width") > 0 && payload["height"].as_u64().expect("height") > 0);
     assert!(payload["mtime"].as_str().expect("mtime").ends_with('Z'));
 
     ws.imbed()
@@ -102,44 +83,22 @@ fn walk_skips_hidden_and_symlinks_unless_asked_and_matches_extensions_in_any_cas
     let outside = ws.copy_fixture("small_stripes.bmp", "elsewhere/linked.bmp");
     std::os::unix::fs::symlink(&outside, ws.path().join("tree/link.bmp")).expect("symlink");
 
-    let (plain, code) = ws.index(
-        &[Path::new("tree")],
-        &["--collection", "plain", "--checkpoint", "plain.ckpt"],
-    );
+    let (plain, code) = ws.index(&[Path::new("tree")], &["--collection", "plain", "--checkpoint", "plain.ckpt"]);
     assert_eq!(code, 0, "{plain}");
     assert_eq!(plain["items"]["total"], 1, "only visible.JPEG: {plain}");
 
-    let (hidden, _) = ws.index(
-        &[Path::new("tree")],
-        &[
-            "--collection",
-            "hidden",
-            "--checkpoint",
-            "hidden.ckpt",
-            "--hidden",
-        ],
-    );
+    let (hidden, _) =
+        ws.index(&[Path::new("tree")], &["--collection", "hidden", "--checkpoint", "hidden.ckpt", "--hidden"]);
     assert_eq!(hidden["items"]["total"], 3, "{hidden}");
 
-    let (links, _) = ws.index(
-        &[Path::new("tree")],
-        &[
-            "--collection",
-            "links",
-            "--checkpoint",
-            "links.ckpt",
-            "--follow-links",
-        ],
-    );
+    let (links, _) =
+        ws.index(&[Path::new("tree")], &["--collection", "links", "--checkpoint", "links.ckpt", "--follow-links"]);
     assert_eq!(links["items"]["total"], 2, "{links}");
     assert_eq!(links["items"]["done"], 2);
 
     // A folder named through a symlink is walked, and is not an item itself.
     std::os::unix::fs::symlink(ws.path().join("tree"), ws.path().join("alias")).expect("symlink");
-    let (alias, code) = ws.index(
-        &[Path::new("alias")],
-        &["--collection", "alias", "--checkpoint", "alias.ckpt"],
-    );
+    let (alias, code) = ws.index(&[Path::new("alias")], &["--collection", "alias", "--checkpoint", "alias.ckpt"]);
     assert_eq!(code, 0, "{alias}");
     assert_eq!(alias["items"]["total"], 1, "{alias}");
 }
@@ -157,22 +116,9 @@ fn manifests_resolve_paths_take_ids_and_carry_fields_into_the_payload() {
     ws.write("data/list.csv", b"id,file,label\n42,img/three.bmp,dog\n");
 
     let mut command = ws.imbed();
-    command.args([
-        "index",
-        "--json",
-        "--manifest",
-        "data/list.jsonl",
-        "--manifest",
-        "data/list.csv",
-        "--model",
-    ]);
+    command.args(["index", "--json", "--manifest", "data/list.jsonl", "--manifest", "data/list.csv", "--model"]);
     let output = command.arg(tiny_model()).output().expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(summary["items"]["done"], 3);
 
@@ -185,10 +131,7 @@ fn manifests_resolve_paths_take_ids_and_carry_fields_into_the_payload() {
 
     let two = &ws.search(&ws.path().join("data/img/two.webp"), 1)["results"][0];
     assert_eq!(two["payload"]["tags"], serde_json::json!(["a", "b"]));
-    assert_eq!(
-        two["payload"]["key"], "data/img/two.webp",
-        "without an id the key is the path"
-    );
+    assert_eq!(two["payload"]["key"], "data/img/two.webp", "without an id the key is the path");
 
     let three = &ws.search(&ws.path().join("data/img/three.bmp"), 1)["results"][0];
     assert_eq!(three["payload"]["key"], "42");
@@ -199,11 +142,12 @@ fn manifests_resolve_paths_take_ids_and_carry_fields_into_the_payload() {
 fn bad_manifest_lines_fail_as_items_and_the_run_goes_on() {
     let ws = Workspace::new();
     ws.copy_fixture("portrait_shapes.jpg", "m/ok.jpg");
-    ws.write("m/list.jsonl", b"{\"path\": \"ok.jpg\"}\n{not json\n{\"label\": \"no path\"}\n{\"path\": \"missing.jpg\"}\n");
+    ws.write(
+        "m/list.jsonl",
+        b"{\"path\": \"ok.jpg\"}\n{not json\n{\"label\": \"no path\"}\n{\"path\": \"missing.jpg\"}\n",
+    );
     let mut command = ws.imbed();
-    command
-        .args(["index", "--json", "--manifest", "m/list.jsonl", "--model"])
-        .arg(tiny_model());
+    command.args(["index", "--json", "--manifest", "m/list.jsonl", "--model"]).arg(tiny_model());
     let output = command.output().expect("run");
     assert_eq!(output.status.code(), Some(1), "some items failed");
     let summary: Value = serde_json::from_slice(&output.stdout).expect("json");
@@ -212,10 +156,7 @@ fn bad_manifest_lines_fail_as_items_and_the_run_goes_on() {
     assert_eq!(summary["errors"]["manifest"], 2);
     assert_eq!(summary["errors"]["not_found"], 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("line 2") && stderr.contains("line 3"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("line 2") && stderr.contains("line 3"), "{stderr}");
 }
 
 #[test]
@@ -224,12 +165,15 @@ fn broken_files_fail_with_a_class_and_the_rest_is_stored() {
     ws.copy_fixture("portrait_shapes.jpg", "mix/good.jpg");
     ws.write("mix/empty.png", b"");
     ws.write("mix/page.jpg", b"<html><body>not an image</body></html>");
+    let jpeg = std::fs::read(fixture_images().join("landscape_gradient.jpg")).expect("fixture");
+    ws.write("mix/cut.jpg", &jpeg[..jpeg.len() / 3]);
     let (summary, code) = ws.index(&[Path::new("mix")], &[]);
     assert_eq!(code, 1, "{summary}");
     assert_eq!(summary["items"]["done"], 1);
     assert_eq!(summary["errors"]["empty"], 1);
     assert_eq!(summary["errors"]["unsupported"], 1);
-    assert_eq!(summary["items"]["failed"], 2);
+    assert_eq!(summary["errors"]["truncated"], 1);
+    assert_eq!(summary["items"]["failed"], 3);
     assert_eq!(points(&summary), 1);
 }
 
@@ -237,21 +181,9 @@ fn broken_files_fail_with_a_class_and_the_rest_is_stored() {
 fn a_model_with_a_fixed_batch_size_gets_padded_batches() {
     let ws = Workspace::new();
     let mut command = ws.imbed();
-    command
-        .arg("index")
-        .arg(fixture_images())
-        .arg("--model")
-        .arg(fixtures().join("model-static"));
-    let output = command
-        .args(["--json", "--batch-size", "3"])
-        .output()
-        .expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    command.arg("index").arg(fixture_images()).arg("--model").arg(fixtures().join("model-static"));
+    let output = command.args(["--json", "--batch-size", "3"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(summary["items"]["done"], fixture_image_count() as u64);
 
@@ -284,12 +216,7 @@ fn a_bare_onnx_file_needs_a_preset() {
         .args(["--preprocess", "clip", "--json"])
         .output()
         .expect("run");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
 }
 
 #[test]
@@ -314,10 +241,7 @@ fn a_store_of_another_dimension_is_a_clear_error() {
         output: None,
         normalize: true,
     };
-    drop(
-        imbed::sink::EdgeStore::open_or_create(&ws.path().join("imbed-store"), "images", &info)
-            .expect("create"),
-    );
+    drop(imbed::sink::EdgeStore::open_or_create(&ws.path().join("imbed-store"), "images", &info).expect("create"));
     ws.imbed()
         .arg("index")
         .arg(fixture_images())
@@ -325,9 +249,7 @@ fn a_store_of_another_dimension_is_a_clear_error() {
         .arg(tiny_model())
         .assert()
         .code(2)
-        .stderr(contains(
-            "holds 8-dimensional vectors, but the model gives 64",
-        ));
+        .stderr(contains("holds 8-dimensional vectors, but the model gives 64"));
 }
 
 #[test]
@@ -347,41 +269,21 @@ fn cuda_that_cannot_be_used_is_an_error_not_a_fallback() {
     if !output.status.success() {
         assert_eq!(output.status.code(), Some(2));
         assert!(stderr.contains("CUDA"), "{stderr}");
-        assert!(
-            !ws.path().join("imbed-store").exists(),
-            "nothing was written on CPU instead"
-        );
+        assert!(!ws.path().join("imbed-store").exists(), "nothing was written on CPU instead");
     }
-    ws.imbed()
-        .args(["index", "x", "--device", "tpu"])
-        .arg("--model")
-        .arg(tiny_model())
-        .assert()
-        .code(2);
+    ws.imbed().args(["index", "x", "--device", "tpu"]).arg("--model").arg(tiny_model()).assert().code(2);
 }
 
 #[test]
 fn usage_errors_exit_2_with_one_clear_line() {
     let ws = Workspace::new();
-    ws.imbed()
-        .args(["index", "--model"])
-        .arg(tiny_model())
-        .assert()
-        .code(2)
-        .stderr(contains("nothing to index"));
+    ws.imbed().args(["index", "--model"]).arg(tiny_model()).assert().code(2).stderr(contains("nothing to index"));
     ws.imbed()
         .args(["index", "no-such-folder", "--model"])
         .arg(tiny_model())
         .assert()
         .code(2)
         .stderr(contains("no-such-folder"));
-    ws.imbed()
-        .args(["index", "."])
-        .assert()
-        .code(2)
-        .stderr(contains("--model"));
-    ws.imbed()
-        .args(["index", ".", "--batch-size", "0"])
-        .assert()
-        .code(2);
+    ws.imbed().args(["index", "."]).assert().code(2).stderr(contains("--model"));
+    ws.imbed().args(["index", ".", "--batch-size", "0"]).assert().code(2);
 }

@@ -10,15 +10,10 @@ use common::*;
 fn peak_rss_kib(ws: &Workspace, folder: &str, count: usize) -> i64 {
     let images = ws.path().join(folder);
     std::fs::create_dir_all(&images).expect("folder");
-    let sources: Vec<_> = [
-        "landscape_gradient.jpg",
-        "portrait_shapes.jpg",
-        "checker.webp",
-        "plasma_lzw.tif",
-    ]
-    .iter()
-    .map(|name| fixture_images().join(name))
-    .collect();
+    let sources: Vec<_> = ["landscape_gradient.jpg", "portrait_shapes.jpg", "checker.webp", "plasma_lzw.tif"]
+        .iter()
+        .map(|name| fixture_images().join(name))
+        .collect();
     for i in 0..count {
         let source = &sources[i % sources.len()];
         let extension = source.extension().expect("extension").to_string_lossy();
@@ -49,10 +44,7 @@ fn peak_rss_kib(ws: &Workspace, folder: &str, count: usize) -> i64 {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let waited = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(waited, child.id() as libc::pid_t);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "imbed failed"
-    );
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "imbed failed");
     usage.ru_maxrss
 }
 
@@ -64,8 +56,5 @@ fn peak_memory_is_flat_as_the_corpus_grows() {
     assert!(Path::new(&ws.path().join("imbed-store/large")).is_dir());
     eprintln!("peak RSS: 40 images {small} KiB, 800 images {large} KiB");
     // 20x the images: a pipeline that held items would grow by megabytes per hundred images.
-    assert!(
-        (large as f64) < small as f64 * 1.3 + 16_384.0,
-        "40 images: {small} KiB, 800 images: {large} KiB"
-    );
+    assert!((large as f64) < small as f64 * 1.3 + 16_384.0, "40 images: {small} KiB, 800 images: {large} KiB");
 }

@@ -19,21 +19,9 @@ fn embeddings_match_the_transformers_clip_processor() {
         .arg(fixture_images())
         .env("ORT_DYLIB_PATH", ort_library())
         .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {}: {e}; run the README's test command",
-                python.display()
-            )
-        });
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; run the README's test command", python.display()));
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!("{stdout}");
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        stdout.contains(&format!("{} images", fixture_image_count())),
-        "{stdout}"
-    );
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains(&format!("{} images", fixture_image_count())), "{stdout}");
 }

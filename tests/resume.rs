@@ -21,21 +21,12 @@ const IN_FLIGHT_BATCHES: usize = 5;
 
 /// `count` distinct image files under `folder` (copies of the fixtures, with their own keys).
 fn corpus(ws: &Workspace, folder: &str, count: usize) -> BTreeSet<String> {
-    let sources = [
-        "landscape_gradient.jpg",
-        "portrait_shapes.jpg",
-        "checker.webp",
-        "plasma_lzw.tif",
-        "alpha_vignette.png",
-    ];
+    let sources =
+        ["landscape_gradient.jpg", "portrait_shapes.jpg", "checker.webp", "plasma_lzw.tif", "alpha_vignette.png"];
     let mut keys = BTreeSet::new();
     for i in 0..count {
         let source = sources[i % sources.len()];
-        let extension = Path::new(source)
-            .extension()
-            .expect("extension")
-            .to_string_lossy()
-            .into_owned();
+        let extension = Path::new(source).extension().expect("extension").to_string_lossy().into_owned();
         let relative = format!("{folder}/{:02}/img_{i:04}.{extension}", i / 50);
         ws.copy_fixture(source, &relative);
         keys.insert(relative);
@@ -56,16 +47,9 @@ impl Moments {
 }
 
 fn seed() -> u64 {
-    let seed = std::env::var("IMBED_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_nanos() as u64
-                | 1
-        });
+    let seed = std::env::var("IMBED_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as u64 | 1
+    });
     eprintln!("IMBED_TEST_SEED={seed}");
     seed
 }
@@ -89,17 +73,7 @@ fn index_args(model: &Path) -> Vec<String> {
 fn index_args_with_batch(model: &Path, batch: usize) -> Vec<String> {
     let model = model.to_string_lossy().into_owned();
     let batch = batch.to_string();
-    [
-        "index",
-        "photos",
-        "--model",
-        &model,
-        "--batch-size",
-        &batch,
-        "--quiet",
-    ]
-    .map(String::from)
-    .to_vec()
+    ["index", "photos", "--model", &model, "--batch-size", &batch, "--quiet"].map(String::from).to_vec()
 }
 
 /// Waits up to `timeout` for the child; None if it is still running.
@@ -117,23 +91,14 @@ fn wait_for(child: &mut Child, timeout: Duration) -> Option<std::process::ExitSt
 }
 
 fn stats(ws: &Workspace) -> Value {
-    let output = ws
-        .imbed()
-        .args(["stats", "--json"])
-        .output()
-        .expect("stats");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = ws.imbed().args(["stats", "--json"]).output().expect("stats");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("stats JSON")
 }
 
 /// Every point's `key` payload, with how many points carry it.
 fn stored_keys(ws: &Workspace) -> HashMap<String, usize> {
-    let store =
-        imbed::sink::EdgeStore::open(&ws.path().join("imbed-store"), "images").expect("open store");
+    let store = imbed::sink::EdgeStore::open(&ws.path().join("imbed-store"), "images").expect("open store");
     let mut keys = HashMap::new();
     store
         .for_each_point(256, |_, payload| {
@@ -200,24 +165,14 @@ fn sigkill_at_random_moments_then_resume_stores_every_item_exactly_once() {
 fn wait_until_some_done(ws: &Workspace, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        assert!(
-            child.try_wait().expect("try_wait").is_none(),
-            "the run ended before it could be interrupted"
-        );
-        let output = ws
-            .imbed()
-            .args(["stats", "--json"])
-            .output()
-            .expect("stats");
+        assert!(child.try_wait().expect("try_wait").is_none(), "the run ended before it could be interrupted");
+        let output = ws.imbed().args(["stats", "--json"]).output().expect("stats");
         if let Ok(stats) = serde_json::from_slice::<Value>(&output.stdout) {
             if stats["items"]["done"].as_u64().unwrap_or(0) > 0 {
                 return;
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "nothing was stored within a minute"
-        );
+        assert!(Instant::now() < deadline, "nothing was stored within a minute");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -235,29 +190,16 @@ fn interrupt_and_resume(signal: libc::c_int) {
     let output = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("imbed resume --checkpoint imbed.checkpoint"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("imbed resume --checkpoint imbed.checkpoint"), "{stderr}");
     let partial = stats(&ws);
-    assert!(
-        partial["items"]["pending"].as_u64().expect("pending") > 0,
-        "{partial}"
-    );
+    assert!(partial["items"]["pending"].as_u64().expect("pending") > 0, "{partial}");
     assert_eq!(partial["runs"][0]["state"], "interrupted", "{partial}");
 
-    ws.imbed()
-        .env("IMBED_DEBUG_EMBED_LOG", &log)
-        .args(["resume", "--quiet"])
-        .assert()
-        .success();
+    ws.imbed().env("IMBED_DEBUG_EMBED_LOG", &log).args(["resume", "--quiet"]).assert().success();
     assert_complete(&ws, &expected);
     let embedded = embedded_count(&log);
     eprintln!("signal {signal}: items embedded: {embedded} for {CORPUS} items");
-    assert!(
-        (CORPUS..=CORPUS + IN_FLIGHT_BATCHES * BATCH).contains(&embedded),
-        "{embedded}"
-    );
+    assert!((CORPUS..=CORPUS + IN_FLIGHT_BATCHES * BATCH).contains(&embedded), "{embedded}");
 }
 
 #[test]
@@ -279,25 +221,16 @@ fn one_process_per_checkpoint_and_stats_reads_beside_it() {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut first = spawn(&ws, &refs, &log);
     wait_until_some_done(&ws, &mut first);
-    assert!(
-        first.try_wait().expect("try_wait").is_none(),
-        "the first run is still going"
-    );
+    assert!(first.try_wait().expect("try_wait").is_none(), "the first run is still going");
 
     let second = ws.imbed().args(&refs).output().expect("second run");
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(&format!("in use by imbed process {}", first.id())),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("in use by imbed process {}", first.id())), "{stderr}");
 
     let running = stats(&ws);
     assert_eq!(running["runs"][0]["state"], "running", "{running}");
-    assert!(
-        running["items"]["total"].as_u64().expect("total") > 0,
-        "{running}"
-    );
+    assert!(running["items"]["total"].as_u64().expect("total") > 0, "{running}");
 
     first.kill().expect("SIGKILL");
     first.wait().expect("reap");
@@ -343,24 +276,13 @@ fn a_truncated_wal_after_a_kill_still_resumes() {
     child.wait().expect("reap");
     let wal = ws.path().join("imbed.checkpoint-wal");
     if let Ok(metadata) = std::fs::metadata(&wal) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&wal)
-            .expect("open wal");
+        let file = std::fs::OpenOptions::new().write(true).open(&wal).expect("open wal");
         file.set_len(metadata.len() / 2).expect("truncate wal");
     }
-    let output = ws
-        .imbed()
-        .args(["resume", "--quiet"])
-        .output()
-        .expect("resume");
+    let output = ws.imbed().args(["resume", "--quiet"]).output().expect("resume");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "SQLite drops the torn frames: {stderr}"
-    );
+    assert_eq!(output.status.code(), Some(0), "SQLite drops the torn frames: {stderr}");
     assert_complete(&ws, &expected);
 }
 
@@ -377,11 +299,7 @@ fn resume_refuses_a_changed_model_unless_forced() {
     let config = model.join("preprocessor_config.json");
     let text = std::fs::read_to_string(&config).expect("config");
     std::fs::write(&config, text.replace("0.48145466", "0.5")).expect("change the mean");
-    ws.imbed()
-        .arg("resume")
-        .assert()
-        .code(2)
-        .stderr(contains("the preprocessing has changed"));
+    ws.imbed().arg("resume").assert().code(2).stderr(contains("the preprocessing has changed"));
     ws.imbed().args(["resume", "--force"]).assert().success();
 }
 
@@ -406,20 +324,11 @@ fn retry_failed_processes_failed_items_again_and_counts_attempts() {
     corpus(&ws, "photos", 5);
     ws.write("photos/late.png", b"");
     ws.write("photos/bad.jpg", b"<html>");
-    let code = ws
-        .imbed()
-        .args(index_args(&tiny_model()))
-        .output()
-        .expect("index")
-        .status
-        .code();
+    let code = ws.imbed().args(index_args(&tiny_model())).output().expect("index").status.code();
     assert_eq!(code, Some(1));
     // The empty file gets its content; only the `empty` class is retried.
     ws.copy_fixture("checker.webp", "photos/late.png");
-    ws.imbed()
-        .args(["retry-failed", "--class", "empty", "--quiet"])
-        .assert()
-        .code(1);
+    ws.imbed().args(["retry-failed", "--class", "empty", "--quiet"]).assert().code(1);
     let after = stats(&ws);
     assert_eq!(after["items"]["done"], 6, "{after}");
     assert_eq!(after["errors"]["unsupported"], 1, "{after}");
@@ -432,19 +341,11 @@ fn resume_picks_up_new_files_and_skips_done_ones() {
     let mut expected = corpus(&ws, "photos", 12);
     let log = ws.path().join("embedded.log");
     let args = index_args(&tiny_model());
-    ws.imbed()
-        .env("IMBED_DEBUG_EMBED_LOG", &log)
-        .args(&args)
-        .assert()
-        .success();
+    ws.imbed().env("IMBED_DEBUG_EMBED_LOG", &log).args(&args).assert().success();
     assert_eq!(embedded_count(&log), 12);
     ws.copy_fixture("checker.webp", "photos/new/late.webp");
     expected.insert("photos/new/late.webp".into());
-    ws.imbed()
-        .env("IMBED_DEBUG_EMBED_LOG", &log)
-        .args(["resume", "--quiet"])
-        .assert()
-        .success();
+    ws.imbed().env("IMBED_DEBUG_EMBED_LOG", &log).args(["resume", "--quiet"]).assert().success();
     assert_eq!(embedded_count(&log), 13, "only the new file is embedded");
     assert_complete(&ws, &expected);
 }
@@ -460,10 +361,7 @@ fn a_second_ctrl_c_exits_at_once() {
     wait_until_some_done(&ws, &mut child);
     for _ in 0..2 {
         // SAFETY: signalling our own child.
-        assert_eq!(
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
-            0
-        );
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
         std::thread::sleep(Duration::from_millis(5));
     }
     let status = wait_for(&mut child, Duration::from_secs(2)).expect("exits at once");
@@ -484,12 +382,6 @@ fn without_a_terminal_progress_is_plain_lines_and_a_summary() {
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains('\x1b'), "no escape codes: {stderr:?}");
-    assert!(
-        stderr.contains("Embedded 200 of 200 planned images"),
-        "{stderr}"
-    );
-    assert!(
-        output.stdout.is_empty(),
-        "stdout stays clean without --json"
-    );
+    assert!(stderr.contains("Embedded 200 of 200 planned images"), "{stderr}");
+    assert!(output.stdout.is_empty(), "stdout stays clean without --json");
 }

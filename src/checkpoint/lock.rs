@@ -33,10 +33,7 @@ impl CheckpointLock {
                 } else {
                     format!("imbed process {owner}")
                 };
-                bail!(
-                    "checkpoint {} is in use by {who}; wait for it to finish or stop it first",
-                    checkpoint.display()
-                );
+                bail!("checkpoint {} is in use by {who}; wait for it to finish or stop it first", checkpoint.display());
             }
             Err(TryLockError::Error(error)) => {
                 return Err(error).with_context(|| format!("cannot lock {}", path.display()));

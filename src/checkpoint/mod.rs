@@ -48,15 +48,9 @@ pub enum ItemState {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     #[error("checkpoint {path} is damaged ({source}); move it aside and index again: stored points are overwritten, not duplicated")]
-    Damaged {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Damaged { path: PathBuf, source: rusqlite::Error },
     #[error("cannot use checkpoint {path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Sqlite { path: PathBuf, source: rusqlite::Error },
     #[error("checkpoint {path} was written by another version of imbed (format {found}, expected {FORMAT_VERSION})")]
     Format { path: PathBuf, found: i64 },
     #[error("checkpoint {path} holds no run configuration")]
@@ -122,10 +116,7 @@ impl Checkpoint {
     /// Opens (creating if needed) for writing. The caller holds the [`CheckpointLock`].
     pub fn open(path: &Path) -> Result<Self> {
         let connection = Connection::open(path).map_err(|source| classify(path, source))?;
-        let checkpoint = Self {
-            connection,
-            path: path.to_path_buf(),
-        };
+        let checkpoint = Self { connection, path: path.to_path_buf() };
         checkpoint.configure(false)?;
         Ok(checkpoint)
     }
@@ -136,12 +127,8 @@ impl Checkpoint {
             return Err(CheckpointError::Missing(path.to_path_buf()));
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection =
-            Connection::open_with_flags(path, flags).map_err(|source| classify(path, source))?;
-        let checkpoint = Self {
-            connection,
-            path: path.to_path_buf(),
-        };
+        let connection = Connection::open_with_flags(path, flags).map_err(|source| classify(path, source))?;
+        let checkpoint = Self { connection, path: path.to_path_buf() };
         checkpoint.configure(true)?;
         Ok(checkpoint)
     }
@@ -156,14 +143,8 @@ impl Checkpoint {
     }
 
     fn configure(&self, read_only: bool) -> Result<()> {
-        let run = |sql: &str| {
-            self.connection
-                .execute_batch(sql)
-                .map_err(|source| classify(&self.path, source))
-        };
-        self.connection
-            .busy_timeout(Duration::from_secs(30))
-            .map_err(|source| classify(&self.path, source))?;
+        let run = |sql: &str| self.connection.execute_batch(sql).map_err(|source| classify(&self.path, source));
+        self.connection.busy_timeout(Duration::from_secs(30)).map_err(|source| classify(&self.path, source))?;
         if !read_only {
             run("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
             run(SCHEMA)?;
@@ -171,10 +152,7 @@ impl Checkpoint {
                 None => self.set_meta("format", &FORMAT_VERSION.to_string())?,
                 Some(found) if found.parse::<i64>().ok() == Some(FORMAT_VERSION) => {}
                 Some(found) => {
-                    return Err(CheckpointError::Format {
-                        path: self.path.clone(),
-                        found: found.parse().unwrap_or(-1),
-                    })
+                    return Err(CheckpointError::Format { path: self.path.clone(), found: found.parse().unwrap_or(-1) })
                 }
             }
         }
@@ -189,19 +167,11 @@ impl Checkpoint {
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        let value = self
-            .connection
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
-            .optional();
+        let value =
+            self.connection.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional();
         match value {
             // A read-only open of a file that was never initialised has no tables.
-            Err(rusqlite::Error::SqliteFailure(_, Some(message)))
-                if message.contains("no such table") =>
-            {
-                Ok(None)
-            }
+            Err(rusqlite::Error::SqliteFailure(_, Some(message))) if message.contains("no such table") => Ok(None),
             other => self.sql(other),
         }
     }
@@ -215,11 +185,7 @@ impl Checkpoint {
     }
 
     pub fn config(&self) -> Result<RunConfig> {
-        let text = self
-            .meta("config")?
-            .ok_or_else(|| CheckpointError::NoConfig {
-                path: self.path.clone(),
-            })?;
+        let text = self.meta("config")?.ok_or_else(|| CheckpointError::NoConfig { path: self.path.clone() })?;
         serde_json::from_str(&text).map_err(|error| CheckpointError::Sqlite {
             path: self.path.clone(),
             source: rusqlite::Error::ToSqlConversionFailure(Box::new(error)),
@@ -253,16 +219,10 @@ impl Checkpoint {
 
     /// Adds newly discovered items as pending, and source failures as failed, in one
     /// transaction. Returns the items that were not known before, in order.
-    pub fn discover(
-        &mut self,
-        batch: Vec<Result<Item, Failure>>,
-    ) -> Result<Vec<Result<Item, Failure>>> {
+    pub fn discover(&mut self, batch: Vec<Result<Item, Failure>>) -> Result<Vec<Result<Item, Failure>>> {
         let now = now_millis();
         let path = self.path.clone();
-        let transaction = self
-            .connection
-            .transaction()
-            .map_err(|source| classify(&path, source))?;
+        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
         let mut new_items = Vec::with_capacity(batch.len());
         {
             let mut insert = transaction
@@ -301,9 +261,7 @@ impl Checkpoint {
                 }
             }
         }
-        transaction
-            .commit()
-            .map_err(|source| classify(&path, source))?;
+        transaction.commit().map_err(|source| classify(&path, source))?;
         Ok(new_items)
     }
 
@@ -324,9 +282,8 @@ impl Checkpoint {
         for row in rows {
             let (id, key, path, fields) = self.sql(row)?;
             let path = PathBuf::from(std::ffi::OsString::from_vec(path.unwrap_or_default()));
-            let fields = fields
-                .and_then(|text| serde_json::from_str::<Map<String, Value>>(&text).ok())
-                .unwrap_or_default();
+            let fields =
+                fields.and_then(|text| serde_json::from_str::<Map<String, Value>>(&text).ok()).unwrap_or_default();
             items.push((id, Item { key, path, fields }));
         }
         Ok(items)
@@ -334,22 +291,14 @@ impl Checkpoint {
 
     /// The highest item id so far (0 when empty).
     pub fn max_id(&self) -> Result<i64> {
-        self.sql(
-            self.connection
-                .query_row("SELECT coalesce(max(id), 0) FROM items", [], |row| {
-                    row.get(0)
-                }),
-        )
+        self.sql(self.connection.query_row("SELECT coalesce(max(id), 0) FROM items", [], |row| row.get(0)))
     }
 
     /// Records the outcomes of one committed batch in one transaction.
     pub fn commit(&mut self, outcomes: &[Outcome<'_>]) -> Result<()> {
         let now = now_millis();
         let path = self.path.clone();
-        let transaction = self
-            .connection
-            .transaction()
-            .map_err(|source| classify(&path, source))?;
+        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
         {
             let mut done = transaction
                 .prepare_cached(
@@ -378,32 +327,31 @@ impl Checkpoint {
                 .map_err(|source| classify(&path, source))?;
             }
         }
-        transaction
-            .commit()
-            .map_err(|source| classify(&path, source))
+        transaction.commit().map_err(|source| classify(&path, source))
     }
 
     /// Puts failed items (all, or those of `classes`) back to pending. Returns how many.
     pub fn requeue_failed(&self, classes: &[String]) -> Result<u64> {
         let changed = if classes.is_empty() {
-            self.connection.execute("UPDATE items SET state = 0 WHERE state = 2 AND path IS NOT NULL AND error_class != 'manifest'", [])
+            self.connection.execute(
+                "UPDATE items SET state = 0 WHERE state = 2 AND path IS NOT NULL AND error_class != 'manifest'",
+                [],
+            )
         } else {
             let placeholders = vec!["?"; classes.len()].join(", ");
-            let sql = format!("UPDATE items SET state = 0 WHERE state = 2 AND path IS NOT NULL AND error_class IN ({placeholders})");
-            self.connection
-                .execute(&sql, rusqlite::params_from_iter(classes))
+            let sql = format!(
+                "UPDATE items SET state = 0 WHERE state = 2 AND path IS NOT NULL AND error_class IN ({placeholders})"
+            );
+            self.connection.execute(&sql, rusqlite::params_from_iter(classes))
         };
         self.sql(changed).map(|n| n as u64)
     }
 
     pub fn totals(&self) -> Result<Totals> {
-        let mut statement = self.sql(
-            self.connection
-                .prepare_cached("SELECT state, count(*) FROM items GROUP BY state"),
-        )?;
-        let rows = self.sql(statement.query_map([], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64))
-        }))?;
+        let mut statement =
+            self.sql(self.connection.prepare_cached("SELECT state, count(*) FROM items GROUP BY state"))?;
+        let rows =
+            self.sql(statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? as u64))))?;
         let mut totals = Totals::default();
         for row in rows {
             let (state, count) = self.sql(row)?;
@@ -436,11 +384,7 @@ impl Checkpoint {
                 .sql(sample.query_map(params![class, examples as i64], |row| row.get(0)))?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(|source| classify(&self.path, source))?;
-            summaries.push(ErrorSummary {
-                class,
-                count,
-                examples,
-            });
+            summaries.push(ErrorSummary { class, count, examples });
         }
         Ok(summaries)
     }
@@ -451,27 +395,16 @@ fn fields_json(fields: &Map<String, Value>) -> Option<String> {
 }
 
 pub fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 fn classify(path: &Path, source: rusqlite::Error) -> CheckpointError {
     use rusqlite::ErrorCode;
-    let damaged = matches!(
-        source.sqlite_error_code(),
-        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
-    );
+    let damaged = matches!(source.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase));
     if damaged {
-        CheckpointError::Damaged {
-            path: path.to_path_buf(),
-            source,
-        }
+        CheckpointError::Damaged { path: path.to_path_buf(), source }
     } else {
-        CheckpointError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        }
+        CheckpointError::Sqlite { path: path.to_path_buf(), source }
     }
 }
 
@@ -481,51 +414,22 @@ mod tests {
     use crate::item::ErrorClass;
 
     fn item(key: &str) -> Item {
-        Item {
-            key: key.into(),
-            path: PathBuf::from(key),
-            fields: Map::new(),
-        }
+        Item { key: key.into(), path: PathBuf::from(key), fields: Map::new() }
     }
 
     #[test]
     fn discovers_once_and_commits_states() {
         let dir = tempfile::tempdir().unwrap();
         let mut checkpoint = Checkpoint::open(&dir.path().join("c")).unwrap();
-        let new = checkpoint
-            .discover(vec![Ok(item("a")), Ok(item("b"))])
-            .unwrap();
+        let new = checkpoint.discover(vec![Ok(item("a")), Ok(item("b"))]).unwrap();
         assert_eq!(new.len(), 2);
-        let again = checkpoint
-            .discover(vec![Ok(item("a")), Ok(item("c"))])
-            .unwrap();
+        let again = checkpoint.discover(vec![Ok(item("a")), Ok(item("c"))]).unwrap();
         assert_eq!(again.len(), 1, "only c is new");
-        let failure = Failure {
-            key: "b".into(),
-            path: None,
-            class: ErrorClass::Corrupt,
-            message: "bad".into(),
-        };
-        checkpoint
-            .commit(&[Outcome::Done("a"), Outcome::Failed(&failure)])
-            .unwrap();
-        assert_eq!(
-            checkpoint.totals().unwrap(),
-            Totals {
-                total: 3,
-                done: 1,
-                failed: 1,
-                pending: 1
-            }
-        );
+        let failure = Failure { key: "b".into(), path: None, class: ErrorClass::Corrupt, message: "bad".into() };
+        checkpoint.commit(&[Outcome::Done("a"), Outcome::Failed(&failure)]).unwrap();
+        assert_eq!(checkpoint.totals().unwrap(), Totals { total: 3, done: 1, failed: 1, pending: 1 });
         let pending = checkpoint.pending_after(0, 10).unwrap();
-        assert_eq!(
-            pending
-                .iter()
-                .map(|(_, i)| i.key.as_str())
-                .collect::<Vec<_>>(),
-            ["c"]
-        );
+        assert_eq!(pending.iter().map(|(_, i)| i.key.as_str()).collect::<Vec<_>>(), ["c"]);
         assert_eq!(checkpoint.requeue_failed(&["corrupt".into()]).unwrap(), 1);
         assert_eq!(checkpoint.totals().unwrap().pending, 2);
         let errors = checkpoint.errors(3).unwrap();

@@ -9,24 +9,17 @@ use crate::sink::{EdgeStore, Sink};
 pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitStatus> {
     let mut out = std::io::stdout().lock();
     let mut healthy = true;
-    let mut report =
-        |out: &mut dyn Write, ok: bool, what: &str, detail: String| -> std::io::Result<()> {
-            healthy &= ok;
-            writeln!(out, "{} {what}: {detail}", if ok { "ok  " } else { "FAIL" })
-        };
+    let mut report = |out: &mut dyn Write, ok: bool, what: &str, detail: String| -> std::io::Result<()> {
+        healthy &= ok;
+        writeln!(out, "{} {what}: {detail}", if ok { "ok  " } else { "FAIL" })
+    };
 
     match runtime::load(global.ort_lib.as_deref()) {
         Ok(runtime) => {
-            let detail = format!(
-                "{} (version {}, found via {})",
-                runtime.library.display(),
-                runtime.version,
-                runtime.found_by
-            );
+            let detail =
+                format!("{} (version {}, found via {})", runtime.library.display(), runtime.version, runtime.found_by);
             report(&mut out, true, "onnxruntime", detail)?;
-            let providers = runtime
-                .providers()
-                .map_or_else(|e| format!("unknown ({e})"), |p| p.join(", "));
+            let providers = runtime.providers().map_or_else(|e| format!("unknown ({e})"), |p| p.join(", "));
             report(&mut out, true, "execution providers", providers)?;
         }
         Err(error) => report(&mut out, false, "onnxruntime", format!("{error:#}"))?,
@@ -42,9 +35,7 @@ pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitStatu
             Ok((resolved, encoder)) => {
                 let (inputs, outputs) = encoder.describe();
                 let (h, w) = resolved.spec.preprocessor.output_size();
-                let batch = encoder
-                    .static_batch()
-                    .map_or("dynamic".to_string(), |n| format!("fixed at {n}"));
+                let batch = encoder.static_batch().map_or("dynamic".to_string(), |n| format!("fixed at {n}"));
                 let detail = format!(
                     "{} on {}: input `{}`, output `{}`, {} dimensions, {h}x{w} images, batch {batch}",
                     resolved.spec.onnx.display(),
@@ -69,31 +60,19 @@ pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitStatu
 
     let store_dir = EdgeStore::collection_dir(&args.store.store, &args.store.collection);
     match EdgeStore::stored_dimension(&args.store.store, &args.store.collection) {
-        Ok(None) => writeln!(
-            out,
-            "-    store: no collection `{}` at {} yet",
-            args.store.collection,
-            store_dir.display()
-        )?,
+        Ok(None) => {
+            writeln!(out, "-    store: no collection `{}` at {} yet", args.store.collection, store_dir.display())?
+        }
         Ok(Some(_)) => match EdgeStore::open(&args.store.store, &args.store.collection) {
             Ok(store) => {
-                let points = store
-                    .count()
-                    .map_or_else(|e| format!("unknown ({e})"), |n| n.to_string());
-                let detail = format!(
-                    "{} opens: {} dimensions, {points} points",
-                    store_dir.display(),
-                    store.dimension()
-                );
+                let points = store.count().map_or_else(|e| format!("unknown ({e})"), |n| n.to_string());
+                let detail =
+                    format!("{} opens: {} dimensions, {points} points", store_dir.display(), store.dimension());
                 report(&mut out, true, "store", detail)?;
             }
             Err(error) => report(&mut out, false, "store", format!("{error:#}"))?,
         },
         Err(error) => report(&mut out, false, "store", format!("{error:#}"))?,
     }
-    Ok(if healthy {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Error
-    })
+    Ok(if healthy { ExitStatus::Success } else { ExitStatus::Error })
 }

@@ -15,30 +15,16 @@ pub fn embed(global: &GlobalArgs, args: EmbedArgs) -> anyhow::Result<ExitStatus>
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     for path in &args.images {
-        match load_tensor(
-            path,
-            &resolved.spec.preprocessor,
-            encoder.layout(),
-            DEFAULT_MAX_PIXELS,
-        ) {
+        match load_tensor(path, &resolved.spec.preprocessor, encoder.layout(), DEFAULT_MAX_PIXELS) {
             Ok((_, slot)) => {
                 let vector = encoder.embed(&[&slot])?.pop().unwrap_or_default();
                 writeln!(out, "{}", json!({"path": path, "vector": vector}))?;
             }
             Err(error) => {
-                eprintln!(
-                    "warning: {} [{}]: {}",
-                    path.display(),
-                    error.class,
-                    error.message
-                );
+                eprintln!("warning: {} [{}]: {}", path.display(), error.class, error.message);
                 failed = true;
             }
         }
     }
-    Ok(if failed {
-        ExitStatus::ItemsFailed
-    } else {
-        ExitStatus::Success
-    })
+    Ok(if failed { ExitStatus::ItemsFailed } else { ExitStatus::Success })
 }

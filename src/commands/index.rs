@@ -39,17 +39,9 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
     let checkpoint = Checkpoint::open(&args.run.checkpoint)?;
     if let Ok(previous) = checkpoint.config() {
         // Same sources into the same collection: carry on, adding what is new.
-        if (
-            &previous.paths,
-            &previous.manifests,
-            &previous.store,
-            &previous.collection,
-        ) != (
-            &config.paths,
-            &config.manifests,
-            &config.store,
-            &config.collection,
-        ) {
+        if (&previous.paths, &previous.manifests, &previous.store, &previous.collection)
+            != (&config.paths, &config.manifests, &config.store, &config.collection)
+        {
             bail!(
                 "checkpoint {} belongs to another run ({} into collection `{}` at {}); \
                  pass another --checkpoint, or `imbed resume` to finish that run",
@@ -63,10 +55,7 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
     }
     checkpoint.set_config(&config)?;
     let source = source_of(&config);
-    let plan = Plan {
-        pending: true,
-        discover: Some(&source),
-    };
+    let plan = Plan { pending: true, discover: Some(&source) };
     execute(global, &args.run, "index", &config, checkpoint, lock, &plan)
 }
 
@@ -75,12 +64,7 @@ fn describe_sources(source: &SourceSpec) -> String {
         .paths
         .iter()
         .map(|p| p.display().to_string())
-        .chain(
-            source
-                .manifests
-                .iter()
-                .map(|m| format!("--manifest {}", m.display())),
-        )
+        .chain(source.manifests.iter().map(|m| format!("--manifest {}", m.display())))
         .collect();
     names.join(" ")
 }

@@ -119,11 +119,7 @@ impl ModelChoice {
             output: self.output,
             normalize: self.normalize,
         };
-        Ok(ResolvedModel {
-            spec,
-            settings,
-            info,
-        })
+        Ok(ResolvedModel { spec, settings, info })
     }
 }
 
@@ -144,20 +140,17 @@ pub(crate) fn resolve_model(
     let model: PathBuf = match (&args.model, remembered) {
         (Some(model), _) => model.clone(),
         (None, Some(info)) => info.model.clone(),
-        (None, None) => bail!("no model given: pass --model DIR (a folder with model.onnx and preprocessor_config.json)"),
+        (None, None) => {
+            bail!("no model given: pass --model DIR (a folder with model.onnx and preprocessor_config.json)")
+        }
     };
     let remembered = remembered.filter(|_| args.model.is_none());
     ModelChoice {
         model,
-        preset: args.preprocess.or_else(|| {
-            remembered
-                .and_then(|info| info.preprocess.as_deref())
-                .and_then(parse_preset)
-        }),
-        output: args
-            .output
-            .clone()
-            .or_else(|| remembered.and_then(|info| info.output.clone())),
+        preset: args
+            .preprocess
+            .or_else(|| remembered.and_then(|info| info.preprocess.as_deref()).and_then(parse_preset)),
+        output: args.output.clone().or_else(|| remembered.and_then(|info| info.output.clone())),
         normalize: !args.no_normalize && remembered.is_none_or(|info| info.normalize),
         device: args.device.parse()?,
         intra_threads,
@@ -165,10 +158,7 @@ pub(crate) fn resolve_model(
     .resolve()
 }
 
-pub(crate) fn load_encoder(
-    global: &GlobalArgs,
-    resolved: &ResolvedModel,
-) -> anyhow::Result<Encoder> {
+pub(crate) fn load_encoder(global: &GlobalArgs, resolved: &ResolvedModel) -> anyhow::Result<Encoder> {
     let runtime = runtime::load(global.ort_lib.as_deref())?;
     Encoder::load(runtime, &resolved.spec, &resolved.settings)
 }

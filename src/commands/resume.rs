@@ -11,11 +11,6 @@ pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<ExitStatu
     let spec = ModelSpec::resolve(&choice.model, choice.preset)?;
     check_fingerprints(&config, &spec, args.force, &args.run.checkpoint)?;
     let source = source_of(&config);
-    let plan = Plan {
-        pending: true,
-        discover: Some(&source),
-    };
-    execute(
-        global, &args.run, "resume", &config, checkpoint, lock, &plan,
-    )
+    let plan = Plan { pending: true, discover: Some(&source) };
+    execute(global, &args.run, "resume", &config, checkpoint, lock, &plan)
 }

@@ -14,27 +14,10 @@ pub fn retry_failed(global: &GlobalArgs, args: RetryFailedArgs) -> anyhow::Resul
     check_fingerprints(&config, &spec, args.force, &args.run.checkpoint)?;
     let requeued = checkpoint.requeue_failed(&args.classes)?;
     if !global.quiet {
-        let which = if args.classes.is_empty() {
-            String::new()
-        } else {
-            format!(" of class {}", args.classes.join(", "))
-        };
-        writeln!(
-            std::io::stderr(),
-            "imbed: retrying {requeued} failed items{which}"
-        )?;
+        let which =
+            if args.classes.is_empty() { String::new() } else { format!(" of class {}", args.classes.join(", ")) };
+        writeln!(std::io::stderr(), "imbed: retrying {requeued} failed items{which}")?;
     }
-    let plan = Plan {
-        pending: true,
-        discover: None,
-    };
-    execute(
-        global,
-        &args.run,
-        "retry-failed",
-        &config,
-        checkpoint,
-        lock,
-        &plan,
-    )
+    let plan = Plan { pending: true, discover: None };
+    execute(global, &args.run, "retry-failed", &config, checkpoint, lock, &plan)
 }

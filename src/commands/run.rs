@@ -7,9 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde_json::json;
 
-use super::{
-    install_stop_handler, load_encoder, parse_preset, thread_split, ExitStatus, ModelChoice,
-};
+use super::{install_stop_handler, load_encoder, parse_preset, thread_split, ExitStatus, ModelChoice};
 use crate::checkpoint::{Checkpoint, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::decode::DEFAULT_MAX_PIXELS;
@@ -47,10 +45,7 @@ pub(crate) fn check_fingerprints(
     Ok(())
 }
 
-pub(crate) fn model_choice(
-    config: &RunConfig,
-    intra_threads: usize,
-) -> anyhow::Result<ModelChoice> {
+pub(crate) fn model_choice(config: &RunConfig, intra_threads: usize) -> anyhow::Result<ModelChoice> {
     Ok(ModelChoice {
         model: config.model.clone(),
         preset: config.preprocess.as_deref().and_then(parse_preset),
@@ -88,11 +83,7 @@ pub(crate) fn execute(
         max_failure_rate: args.max_failure_rate,
     };
     let mode = ProgressMode::detect(global.quiet, Duration::from_secs(args.log_interval.max(1)));
-    let reporter = mode.reporter(if command == "index" {
-        "Indexing"
-    } else {
-        "Resuming"
-    });
+    let reporter = mode.reporter(if command == "index" { "Indexing" } else { "Resuming" });
     let stop = install_stop_handler();
     let outcome = pipeline::run(
         plan,
@@ -107,10 +98,7 @@ pub(crate) fn execute(
     let summary = match outcome {
         Ok(summary) => summary,
         Err(error) => {
-            eprintln!(
-                "imbed: the run stopped; what was stored is recorded. Resume with: {}",
-                resume_command(args)
-            );
+            eprintln!("imbed: the run stopped; what was stored is recorded. Resume with: {}", resume_command(args));
             return Err(error);
         }
     };
@@ -119,18 +107,8 @@ pub(crate) fn execute(
         (false, true) => "stopped",
         (false, false) => "finished",
     })?;
-    let points = store
-        .count()
-        .context("cannot count the points in the store")?;
-    report(
-        &checkpoint,
-        &summary,
-        args,
-        config,
-        &store,
-        points,
-        global.quiet,
-    )?;
+    let points = store.count().context("cannot count the points in the store")?;
+    report(&checkpoint, &summary, args, config, &store, points, global.quiet)?;
     Ok(if summary.interrupted {
         ExitStatus::Interrupted
     } else if summary.failed > 0 || summary.failure_limit_hit || checkpoint.totals()?.failed > 0 {
@@ -141,17 +119,11 @@ pub(crate) fn execute(
 }
 
 pub(crate) fn resume_command(args: &RunArgs) -> String {
-    format!(
-        "imbed resume --checkpoint {}",
-        shell_quote(&args.checkpoint.to_string_lossy())
-    )
+    format!("imbed resume --checkpoint {}", shell_quote(&args.checkpoint.to_string_lossy()))
 }
 
 fn shell_quote(text: &str) -> String {
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c))
-    {
+    if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c)) {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
@@ -171,11 +143,8 @@ fn report(
     let seconds = summary.elapsed.as_secs_f64();
     let rate = summary.done as f64 / seconds.max(1e-9);
     if args.json {
-        let errors: serde_json::Map<_, _> = checkpoint
-            .errors(0)?
-            .into_iter()
-            .map(|error| (error.class, json!(error.count)))
-            .collect();
+        let errors: serde_json::Map<_, _> =
+            checkpoint.errors(0)?.into_iter().map(|error| (error.class, json!(error.count))).collect();
         let object = json!({
             "items": totals,
             "errors": errors,
@@ -191,17 +160,8 @@ fn report(
     }
     let mut err = std::io::stderr().lock();
     if summary.interrupted || summary.failure_limit_hit {
-        let why = if summary.interrupted {
-            "interrupted"
-        } else {
-            "stopped: too many failures"
-        };
-        writeln!(
-            err,
-            "imbed: {why}; {} items still pending. Resume with: {}",
-            totals.pending,
-            resume_command(args)
-        )?;
+        let why = if summary.interrupted { "interrupted" } else { "stopped: too many failures" };
+        writeln!(err, "imbed: {why}; {} items still pending. Resume with: {}", totals.pending, resume_command(args))?;
     }
     if args.json || (quiet && totals.failed == 0) {
         return Ok(());
@@ -233,14 +193,9 @@ fn report(
 }
 
 /// Opens the checkpoint of an existing run for resume or retry-failed.
-pub(crate) fn open_existing(
-    args: &RunArgs,
-) -> anyhow::Result<(Checkpoint, CheckpointLock, RunConfig)> {
+pub(crate) fn open_existing(args: &RunArgs) -> anyhow::Result<(Checkpoint, CheckpointLock, RunConfig)> {
     if !args.checkpoint.exists() {
-        bail!(
-            "no checkpoint at {}; start a run with `imbed index`",
-            args.checkpoint.display()
-        );
+        bail!("no checkpoint at {}; start a run with `imbed index`", args.checkpoint.display());
     }
     let lock = CheckpointLock::acquire(&args.checkpoint)?;
     let checkpoint = Checkpoint::open(&args.checkpoint)?;

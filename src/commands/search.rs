@@ -30,20 +30,12 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatu
         let slot = match load_tensor(image, preprocessor, encoder.layout(), DEFAULT_MAX_PIXELS) {
             Ok((_, slot)) => slot,
             Err(error) => {
-                eprintln!(
-                    "warning: {} [{}]: {}",
-                    image.display(),
-                    error.class,
-                    error.message
-                );
+                eprintln!("warning: {} [{}]: {}", image.display(), error.class, error.message);
                 failed = true;
                 continue;
             }
         };
-        let vector = encoder
-            .embed(&[&slot])?
-            .pop()
-            .context("the model returned no vector")?;
+        let vector = encoder.embed(&[&slot])?.pop().context("the model returned no vector")?;
         let hits = store.search(&vector, args.top)?;
         if args.json {
             let results: Vec<_> = hits
@@ -57,17 +49,9 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatu
             writeln!(out, "{}:", image.display())?;
         }
         for (rank, hit) in hits.iter().enumerate() {
-            let path = hit
-                .payload
-                .get("path")
-                .and_then(|p| p.as_str())
-                .unwrap_or(&hit.id);
+            let path = hit.payload.get("path").and_then(|p| p.as_str()).unwrap_or(&hit.id);
             writeln!(out, "{:>3}  {:.4}  {path}", rank + 1, hit.score)?;
         }
     }
-    Ok(if failed {
-        ExitStatus::ItemsFailed
-    } else {
-        ExitStatus::Success
-    })
+    Ok(if failed { ExitStatus::ItemsFailed } else { ExitStatus::Success })
 }

@@ -45,14 +45,10 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
 
     let mut out = std::io::stdout().lock();
     if args.json {
-        let error_counts: serde_json::Map<_, _> = errors
-            .iter()
-            .map(|(class, (count, _))| (class.clone(), json!(count)))
-            .collect();
-        let examples: serde_json::Map<_, _> = errors
-            .iter()
-            .map(|(class, (_, examples))| (class.clone(), json!(examples)))
-            .collect();
+        let error_counts: serde_json::Map<_, _> =
+            errors.iter().map(|(class, (count, _))| (class.clone(), json!(count))).collect();
+        let examples: serde_json::Map<_, _> =
+            errors.iter().map(|(class, (_, examples))| (class.clone(), json!(examples))).collect();
         let mut object = json!({"items": totals, "errors": error_counts, "error_examples": examples, "runs": runs});
         object["sink"] = match &sink {
             Ok(points) => json!({"points": points}),
@@ -82,29 +78,17 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn run_info(
-    checkpoint: &Checkpoint,
-    path: &std::path::Path,
-    totals: Totals,
-) -> anyhow::Result<Value> {
-    let millis = |key: &str| -> anyhow::Result<Option<i64>> {
-        Ok(checkpoint.meta(key)?.and_then(|v| v.parse().ok()))
-    };
+fn run_info(checkpoint: &Checkpoint, path: &std::path::Path, totals: Totals) -> anyhow::Result<Value> {
+    let millis = |key: &str| -> anyhow::Result<Option<i64>> { Ok(checkpoint.meta(key)?.and_then(|v| v.parse().ok())) };
     let started = millis("run_started_at")?;
     let ended = millis("run_ended_at")?;
     let done_at_start = millis("run_done_at_start")?.unwrap_or(0);
     let running = checkpoint::is_running(path);
     let end = ended.filter(|_| !running).unwrap_or_else(now_millis);
     let elapsed = started.map(|start| (end - start).max(0) as f64 / 1000.0);
-    let rate = elapsed
-        .filter(|&e| e > 0.0)
-        .map(|e| (totals.done as i64 - done_at_start).max(0) as f64 / e);
-    let eta = rate
-        .filter(|&r| running && r > 0.0)
-        .map(|r| totals.pending as f64 / r);
-    let outcome = checkpoint
-        .meta("run_outcome")?
-        .filter(|outcome| !outcome.is_empty());
+    let rate = elapsed.filter(|&e| e > 0.0).map(|e| (totals.done as i64 - done_at_start).max(0) as f64 / e);
+    let eta = rate.filter(|&r| running && r > 0.0).map(|r| totals.pending as f64 / r);
+    let outcome = checkpoint.meta("run_outcome")?.filter(|outcome| !outcome.is_empty());
     let state = match (running, outcome, started) {
         (true, _, _) => "running".to_string(),
         (false, Some(outcome), _) => outcome,

@@ -8,6 +8,8 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, RgbImage};
 
 use crate::item::ErrorClass;
 
+mod jpeg;
+
 /// Images above this many pixels fail as `too_large` before their pixels are allocated.
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 
@@ -31,16 +33,12 @@ pub struct DecodeError {
 
 impl DecodeError {
     fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Self {
-            class,
-            message: message.into(),
-        }
+        Self { class, message: message.into() }
     }
 }
 
 pub fn decode_file(path: &Path, max_pixels: u64) -> Result<DecodedImage, DecodeError> {
-    let io_error =
-        |error: std::io::Error| DecodeError::new(ErrorClass::from_io(&error), error.to_string());
+    let io_error = |error: std::io::Error| DecodeError::new(ErrorClass::from_io(&error), error.to_string());
     let metadata = std::fs::metadata(path).map_err(io_error)?;
     if metadata.is_dir() {
         return Err(DecodeError::new(ErrorClass::Unsupported, "is a directory"));
@@ -69,21 +67,24 @@ pub fn decode_bytes(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage, Decod
             format!("{width}x{height} is {pixels} pixels, above the limit of {max_pixels}"),
         ));
     }
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = if format == image::ImageFormat::Jpeg {
+        drop(decoder);
+        let rgb = jpeg::decode(bytes).map_err(|reason| {
+            let class = if looks_truncated(&reason) { ErrorClass::Truncated } else { ErrorClass::Corrupt };
+            DecodeError::new(class, reason)
+        })?;
+        DynamicImage::ImageRgb8(rgb)
+    } else {
+        DynamicImage::from_decoder(decoder).map_err(classify)?
+    };
     image.apply_orientation(orientation);
     let rgb = flatten_to_rgb(image);
     Ok(DecodedImage {
         width: rgb.width(),
         height: rgb.height(),
         rgb,
-        format: format
-            .extensions_str()
-            .first()
-            .copied()
-            .unwrap_or("unknown"),
+        format: format.extensions_str().first().copied().unwrap_or("unknown"),
         size_bytes: bytes.len() as u64,
         modified: None,
     })
@@ -99,8 +100,7 @@ fn flatten_to_rgb(image: DynamicImage) -> RgbImage {
     let mut rgb = RgbImage::new(width, height);
     for (out, pixel) in rgb.pixels_mut().zip(rgba.pixels()) {
         let [r, g, b, a] = pixel.0;
-        let over_white =
-            |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a)) + 127) / 255) as u8;
+        let over_white = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a)) + 127) / 255) as u8;
         out.0 = [over_white(r), over_white(g), over_white(b)];
     }
     rgb
@@ -110,9 +110,7 @@ fn classify(error: ImageError) -> DecodeError {
     let class = match &error {
         ImageError::Limits(_) => ErrorClass::TooLarge,
         ImageError::Unsupported(_) => ErrorClass::Unsupported,
-        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            ErrorClass::Truncated
-        }
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => ErrorClass::Truncated,
         ImageError::IoError(io) => ErrorClass::from_io(io),
         ImageError::Decoding(_) if looks_truncated(&error.to_string()) => ErrorClass::Truncated,
         _ => ErrorClass::Corrupt,
@@ -122,13 +120,5 @@ fn classify(error: ImageError) -> DecodeError {
 
 fn looks_truncated(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
-    [
-        "eof",
-        "end of file",
-        "truncated",
-        "unexpected end",
-        "not enough data",
-    ]
-    .iter()
-    .any(|m| message.contains(m))
+    ["eof", "end of file", "truncated", "unexpected end", "not enough data"].iter().any(|m| message.contains(m))
 }

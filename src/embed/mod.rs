@@ -61,18 +61,14 @@ pub struct ModelSpec {
 impl ModelSpec {
     /// A folder in the Hugging Face layout, or a bare `.onnx` file with a preset.
     pub fn resolve(path: &Path, preset: Option<PreprocessPreset>) -> anyhow::Result<Self> {
-        let metadata = std::fs::metadata(path)
-            .with_context(|| format!("cannot read model {}", path.display()))?;
+        let metadata = std::fs::metadata(path).with_context(|| format!("cannot read model {}", path.display()))?;
         let (onnx, config) = if metadata.is_dir() {
             let onnx = ["model.onnx", "onnx/model.onnx", "vision_model.onnx"]
                 .iter()
                 .map(|name| path.join(name))
                 .find(|candidate| candidate.is_file())
                 .ok_or_else(|| anyhow!("no model.onnx in the model folder {}", path.display()))?;
-            (
-                onnx,
-                Some(path.join("preprocessor_config.json")).filter(|config| config.is_file()),
-            )
+            (onnx, Some(path.join("preprocessor_config.json")).filter(|config| config.is_file()))
         } else {
             (path.to_path_buf(), None)
         };
@@ -84,11 +80,7 @@ impl ModelSpec {
                 path.display()
             ),
         };
-        Ok(Self {
-            onnx,
-            preprocessor,
-            preset,
-        })
+        Ok(Self { onnx, preprocessor, preset })
     }
 
     /// Hash of `model.onnx`, to notice a model that changed under a checkpoint.
@@ -110,10 +102,7 @@ impl ModelSpec {
     /// Hash of the resolved preprocessing steps (not of the file's formatting).
     pub fn preprocess_fingerprint(&self) -> String {
         let steps = format!("{:?}", self.preprocessor);
-        format!(
-            "xxh3:{:032x}",
-            xxhash_rust::xxh3::xxh3_128(steps.as_bytes())
-        )
+        format!("xxh3:{:032x}", xxhash_rust::xxh3::xxh3_128(steps.as_bytes()))
     }
 }
 
@@ -142,27 +131,15 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    pub fn load(
-        runtime: &Runtime,
-        spec: &ModelSpec,
-        settings: &EncoderSettings,
-    ) -> anyhow::Result<Self> {
+    pub fn load(runtime: &Runtime, spec: &ModelSpec, settings: &EncoderSettings) -> anyhow::Result<Self> {
         let session = build_session(runtime, &spec.onnx, settings)?;
         let input = &session.inputs()[pick_input(session.inputs())?];
-        let output =
-            &session.outputs()[pick_output(session.outputs(), settings.output.as_deref())?];
+        let output = &session.outputs()[pick_output(session.outputs(), settings.output.as_deref())?];
         let input_shape = tensor_shape(input)?.to_vec();
         if input_shape.len() != 4 {
-            bail!(
-                "model input `{}` has shape {input_shape:?}; expected [batch, 3, height, width]",
-                input.name()
-            );
+            bail!("model input `{}` has shape {input_shape:?}; expected [batch, 3, height, width]", input.name());
         }
-        let layout = if input_shape[3] == 3 && input_shape[1] != 3 {
-            Layout::Nhwc
-        } else {
-            Layout::Nchw
-        };
+        let layout = if input_shape[3] == 3 && input_shape[1] != 3 { Layout::Nhwc } else { Layout::Nchw };
         let (height, width) = spec.preprocessor.output_size();
         let (model_h, model_w) = match layout {
             Layout::Nchw => (input_shape[2], input_shape[3]),
@@ -195,9 +172,7 @@ impl Encoder {
         if encoder.dimension == 0 {
             // A symbolic output dimension: one run on a blank image tells it.
             let blank = vec![0.0; encoder.slot_len()];
-            let vectors = encoder
-                .embed(&[&blank])
-                .context("cannot run the model on a test image")?;
+            let vectors = encoder.embed(&[&blank]).context("cannot run the model on a test image")?;
             encoder.dimension = vectors.first().map_or(0, Vec::len);
         }
         Ok(encoder)
@@ -237,10 +212,7 @@ impl Encoder {
         let slot_len = self.slot_len();
         let rows = self.static_batch.unwrap_or(slots.len());
         if slots.len() > rows {
-            bail!(
-                "{} images for a model with a fixed batch of {rows}",
-                slots.len()
-            );
+            bail!("{} images for a model with a fixed batch of {rows}", slots.len());
         }
         // Padding rows of a fixed-size batch stay zero; their outputs are dropped.
         self.batch.clear();
@@ -254,17 +226,11 @@ impl Encoder {
             Layout::Nhwc => [rows, height, width, 3],
         };
         let tensor = TensorRef::from_array_view((shape, self.batch.as_slice()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input.as_str() => tensor])?;
+        let outputs = self.session.run(ort::inputs![self.input.as_str() => tensor])?;
         let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>()?;
         let dimension = usize::try_from(shape.last().copied().unwrap_or(0)).unwrap_or(0);
         if dimension == 0 || data.len() < slots.len() * dimension {
-            bail!(
-                "model output `{}` has an unexpected shape {:?}",
-                self.output,
-                shape.to_vec()
-            );
+            bail!("model output `{}` has an unexpected shape {:?}", self.output, shape.to_vec());
         }
         Ok(data
             .chunks_exact(dimension)
@@ -281,24 +247,12 @@ impl Encoder {
 
     /// Inputs and outputs, as `name: Tensor<f32>(batch, 3, 224, 224)` lines.
     pub fn describe(&self) -> (Vec<String>, Vec<String>) {
-        let describe = |outlets: &[Outlet]| {
-            outlets
-                .iter()
-                .map(|o| format!("{}: {}", o.name(), o.dtype()))
-                .collect()
-        };
-        (
-            describe(self.session.inputs()),
-            describe(self.session.outputs()),
-        )
+        let describe = |outlets: &[Outlet]| outlets.iter().map(|o| format!("{}: {}", o.name(), o.dtype())).collect();
+        (describe(self.session.inputs()), describe(self.session.outputs()))
     }
 }
 
-fn build_session(
-    runtime: &Runtime,
-    onnx: &Path,
-    settings: &EncoderSettings,
-) -> anyhow::Result<Session> {
+fn build_session(runtime: &Runtime, onnx: &Path, settings: &EncoderSettings) -> anyhow::Result<Session> {
     if let Device::Cuda(id) = settings.device {
         let built_with_cuda = ort::ep::CUDA::is_available().unwrap_or(false);
         if !built_with_cuda {
@@ -312,35 +266,21 @@ fn build_session(
         }
         return session_with(runtime, onnx, settings, Some(id))
             .map_err(|error| anyhow!("cannot use CUDA device {id}: {error}"))
-            .with_context(|| {
-                format!(
-                    "the model {} could not be loaded on {}",
-                    onnx.display(),
-                    settings.device
-                )
-            });
+            .with_context(|| format!("the model {} could not be loaded on {}", onnx.display(), settings.device));
     }
     session_with(runtime, onnx, settings, None)
         .map_err(|error| anyhow!("cannot load the model {}: {error}", onnx.display()))
 }
 
 /// Kept apart so that ort's builder errors (not `Send`) convert into `ort::Error` here.
-fn session_with(
-    runtime: &Runtime,
-    onnx: &Path,
-    settings: &EncoderSettings,
-    cuda: Option<i32>,
-) -> ort::Result<Session> {
+fn session_with(runtime: &Runtime, onnx: &Path, settings: &EncoderSettings, cuda: Option<i32>) -> ort::Result<Session> {
     let mut builder = Session::builder(&runtime.environment)?
         .with_optimization_level(GraphOptimizationLevel::Level3)?
         .with_intra_threads(settings.intra_threads)?
         // Spinning threads would steal the cores the decoders need.
         .with_intra_op_spinning(false)?;
     if let Some(id) = cuda {
-        let cuda = ort::ep::CUDA::default()
-            .with_device_id(id)
-            .build()
-            .error_on_failure();
+        let cuda = ort::ep::CUDA::default().with_device_id(id).build().error_on_failure();
         builder = builder.with_execution_providers([cuda])?;
     }
     builder.commit_from_file(onnx)
@@ -348,15 +288,8 @@ fn session_with(
 
 fn tensor_shape(outlet: &Outlet) -> anyhow::Result<&ort::value::Shape> {
     match outlet.dtype() {
-        ValueType::Tensor {
-            ty: TensorElementType::Float32,
-            shape,
-            ..
-        } => Ok(shape),
-        other => bail!(
-            "model tensor `{}` is {other}; imbed needs float32 tensors",
-            outlet.name()
-        ),
+        ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } => Ok(shape),
+        other => bail!("model tensor `{}` is {other}; imbed needs float32 tensors", outlet.name()),
     }
 }
 
@@ -376,26 +309,16 @@ fn pick_output(outputs: &[Outlet], wanted: Option<&str>) -> anyhow::Result<usize
     let names: Vec<_> = outputs.iter().map(Outlet::name).collect();
     let by_name = |name: &str| outputs.iter().position(|output| output.name() == name);
     if let Some(wanted) = wanted {
-        return by_name(wanted).ok_or_else(|| {
-            anyhow!("the model has no output `{wanted}`; its outputs are {names:?}")
-        });
+        return by_name(wanted).ok_or_else(|| anyhow!("the model has no output `{wanted}`; its outputs are {names:?}"));
     }
     if let Some(output) = PREFERRED_OUTPUTS.iter().find_map(|name| by_name(name)) {
         return Ok(output);
     }
-    let two_dimensional: Vec<_> = (0..outputs.len())
-        .filter(|&i| {
-            outputs[i]
-                .dtype()
-                .tensor_shape()
-                .is_some_and(|s| s.len() == 2)
-        })
-        .collect();
+    let two_dimensional: Vec<_> =
+        (0..outputs.len()).filter(|&i| outputs[i].dtype().tensor_shape().is_some_and(|s| s.len() == 2)).collect();
     match two_dimensional.as_slice() {
         [only] => Ok(*only),
-        _ => bail!(
-            "cannot tell which output holds the embedding among {names:?}; pass --output NAME"
-        ),
+        _ => bail!("cannot tell which output holds the embedding among {names:?}; pass --output NAME"),
     }
 }
 

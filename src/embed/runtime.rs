@@ -31,13 +31,9 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<&'static Runtime> {
     let (library, found_by) = find_library(explicit)?;
     // Check the version ourselves first: ort's own check cannot say which version is needed
     // without a loaded library to build its error from.
-    let version = library_version(&library)
-        .with_context(|| format!("cannot load ONNX Runtime from {}", library.display()))?;
-    let minor: u32 = version
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
+    let version =
+        library_version(&library).with_context(|| format!("cannot load ONNX Runtime from {}", library.display()))?;
+    let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
     if minor < ort::MINOR_VERSION {
         bail!(
             "ONNX Runtime {version} at {} is too old: imbed needs 1.{} or newer (pip install -U onnxruntime)",
@@ -51,12 +47,7 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<&'static Runtime> {
         .with_telemetry(false)
         .build()
         .map_err(|error| anyhow!("cannot start ONNX Runtime: {error}"))?;
-    Ok(RUNTIME.get_or_init(|| Runtime {
-        library,
-        found_by,
-        version,
-        environment,
-    }))
+    Ok(RUNTIME.get_or_init(|| Runtime { library, found_by, version, environment }))
 }
 
 impl Runtime {
@@ -66,16 +57,10 @@ impl Runtime {
         let mut names: *mut *mut c_char = std::ptr::null_mut();
         let mut count: c_int = 0;
         // SAFETY: the library is loaded; ORT fills `names` with `count` C strings that we release below.
-        unsafe {
-            ort::Error::result_from_status((api.GetAvailableProviders)(&mut names, &mut count))
-        }?;
+        unsafe { ort::Error::result_from_status((api.GetAvailableProviders)(&mut names, &mut count)) }?;
         let providers = (0..count as usize)
             // SAFETY: index < count, each entry is a valid NUL-terminated string owned by ORT.
-            .map(|i| {
-                unsafe { CStr::from_ptr(*names.add(i)) }
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|i| unsafe { CStr::from_ptr(*names.add(i)) }.to_string_lossy().into_owned())
             .collect();
         // SAFETY: releases exactly what GetAvailableProviders returned.
         unsafe { ort::Error::result_from_status((api.ReleaseAvailableProviders)(names, count)) }?;
@@ -89,18 +74,13 @@ fn library_version(path: &Path) -> anyhow::Result<String> {
     // declared by onnxruntime_c_api.h, and the string it returns is static in the library.
     unsafe {
         let library = libloading::Library::new(path)?;
-        let get_api_base: libloading::Symbol<
-            unsafe extern "C" fn() -> *const ort::sys::OrtApiBase,
-        > = library
-            .get(b"OrtGetApiBase")
-            .context("not an ONNX Runtime library (no OrtGetApiBase)")?;
+        let get_api_base: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
+            library.get(b"OrtGetApiBase").context("not an ONNX Runtime library (no OrtGetApiBase)")?;
         let base = get_api_base();
         if base.is_null() {
             bail!("OrtGetApiBase returned nothing");
         }
-        let version = CStr::from_ptr(((*base).GetVersionString)())
-            .to_string_lossy()
-            .into_owned();
+        let version = CStr::from_ptr(((*base).GetVersionString)()).to_string_lossy().into_owned();
         // Keep the library loaded; ort opens the same file and shares the handle.
         std::mem::forget(library);
         Ok(version)
@@ -114,10 +94,7 @@ fn find_library(explicit: Option<&Path>) -> anyhow::Result<(PathBuf, &'static st
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return existing(Path::new(&path), "ORT_DYLIB_PATH");
     }
-    if let Some(path) = project_venvs()
-        .into_iter()
-        .find_map(|venv| library_in_venv(&venv))
-    {
+    if let Some(path) = project_venvs().into_iter().find_map(|venv| library_in_venv(&venv)) {
         return Ok((path, "the project's .venv"));
     }
     if let Some(path) = python_package_dir().and_then(|dir| library_in_dir(&dir.join("capi"))) {
@@ -131,16 +108,12 @@ fn find_library(explicit: Option<&Path>) -> anyhow::Result<(PathBuf, &'static st
 
 fn existing(path: &Path, source: &'static str) -> anyhow::Result<(PathBuf, &'static str)> {
     let path = if path.is_dir() {
-        library_in_dir(path)
-            .ok_or_else(|| anyhow!("no libonnxruntime in {} (from {source})", path.display()))?
+        library_in_dir(path).ok_or_else(|| anyhow!("no libonnxruntime in {} (from {source})", path.display()))?
     } else {
         path.to_path_buf()
     };
     if !path.exists() {
-        bail!(
-            "ONNX Runtime library {} (from {source}) does not exist; install it with `{FIX_HINT}`",
-            path.display()
-        );
+        bail!("ONNX Runtime library {} (from {source}) does not exist; install it with `{FIX_HINT}`", path.display());
     }
     Ok((path, source))
 }
@@ -176,10 +149,7 @@ fn library_in_venv(venv: &Path) -> Option<PathBuf> {
 
 fn python_package_dir() -> Option<PathBuf> {
     let output = Command::new("python3")
-        .args([
-            "-c",
-            "import os, onnxruntime; print(os.path.dirname(onnxruntime.__file__))",
-        ])
+        .args(["-c", "import os, onnxruntime; print(os.path.dirname(onnxruntime.__file__))"])
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
@@ -188,18 +158,11 @@ fn python_package_dir() -> Option<PathBuf> {
 }
 
 fn system_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
-        .map(|paths| std::env::split_paths(&paths).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("LD_LIBRARY_PATH").map(|paths| std::env::split_paths(&paths).collect()).unwrap_or_default();
     dirs.extend(
-        [
-            "/usr/local/lib",
-            "/usr/lib",
-            "/usr/lib/x86_64-linux-gnu",
-            "/usr/lib/aarch64-linux-gnu",
-            "/usr/lib64",
-        ]
-        .map(PathBuf::from),
+        ["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64"]
+            .map(PathBuf::from),
     );
     dirs
 }
@@ -214,10 +177,7 @@ fn library_in_dir(dir: &Path) -> Option<PathBuf> {
         .ok()?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("libonnxruntime.so."))
-        })
+        .filter(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("libonnxruntime.so.")))
         .collect();
     versioned.sort();
     versioned.pop()

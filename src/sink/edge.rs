@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use qdrant_edge::{
     CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, NamedQuery, Payload, PointId,
-    PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, ScrollRequest,
-    SearchRequest, UpdateOperation, VectorInternal, VectorStructPersisted, WithPayloadInterface,
-    WithVector, DEFAULT_VECTOR_NAME,
+    PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, ScrollRequest, SearchRequest,
+    UpdateOperation, VectorInternal, VectorStructPersisted, WithPayloadInterface, WithVector, DEFAULT_VECTOR_NAME,
 };
 use serde::{Deserialize, Serialize};
 
@@ -49,32 +48,26 @@ impl EdgeStore {
         let dir = Self::collection_dir(store, collection);
         match EdgeConfig::load(&dir) {
             None => Ok(None),
-            Some(Ok(config)) => Ok(config
-                .vectors
-                .get(DEFAULT_VECTOR_NAME)
-                .map(|params| params.size)),
-            Some(Err(error)) => Err(anyhow!("{error}"))
-                .with_context(|| format!("cannot read the store at {}", dir.display())),
+            Some(Ok(config)) => Ok(config.vectors.get(DEFAULT_VECTOR_NAME).map(|params| params.size)),
+            Some(Err(error)) => {
+                Err(anyhow!("{error}")).with_context(|| format!("cannot read the store at {}", dir.display()))
+            }
         }
     }
 
     pub fn read_info(store: &Path, collection: &str) -> anyhow::Result<Option<CollectionInfo>> {
         let path = Self::info_path(store, collection);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .with_context(|| format!("cannot parse {}", path.display())),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map(Some).with_context(|| format!("cannot parse {}", path.display()))
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
         }
     }
 
     /// Opens the collection, creating it with `info.dimension` and cosine distance on first use.
-    pub fn open_or_create(
-        store: &Path,
-        collection: &str,
-        info: &CollectionInfo,
-    ) -> anyhow::Result<Self> {
+    pub fn open_or_create(store: &Path, collection: &str, info: &CollectionInfo) -> anyhow::Result<Self> {
         validate_collection_name(collection)?;
         let dir = Self::collection_dir(store, collection);
         match Self::stored_dimension(store, collection)? {
@@ -86,7 +79,8 @@ impl EdgeStore {
             ),
             Some(_) => {}
             None => {
-                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the store at {}", dir.display()))?;
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create the store at {}", dir.display()))?;
                 let config = EdgeConfig::builder()
                     .vector(DEFAULT_VECTOR_NAME, EdgeVectorParams::builder(info.dimension, Distance::Cosine).build())
                     .build();
@@ -96,8 +90,7 @@ impl EdgeStore {
         }
         let path = Self::info_path(store, collection);
         let text = serde_json::to_string_pretty(info)?;
-        std::fs::write(&path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
         Self::open(store, collection)
     }
 
@@ -106,17 +99,10 @@ impl EdgeStore {
         validate_collection_name(collection)?;
         let dir = Self::collection_dir(store, collection);
         let Some(dimension) = Self::stored_dimension(store, collection)? else {
-            bail!(
-                "no collection `{collection}` in the store at {} (run `imbed index` first)",
-                store.display()
-            );
+            bail!("no collection `{collection}` in the store at {} (run `imbed index` first)", store.display());
         };
         let shard = EdgeShard::load(&dir, None).map_err(|e| open_error(&dir, &e.to_string()))?;
-        Ok(Self {
-            shard,
-            dir,
-            dimension,
-        })
+        Ok(Self { shard, dir, dimension })
     }
 
     /// Calls `visit` with every point's ID and payload, in pages of `page` points.
@@ -135,16 +121,11 @@ impl EdgeStore {
                 with_vector: WithVector::Bool(false),
                 order_by: None,
             };
-            let (records, next) = self
-                .shard
-                .scroll(request)
-                .map_err(|error| anyhow!("cannot read the store: {error}"))?;
+            let (records, next) =
+                self.shard.scroll(request).map_err(|error| anyhow!("cannot read the store: {error}"))?;
             for record in &records {
                 let payload = record.payload.as_ref().map(|payload| &payload.0);
-                visit(
-                    &format_id(&record.id),
-                    payload.unwrap_or(&serde_json::Map::new()),
-                );
+                visit(&format_id(&record.id), payload.unwrap_or(&serde_json::Map::new()));
             }
             match next {
                 Some(next) => offset = Some(next),
@@ -164,10 +145,7 @@ impl EdgeStore {
 
 fn open_error(dir: &Path, message: &str) -> anyhow::Error {
     if message.contains("WAL") || message.contains("lock") {
-        anyhow!(
-            "the store at {} is in use by another imbed process ({message})",
-            dir.display()
-        )
+        anyhow!("the store at {} is in use by another imbed process ({message})", dir.display())
     } else {
         anyhow!("cannot open the store at {}: {message}", dir.display())
     }
@@ -183,9 +161,7 @@ fn format_id(id: &PointId) -> String {
 fn validate_collection_name(name: &str) -> anyhow::Result<()> {
     let valid = !name.is_empty()
         && name.len() <= 255
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !name.starts_with('.');
     if !valid {
         bail!("invalid collection name `{name}`: use letters, digits, '-', '_' and '.'");
@@ -195,10 +171,7 @@ fn validate_collection_name(name: &str) -> anyhow::Result<()> {
 
 impl Sink for EdgeStore {
     fn upsert(&mut self, points: Vec<Point>) -> Result<(), SinkError> {
-        if let Some(point) = points
-            .iter()
-            .find(|point| point.vector.len() != self.dimension)
-        {
+        if let Some(point) = points.iter().find(|point| point.vector.len() != self.dimension) {
             return Err(SinkError::Write(format!(
                 "vector of {} dimensions for a collection of {}",
                 point.vector.len(),
@@ -213,12 +186,9 @@ impl Sink for EdgeStore {
                 payload: Some(Payload(point.payload)),
             })
             .collect();
-        let operation = UpdateOperation::PointOperation(PointOperations::UpsertPoints(
-            PointInsertOperations::PointsList(points),
-        ));
-        self.shard
-            .update(operation)
-            .map_err(|error| SinkError::Write(error.to_string()))
+        let operation =
+            UpdateOperation::PointOperation(PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)));
+        self.shard.update(operation).map_err(|error| SinkError::Write(error.to_string()))
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
@@ -237,20 +207,14 @@ impl Sink for EdgeStore {
     fn count(&self) -> Result<u64, SinkError> {
         let count = self
             .shard
-            .count(CountRequest {
-                filter: None,
-                exact: true,
-            })
+            .count(CountRequest { filter: None, exact: true })
             .map_err(|error| SinkError::Read(error.to_string()))?;
         Ok(count as u64)
     }
 
     fn search(&self, vector: &[f32], top: usize) -> Result<Vec<ScoredPoint>, SinkError> {
         let request = SearchRequest {
-            query: QueryEnum::Nearest(NamedQuery {
-                query: VectorInternal::Dense(vector.to_vec()),
-                using: None,
-            }),
+            query: QueryEnum::Nearest(NamedQuery { query: VectorInternal::Dense(vector.to_vec()), using: None }),
             filter: None,
             params: None,
             limit: top,
@@ -259,10 +223,7 @@ impl Sink for EdgeStore {
             with_vector: Some(WithVector::Bool(false)),
             score_threshold: None,
         };
-        let hits = self
-            .shard
-            .search(request)
-            .map_err(|error| SinkError::Read(error.to_string()))?;
+        let hits = self.shard.search(request).map_err(|error| SinkError::Read(error.to_string()))?;
         Ok(hits
             .into_iter()
             .map(|hit| ScoredPoint {

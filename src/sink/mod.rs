@@ -61,9 +61,6 @@ mod tests {
         assert_eq!(point_id("photos/a.jpg"), point_id("photos/a.jpg"));
         assert_ne!(point_id("photos/a.jpg"), point_id("photos/b.jpg"));
         // Pinned: changing the rule would duplicate every point of existing stores.
-        assert_eq!(
-            point_id("photos/a.jpg").to_string(),
-            point_id("photos/a.jpg").hyphenated().to_string()
-        );
+        assert_eq!(point_id("photos/a.jpg").to_string(), point_id("photos/a.jpg").hyphenated().to_string());
     }
 }

@@ -17,18 +17,10 @@ pub fn read_manifest(
     manifest: &Path,
     visit: &mut impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
 ) -> anyhow::Result<ControlFlow<()>> {
-    let file = File::open(manifest)
-        .with_context(|| format!("cannot open manifest {}", manifest.display()))?;
+    let file = File::open(manifest).with_context(|| format!("cannot open manifest {}", manifest.display()))?;
     let base = manifest.parent().unwrap_or(Path::new("")).to_path_buf();
-    let extension = manifest
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let reader = ManifestLines {
-        manifest,
-        base: &base,
-    };
+    let extension = manifest.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let reader = ManifestLines { manifest, base: &base };
     match extension.as_str() {
         "csv" => reader.csv(file, b',', visit),
         "tsv" => reader.csv(file, b'\t', visit),
@@ -48,8 +40,7 @@ impl ManifestLines<'_> {
         visit: &mut impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
     ) -> anyhow::Result<ControlFlow<()>> {
         for (index, line) in BufReader::new(file).lines().enumerate() {
-            let line =
-                line.with_context(|| format!("cannot read manifest {}", self.manifest.display()))?;
+            let line = line.with_context(|| format!("cannot read manifest {}", self.manifest.display()))?;
             if line.trim().is_empty() {
                 continue;
             }
@@ -71,25 +62,14 @@ impl ManifestLines<'_> {
         delimiter: u8,
         visit: &mut impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
     ) -> anyhow::Result<ControlFlow<()>> {
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .from_reader(file);
+        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(file);
         let headers = reader
             .headers()
-            .with_context(|| {
-                format!(
-                    "cannot read the header of manifest {}",
-                    self.manifest.display()
-                )
-            })?
+            .with_context(|| format!("cannot read the header of manifest {}", self.manifest.display()))?
             .clone();
         for (index, record) in reader.records().enumerate() {
             // Line 1 is the header.
-            let line = record
-                .as_ref()
-                .ok()
-                .and_then(|r| r.position())
-                .map_or(index + 2, |p| p.line() as usize);
+            let line = record.as_ref().ok().and_then(|r| r.position()).map_or(index + 2, |p| p.line() as usize);
             let outcome = match record {
                 Ok(record) => {
                     let fields = headers
@@ -109,26 +89,15 @@ impl ManifestLines<'_> {
     }
 
     fn item(&self, line: usize, fields: Map<String, Value>) -> Result<Item, Failure> {
-        let Some(relative) = PATH_FIELDS
-            .iter()
-            .find_map(|name| fields.get(*name).and_then(Value::as_str))
-        else {
-            return Err(self.bad_line(
-                line,
-                format!("no path field (one of {})", PATH_FIELDS.join(", ")),
-            ));
+        let Some(relative) = PATH_FIELDS.iter().find_map(|name| fields.get(*name).and_then(Value::as_str)) else {
+            return Err(self.bad_line(line, format!("no path field (one of {})", PATH_FIELDS.join(", "))));
         };
         let path = self.resolve(relative);
         let key = match fields.get("id") {
             Some(Value::String(id)) if !id.is_empty() => id.clone(),
             Some(Value::Number(id)) => id.to_string(),
             Some(Value::String(_) | Value::Null) | None => path.to_string_lossy().into_owned(),
-            Some(other) => {
-                return Err(self.bad_line(
-                    line,
-                    format!("id must be a string or a number, not {other}"),
-                ))
-            }
+            Some(other) => return Err(self.bad_line(line, format!("id must be a string or a number, not {other}"))),
         };
         Ok(Item { key, path, fields })
     }

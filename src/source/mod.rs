@@ -36,10 +36,7 @@ impl SourceSpec {
 
     /// Calls `visit` with each item (or per-item failure), folders first, then manifests.
     /// Nothing is collected: a tree of any size streams through in constant memory.
-    pub fn for_each(
-        &self,
-        mut visit: impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
-    ) -> anyhow::Result<()> {
+    pub fn for_each(&self, mut visit: impl FnMut(Result<Item, Failure>) -> ControlFlow<()>) -> anyhow::Result<()> {
         for root in &self.paths {
             if walk(root, self.hidden, self.follow_links, &mut visit).is_break() {
                 return Ok(());

@@ -10,11 +10,9 @@ use crate::item::{ErrorClass, Failure, Item};
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
 
 pub fn is_image_path(path: &Path) -> bool {
-    path.extension().and_then(OsStr::to_str).is_some_and(|ext| {
-        IMAGE_EXTENSIONS
-            .iter()
-            .any(|known| ext.eq_ignore_ascii_case(known))
-    })
+    path.extension()
+        .and_then(OsStr::to_str)
+        .is_some_and(|ext| IMAGE_EXTENSIONS.iter().any(|known| ext.eq_ignore_ascii_case(known)))
 }
 
 fn is_hidden(name: &OsStr) -> bool {
@@ -64,10 +62,5 @@ fn walk_failure(root: &Path, error: &walkdir::Error) -> Failure {
         Some(io) => io.to_string(),
         None => error.to_string(),
     };
-    Failure {
-        key: path.to_string_lossy().into_owned(),
-        path: Some(path),
-        class,
-        message,
-    }
+    Failure { key: path.to_string_lossy().into_owned(), path: Some(path), class, message }
 }

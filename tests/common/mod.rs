@@ -33,18 +33,10 @@ pub fn ort_library() -> PathBuf {
                 .ok()?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .find(|p| {
-                    p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so"))
-                })
+                .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so")))
         })
     });
-    found.unwrap_or_else(|| {
-        panic!(
-            "no onnxruntime in {}: run the README's test command",
-            lib.display()
-        )
-    })
+    found.unwrap_or_else(|| panic!("no onnxruntime in {}: run the README's test command", lib.display()))
 }
 
 /// Image files under the fixture folder, as the walker should find them.
@@ -63,9 +55,7 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("temporary folder"),
-        }
+        Self { dir: tempfile::tempdir().expect("temporary folder") }
     }
 
     pub fn path(&self) -> &Path {
@@ -75,17 +65,8 @@ impl Workspace {
     /// `imbed` run inside the workspace, with the test ONNX Runtime and no progress bar.
     pub fn imbed(&self) -> Command {
         let mut command = Command::cargo_bin("imbed").expect("imbed binary");
-        command
-            .current_dir(self.path())
-            .env("ORT_DYLIB_PATH", ort_library());
-        for var in [
-            "IMBED_STORE",
-            "IMBED_COLLECTION",
-            "IMBED_MODEL",
-            "IMBED_DEVICE",
-            "IMBED_ORT_LIB",
-            "RUST_LOG",
-        ] {
+        command.current_dir(self.path()).env("ORT_DYLIB_PATH", ort_library());
+        for var in ["IMBED_STORE", "IMBED_COLLECTION", "IMBED_MODEL", "IMBED_DEVICE", "IMBED_ORT_LIB", "RUST_LOG"] {
             command.env_remove(var);
         }
         command
@@ -94,29 +75,18 @@ impl Workspace {
     /// `imbed index` of `paths` with the tiny model, returning the JSON summary and the exit code.
     pub fn index(&self, paths: &[&Path], extra: &[&str]) -> (Value, i32) {
         let mut command = self.imbed();
-        command
-            .arg("index")
-            .args(paths)
-            .arg("--model")
-            .arg(tiny_model())
-            .arg("--json")
-            .args(extra);
+        command.arg("index").args(paths).arg("--model").arg(tiny_model()).arg("--json").args(extra);
         let output = command.output().expect("run imbed");
         let stdout = String::from_utf8_lossy(&output.stdout);
         let summary = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-            panic!(
-                "no JSON summary; stdout: {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
+            panic!("no JSON summary; stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr))
         });
         (summary, output.status.code().unwrap_or(-1))
     }
 
     /// `imbed search IMAGE --json` against the workspace's store.
     pub fn search(&self, image: &Path, top: usize) -> Value {
-        self.search_many(&[image], top)
-            .pop()
-            .expect("one result line")
+        self.search_many(&[image], top).pop().expect("one result line")
     }
 
     /// `imbed search IMAGE... --json`: one JSON object per query image.
@@ -127,41 +97,18 @@ impl Workspace {
             .args(images)
             .output()
             .expect("run imbed search");
-        assert!(
-            output.status.success(),
-            "search failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "search failed: {}", String::from_utf8_lossy(&output.stderr));
         let stdout = String::from_utf8_lossy(&output.stdout);
-        stdout
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("search JSON line"))
-            .collect()
+        stdout.lines().map(|line| serde_json::from_str(line).expect("search JSON line")).collect()
     }
 
     /// `imbed embed IMAGE --model MODEL`'s vector.
     pub fn embed_vector(&self, image: &Path, model: &Path, extra: &[&str]) -> Vec<f64> {
-        let output = self
-            .imbed()
-            .arg("embed")
-            .arg(image)
-            .arg("--model")
-            .arg(model)
-            .args(extra)
-            .output()
-            .expect("embed");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output =
+            self.imbed().arg("embed").arg(image).arg("--model").arg(model).args(extra).output().expect("embed");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let line: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
-        line["vector"]
-            .as_array()
-            .expect("vector")
-            .iter()
-            .map(|x| x.as_f64().expect("number"))
-            .collect()
+        line["vector"].as_array().expect("vector").iter().map(|x| x.as_f64().expect("number")).collect()
     }
 
     pub fn write(&self, relative: &str, contents: &[u8]) -> PathBuf {
@@ -179,7 +126,5 @@ impl Workspace {
 }
 
 pub fn points(summary: &Value) -> u64 {
-    summary["sink"]["points"]
-        .as_u64()
-        .expect("points in summary")
+    summary["sink"]["points"].as_u64().expect("points in summary")
 }
