@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::item::Failure;
 
@@ -56,9 +56,12 @@ impl BarReporter {
     fn new(verb: &'static str) -> Self {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(8));
         let style = ProgressStyle::with_template(
-            "{prefix:>9.cyan.bold} [{bar:30.cyan/blue}] {pos}/{len} {per_sec:.dim} ETA {eta} {msg:.yellow}",
+            "{prefix:>9.cyan.bold} [{bar:30.cyan/blue}] {pos}/{len} {rate:.dim} ETA {eta} {msg:.yellow}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{:.1} images/s", state.per_sec());
+        })
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(verb);
