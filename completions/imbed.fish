@@ -54,6 +54,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failures -d 'S
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l hidden -d 'Include hidden files and folders (names starting with a dot)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s L -l follow-links -d 'Follow symbolic links while walking'
@@ -69,6 +70,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failures -d '
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l force -d 'Resume even though model.onnx or the preprocessing changed since the run started'
@@ -82,6 +84,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failure
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l class -d 'Retry only items that failed with this error class (repeatable), such as sink or io' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l json -d 'Print the final summary as one JSON object on stdout'

@@ -155,6 +155,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10, env = "IMBED_LOG_INTERVAL")]
     pub log_interval: u64,
 
+    /// MiB to keep free on the store's disk; the run stops cleanly (exit 2, resumable) below it.
+    #[arg(long, value_name = "MIB", default_value_t = crate::sink::edge::DEFAULT_MIN_FREE_SPACE_MIB, env = "IMBED_MIN_FREE_SPACE")]
+    pub min_free_space: u64,
+
     /// Print the final summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

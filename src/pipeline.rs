@@ -330,18 +330,22 @@ impl Committer<'_> {
             };
             let Some(message) = message else { break };
             match message {
-                Embedded::Points { keys, points } => match self.write(points) {
-                    Ok(()) => {
-                        written.extend(keys);
-                        written_batches += 1;
+                Embedded::Points { keys, points } => {
+                    // A full disk ends the run; these items stay pending for the resume.
+                    self.sink.ensure_space()?;
+                    match self.write(points) {
+                        Ok(()) => {
+                            written.extend(keys);
+                            written_batches += 1;
+                        }
+                        Err(error) => failures.extend(keys.into_iter().map(|key| Failure {
+                            key,
+                            path: None,
+                            class: ErrorClass::Sink,
+                            message: error.to_string(),
+                        })),
                     }
-                    Err(error) => failures.extend(keys.into_iter().map(|key| Failure {
-                        key,
-                        path: None,
-                        class: ErrorClass::Sink,
-                        message: error.to_string(),
-                    })),
-                },
+                }
                 Embedded::Failed(failure) => failures.push(failure),
             }
             if written_batches >= MAX_UNCOMMITTED_BATCHES || last_commit.elapsed() >= self.settings.commit_interval {

@@ -385,3 +385,19 @@ fn without_a_terminal_progress_is_plain_lines_and_a_summary() {
     assert!(stderr.contains("Embedded 200 of 200 planned images"), "{stderr}");
     assert!(output.stdout.is_empty(), "stdout stays clean without --json");
 }
+
+#[test]
+fn a_nearly_full_disk_stops_cleanly_and_the_run_resumes_later() {
+    let ws = Workspace::new();
+    let expected = corpus(&ws, "photos", 20);
+    let mut args = index_args(&tiny_model());
+    // More free space than any disk has: the guard that keeps Qdrant Edge's memory maps from
+    // faulting (SIGBUS) on a full disk stops the run before anything is written.
+    args.extend(["--min-free-space", "1000000000000"].map(String::from));
+    let output = ws.imbed().args(&args).output().expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("MiB free") && stderr.contains("--min-free-space"), "{stderr}");
+    ws.imbed().args(["resume", "--quiet"]).assert().success();
+    assert_complete(&ws, &expected);
+}

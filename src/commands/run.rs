@@ -15,6 +15,7 @@ use crate::embed::ModelSpec;
 use crate::pipeline::{self, PipelineSettings, RunSummary};
 use crate::plan::Plan;
 use crate::progress::ProgressMode;
+use crate::sink::edge::ensure_free_space;
 use crate::sink::{EdgeStore, Sink};
 use crate::source::SourceSpec;
 
@@ -70,7 +71,9 @@ pub(crate) fn execute(
     let mut resolved = model_choice(config, intra_threads)?.resolve()?;
     let mut encoder = load_encoder(global, &resolved)?;
     resolved.info.dimension = encoder.dimension();
-    let mut store = EdgeStore::open_or_create(&config.store, &config.collection, &resolved.info)?;
+    ensure_free_space(&config.store, args.min_free_space << 20)?;
+    let mut store = EdgeStore::open_or_create(&config.store, &config.collection, &resolved.info)?
+        .with_min_free_space(args.min_free_space << 20);
     checkpoint.start_run(command)?;
 
     let settings = PipelineSettings {

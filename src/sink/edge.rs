@@ -20,7 +20,12 @@ pub struct EdgeStore {
     shard: EdgeShard,
     dir: PathBuf,
     dimension: usize,
+    /// Free bytes to keep on the store's file system; writes stop below it.
+    min_free_space: u64,
 }
+
+/// Default of `--min-free-space`, in MiB.
+pub const DEFAULT_MIN_FREE_SPACE_MIB: u64 = 128;
 
 /// What imbed keeps beside a collection, so `search` can embed queries the same way.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -102,7 +107,7 @@ impl EdgeStore {
             bail!("no collection `{collection}` in the store at {} (run `imbed index` first)", store.display());
         };
         let shard = EdgeShard::load(&dir, None).map_err(|e| open_error(&dir, &e.to_string()))?;
-        Ok(Self { shard, dir, dimension })
+        Ok(Self { shard, dir, dimension, min_free_space: DEFAULT_MIN_FREE_SPACE_MIB << 20 })
     }
 
     /// Calls `visit` with every point's ID and payload, in pages of `page` points.
@@ -134,6 +139,11 @@ impl EdgeStore {
         }
     }
 
+    pub fn with_min_free_space(mut self, bytes: u64) -> Self {
+        self.min_free_space = bytes;
+        self
+    }
+
     pub fn dimension(&self) -> usize {
         self.dimension
     }
@@ -149,6 +159,26 @@ fn open_error(dir: &Path, message: &str) -> anyhow::Error {
     } else {
         anyhow!("cannot open the store at {}: {message}", dir.display())
     }
+}
+
+/// Fails when the file system holding `path` (or its nearest existing parent) has less than
+/// `minimum` bytes free. Checked before the store is opened too: creating a shard on a full
+/// disk already faults in its memory maps.
+pub fn ensure_free_space(path: &Path, minimum: u64) -> Result<(), SinkError> {
+    let existing = path.ancestors().find(|dir| dir.exists()).unwrap_or(Path::new("."));
+    let free = fs4::available_space(existing).map_err(|error| {
+        SinkError::Read(format!("cannot tell the free space under {}: {error}", existing.display()))
+    })?;
+    if free < minimum {
+        return Err(SinkError::NoSpace(format!(
+            "the disk holding {} has {} MiB free, under the {} MiB that imbed keeps free (--min-free-space); \
+             free some space, then resume",
+            path.display(),
+            free >> 20,
+            minimum >> 20
+        )));
+    }
+    Ok(())
 }
 
 fn format_id(id: &PointId) -> String {
@@ -189,6 +219,10 @@ impl Sink for EdgeStore {
         let operation =
             UpdateOperation::PointOperation(PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)));
         self.shard.update(operation).map_err(|error| SinkError::Write(error.to_string()))
+    }
+
+    fn ensure_space(&self) -> Result<(), SinkError> {
+        ensure_free_space(&self.dir, self.min_free_space)
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {

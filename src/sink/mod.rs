@@ -31,6 +31,8 @@ pub enum SinkError {
     Flush(String),
     #[error("cannot read the store: {0}")]
     Read(String),
+    #[error("{0}")]
+    NoSpace(String),
 }
 
 pub trait Sink: Send {
@@ -38,6 +40,11 @@ pub trait Sink: Send {
     fn upsert(&mut self, points: Vec<Point>) -> Result<(), SinkError>;
     /// Makes every earlier upsert durable.
     fn flush(&mut self) -> Result<(), SinkError>;
+    /// Fails when the disk under the sink is nearly full. Qdrant Edge memory-maps its files,
+    /// and a write into a full file system kills the process (SIGBUS) instead of failing.
+    fn ensure_space(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// Exact number of points in the collection.
     fn count(&self) -> Result<u64, SinkError>;
     /// The `top` nearest points to `vector`, best first.
