@@ -39,6 +39,7 @@ fn main() -> anyhow::Result<()> {
         collection: "images".into(),
         batch_size: 32,
         device: "cpu".into(),
+        working_dir: std::env::current_dir()?,
     })?;
     for start in (0..count).step_by(10_000) {
         let chunk = (start..(start + 10_000).min(count))

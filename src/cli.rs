@@ -67,7 +67,7 @@ pub struct IndexArgs {
     pub paths: Vec<PathBuf>,
 
     /// JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields.
-    #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST", value_delimiter = ',')]
+    #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST")]
     pub manifest: Vec<PathBuf>,
 
     #[command(flatten)]

@@ -142,7 +142,7 @@ fn plan_stage(
     stop: &Stop<'_>,
 ) -> anyhow::Result<u64> {
     let mut planned = 0;
-    plan.run(checkpoint, |item| {
+    plan.run(checkpoint, &|| stop.is_set(), |item| {
         if stop.is_set() {
             return ControlFlow::Break(());
         }
@@ -164,17 +164,35 @@ fn decode_stage(
     max_pixels: u64,
     stop: &Stop<'_>,
 ) {
+    let downstream_closed = AtomicBool::new(false);
     items.into_iter().par_bridge().for_each(|item| {
-        if stop.is_set() {
+        if stop.is_set() || downstream_closed.load(Ordering::Relaxed) {
             return;
         }
         let outcome = match item {
-            Ok(item) => prepare(item, preprocessor, layout, max_pixels),
+            Ok(item) => prepare_guarded(item, preprocessor, layout, max_pixels),
             Err(failure) => Decoded::Failed(failure),
         };
-        // A closed channel means a later stage has stopped; the run is ending.
-        let _ = decoded.send(outcome);
+        // A closed channel means a later stage has ended: decoding on would be wasted.
+        if decoded.send(outcome).is_err() {
+            downstream_closed.store(true, Ordering::Relaxed);
+        }
     });
+}
+
+/// One image whose decoder panics fails alone instead of ending the run (and every resume).
+fn prepare_guarded(item: Item, preprocessor: &Preprocessor, layout: Layout, max_pixels: u64) -> Decoded {
+    let key = item.key.clone();
+    let path = item.path.clone();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(item, preprocessor, layout, max_pixels)))
+        .unwrap_or_else(|_| {
+            Decoded::Failed(Failure {
+                key,
+                path: Some(path),
+                class: ErrorClass::Corrupt,
+                message: "the decoder crashed on this file".into(),
+            })
+        })
 }
 
 fn prepare(item: Item, preprocessor: &Preprocessor, layout: Layout, max_pixels: u64) -> Decoded {
@@ -195,6 +213,9 @@ pub fn load_tensor(
     max_pixels: u64,
 ) -> Result<(DecodedImage, Vec<f32>), DecodeError> {
     let image = decode_file(path, max_pixels)?;
+    preprocessor
+        .check_size(image.rgb.width(), image.rgb.height())
+        .map_err(|message| DecodeError { class: ErrorClass::TooLarge, message })?;
     let (height, width) = preprocessor.output_size();
     let mut slot = vec![0.0; 3 * height as usize * width as usize];
     preprocessor
@@ -338,6 +359,8 @@ impl Committer<'_> {
                             written.extend(keys);
                             written_batches += 1;
                         }
+                        // While stopping, a failed write leaves its items pending for the resume.
+                        Err(_) if self.stop.is_set() => {}
                         Err(error) => failures.extend(keys.into_iter().map(|key| Failure {
                             key,
                             path: None,

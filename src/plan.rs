@@ -21,9 +21,11 @@ pub struct Plan<'a> {
 impl Plan<'_> {
     /// Calls `emit` with each item to process; stops early when `emit` breaks.
     /// Returns how many items were emitted.
+    /// `should_stop` is asked at every walked entry, so a walk over known files stops promptly.
     pub fn run(
         &self,
         checkpoint: &mut Checkpoint,
+        should_stop: &dyn Fn() -> bool,
         mut emit: impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
     ) -> anyhow::Result<u64> {
         let mut emitted = 0;
@@ -48,6 +50,10 @@ impl Plan<'_> {
             };
             let mut stopped = false;
             source.for_each(|entry| {
+                if should_stop() {
+                    stopped = true;
+                    return ControlFlow::Break(());
+                }
                 chunk.push(entry);
                 if chunk.len() < CHUNK {
                     return ControlFlow::Continue(());

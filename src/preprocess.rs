@@ -162,11 +162,21 @@ impl Preprocessor {
         }
     }
 
+    /// Refuses a sliver such as 10x100000, which would resize to 224x2240000.
+    pub fn check_size(&self, width: u32, height: u32) -> Result<(), String> {
+        let (resized_w, resized_h) = self.resized_size(width, height);
+        if u64::from(resized_w) * u64::from(resized_h) > MAX_RESIZED_PIXELS {
+            return Err(format!("a {width}x{height} image would resize to {resized_w}x{resized_h}; too elongated"));
+        }
+        Ok(())
+    }
+
     /// Writes one image into `slot`, which holds exactly `3 * height * width` floats.
     pub fn apply(&self, image: &RgbImage, layout: Layout, slot: &mut [f32]) -> anyhow::Result<()> {
         let (out_h, out_w) = self.output_size();
         debug_assert_eq!(slot.len(), 3 * out_h as usize * out_w as usize);
         let (resized_w, resized_h) = self.resized_size(image.width(), image.height());
+        self.check_size(image.width(), image.height()).map_err(anyhow::Error::msg)?;
         SCRATCH.with_borrow_mut(|scratch| {
             let options = ResizeOptions::new().resize_alg(self.filter);
             let Scratch { resizer, wide, resized } = scratch;
@@ -230,6 +240,9 @@ impl Preprocessor {
         }
     }
 }
+
+/// Largest intermediate image the resize may produce (64x a 512x512 input).
+const MAX_RESIZED_PIXELS: u64 = 64 * 512 * 512;
 
 struct Scratch {
     resizer: Resizer,

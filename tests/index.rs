@@ -287,3 +287,15 @@ fn usage_errors_exit_2_with_one_clear_line() {
     ws.imbed().args(["index", "."]).assert().code(2).stderr(contains("--model"));
     ws.imbed().args(["index", ".", "--batch-size", "0"]).assert().code(2);
 }
+
+#[test]
+fn an_extremely_elongated_image_fails_as_too_large_instead_of_exhausting_memory() {
+    let ws = Workspace::new();
+    ws.copy_fixture("portrait_shapes.jpg", "odd/fine.jpg");
+    let sliver = image::RgbImage::from_pixel(4, 40_000, image::Rgb([200, 10, 10]));
+    sliver.save(ws.path().join("odd/sliver.png")).expect("write sliver");
+    let (summary, code) = ws.index(&[Path::new("odd")], &[]);
+    assert_eq!(code, 1, "{summary}");
+    assert_eq!(summary["errors"]["too_large"], 1, "{summary}");
+    assert_eq!(summary["items"]["done"], 1);
+}

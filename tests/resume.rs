@@ -401,3 +401,23 @@ fn a_nearly_full_disk_stops_cleanly_and_the_run_resumes_later() {
     ws.imbed().args(["resume", "--quiet"]).assert().success();
     assert_complete(&ws, &expected);
 }
+
+#[test]
+fn resume_from_another_folder_uses_the_run_s_own_folder() {
+    let ws = Workspace::new();
+    let mut expected = corpus(&ws, "photos", 6);
+    ws.imbed().args(index_args(&tiny_model())).assert().success();
+    ws.copy_fixture("checker.webp", "photos/later.webp");
+    expected.insert("photos/later.webp".into());
+    let elsewhere = tempfile::tempdir().expect("another folder");
+    ws.imbed()
+        .current_dir(elsewhere.path())
+        .arg("resume")
+        .arg("--checkpoint")
+        .arg(ws.path().join("imbed.checkpoint"))
+        .arg("--quiet")
+        .assert()
+        .success();
+    assert!(!elsewhere.path().join("imbed-store").exists(), "no second store where resume ran");
+    assert_complete(&ws, &expected);
+}

@@ -82,6 +82,15 @@ pub struct RunConfig {
     pub collection: String,
     pub batch_size: u32,
     pub device: String,
+    /// Where the run started: relative sources, keys and the store are relative to it.
+    pub working_dir: PathBuf,
+}
+
+impl RunConfig {
+    /// The store folder, wherever the command runs from.
+    pub fn store_dir(&self) -> PathBuf {
+        self.working_dir.join(&self.store)
+    }
 }
 
 pub struct Checkpoint {
@@ -116,7 +125,9 @@ impl Checkpoint {
     /// Opens (creating if needed) for writing. The caller holds the [`CheckpointLock`].
     pub fn open(path: &Path) -> Result<Self> {
         let connection = Connection::open(path).map_err(|source| classify(path, source))?;
-        let checkpoint = Self { connection, path: path.to_path_buf() };
+        // Absolute, so that `reopen` finds the same file after a change of folder.
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let checkpoint = Self { connection, path };
         checkpoint.configure(false)?;
         Ok(checkpoint)
     }
@@ -332,18 +343,26 @@ impl Checkpoint {
 
     /// Puts failed items (all, or those of `classes`) back to pending. Returns how many.
     pub fn requeue_failed(&self, classes: &[String]) -> Result<u64> {
+        // Walk and manifest failures name a folder or a manifest line, not an image to retry.
+        const RETRYABLE: &str =
+            "state = 2 AND path IS NOT NULL AND coalesce(error_class, '') NOT IN ('walk', 'manifest')";
         let changed = if classes.is_empty() {
-            self.connection.execute(
-                "UPDATE items SET state = 0 WHERE state = 2 AND path IS NOT NULL AND error_class != 'manifest'",
-                [],
-            )
+            self.connection.execute(&format!("UPDATE items SET state = 0 WHERE {RETRYABLE}"), [])
         } else {
             let placeholders = vec!["?"; classes.len()].join(", ");
-            let sql = format!(
-                "UPDATE items SET state = 0 WHERE state = 2 AND path IS NOT NULL AND error_class IN ({placeholders})"
-            );
+            let sql = format!("UPDATE items SET state = 0 WHERE {RETRYABLE} AND error_class IN ({placeholders})");
             self.connection.execute(&sql, rusqlite::params_from_iter(classes))
         };
+        self.sql(changed).map(|n| n as u64)
+    }
+
+    /// Puts items that failed transiently (sink or model errors) back to pending while they
+    /// have attempts left; decode errors are not retried automatically.
+    pub fn requeue_transient(&self, max_attempts: u32) -> Result<u64> {
+        let changed = self.connection.execute(
+            "UPDATE items SET state = 0 WHERE state = 2 AND error_class IN ('sink', 'model') AND attempts < ?1",
+            [i64::from(max_attempts)],
+        );
         self.sql(changed).map(|n| n as u64)
     }
 

@@ -1,8 +1,8 @@
-use anyhow::bail;
+use anyhow::{bail, Context};
 
 use super::run::{check_fingerprints, execute, source_of};
 use super::{preset_name, remembered_collection, resolve_model, ExitStatus};
-use crate::checkpoint::{Checkpoint, CheckpointLock, RunConfig};
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, IndexArgs};
 use crate::plan::Plan;
 use crate::source::SourceSpec;
@@ -33,14 +33,20 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         collection: args.store.collection.clone(),
         batch_size: args.batch_size,
         device: resolved.settings.device.to_string(),
+        working_dir: std::env::current_dir().context("cannot read the current folder")?,
     };
 
     let lock = CheckpointLock::acquire(&args.run.checkpoint)?;
     let checkpoint = Checkpoint::open(&args.run.checkpoint)?;
-    if let Ok(previous) = checkpoint.config() {
+    let previous = match checkpoint.config() {
+        Ok(previous) => Some(previous),
+        Err(CheckpointError::NoConfig { .. }) => None,
+        Err(error) => return Err(error.into()),
+    };
+    if let Some(previous) = previous {
         // Same sources into the same collection: carry on, adding what is new.
-        if (&previous.paths, &previous.manifests, &previous.store, &previous.collection)
-            != (&config.paths, &config.manifests, &config.store, &config.collection)
+        if (&previous.paths, &previous.manifests, previous.store_dir(), &previous.collection)
+            != (&config.paths, &config.manifests, config.store_dir(), &config.collection)
         {
             bail!(
                 "checkpoint {} belongs to another run ({} into collection `{}` at {}); \
@@ -51,12 +57,12 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
                 previous.store.display()
             );
         }
-        check_fingerprints(&previous, &resolved.spec, false, &args.run.checkpoint)?;
+        check_fingerprints(&previous, &config, false, &args.run.checkpoint)?;
     }
     checkpoint.set_config(&config)?;
     let source = source_of(&config);
     let plan = Plan { pending: true, discover: Some(&source) };
-    execute(global, &args.run, "index", &config, checkpoint, lock, &plan)
+    execute(global, &args.run, "index", &config, checkpoint, lock, &plan, args.model.intra_threads)
 }
 
 fn describe_sources(source: &SourceSpec) -> String {

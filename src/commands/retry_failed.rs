@@ -1,17 +1,13 @@
 use std::io::Write;
 
-use super::run::{check_fingerprints, execute, model_choice, open_existing};
+use super::run::{execute, open_existing};
 use super::ExitStatus;
 use crate::cli::{GlobalArgs, RetryFailedArgs};
-use crate::embed::ModelSpec;
 use crate::plan::Plan;
 
 /// Puts failed items back to pending and processes them; attempts keep counting.
 pub fn retry_failed(global: &GlobalArgs, args: RetryFailedArgs) -> anyhow::Result<ExitStatus> {
-    let (checkpoint, lock, config) = open_existing(&args.run)?;
-    let choice = model_choice(&config, 1)?;
-    let spec = ModelSpec::resolve(&choice.model, choice.preset)?;
-    check_fingerprints(&config, &spec, args.force, &args.run.checkpoint)?;
+    let (checkpoint, lock, config) = open_existing(&args.run, args.force)?;
     let requeued = checkpoint.requeue_failed(&args.classes)?;
     if !global.quiet {
         let which =
@@ -19,5 +15,5 @@ pub fn retry_failed(global: &GlobalArgs, args: RetryFailedArgs) -> anyhow::Resul
         writeln!(std::io::stderr(), "imbed: retrying {requeued} failed items{which}")?;
     }
     let plan = Plan { pending: true, discover: None };
-    execute(global, &args.run, "retry-failed", &config, checkpoint, lock, &plan)
+    execute(global, &args.run, "retry-failed", &config, checkpoint, lock, &plan, None)
 }

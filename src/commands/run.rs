@@ -20,30 +20,51 @@ use crate::sink::{EdgeStore, Sink};
 use crate::source::SourceSpec;
 
 /// Refuses a checkpoint whose model or preprocessing changed since its run started.
+/// `current` holds the fingerprints of the model on disk now.
 pub(crate) fn check_fingerprints(
-    config: &RunConfig,
-    spec: &ModelSpec,
+    recorded: &RunConfig,
+    current: &RunConfig,
     force: bool,
     checkpoint: &Path,
 ) -> anyhow::Result<()> {
-    if force {
+    let model_changed = recorded.model_fingerprint != current.model_fingerprint;
+    let preprocess_changed = recorded.preprocess_fingerprint != current.preprocess_fingerprint;
+    if force || !(model_changed || preprocess_changed) {
         return Ok(());
     }
-    let model_changed = spec.model_fingerprint()? != config.model_fingerprint;
-    let preprocess_changed = spec.preprocess_fingerprint() != config.preprocess_fingerprint;
-    if model_changed || preprocess_changed {
-        let what = match (model_changed, preprocess_changed) {
-            (true, true) => "model.onnx and its preprocessing have",
-            (true, false) => "model.onnx has",
-            _ => "the preprocessing has",
-        };
-        bail!(
-            "{what} changed since the run in {} started, so new vectors would not match stored ones; \
-             pass --force to go on anyway, or index into a new collection with a new --checkpoint",
-            checkpoint.display()
-        );
+    let what = match (model_changed, preprocess_changed) {
+        (true, true) => "model.onnx and its preprocessing have",
+        (true, false) => "model.onnx has",
+        _ => "the preprocessing has",
+    };
+    bail!(
+        "{what} changed since the run in {} started, so new vectors would not match stored ones; \
+         pass --force to go on anyway, or index into a new collection with a new --checkpoint",
+        checkpoint.display()
+    )
+}
+
+/// Opens the checkpoint of an existing run for resume or retry-failed, refusing a changed model.
+pub(crate) fn open_existing(args: &RunArgs, force: bool) -> anyhow::Result<(Checkpoint, CheckpointLock, RunConfig)> {
+    if !args.checkpoint.exists() {
+        bail!("no checkpoint at {}; start a run with `imbed index`", args.checkpoint.display());
     }
-    Ok(())
+    let lock = CheckpointLock::acquire(&args.checkpoint)?;
+    let checkpoint = Checkpoint::open(&args.checkpoint)?;
+    let config = checkpoint.config()?;
+    // Keys are paths as given when the run started; run from there so they mean the same files.
+    std::env::set_current_dir(&config.working_dir).with_context(|| {
+        format!("cannot enter {}, where the run in {} started", config.working_dir.display(), args.checkpoint.display())
+    })?;
+    let choice = model_choice(&config, 1)?;
+    let spec = ModelSpec::resolve(&choice.model, choice.preset)?;
+    let current = RunConfig {
+        model_fingerprint: spec.model_fingerprint()?,
+        preprocess_fingerprint: spec.preprocess_fingerprint(),
+        ..config.clone()
+    };
+    check_fingerprints(&config, &current, force, &args.checkpoint)?;
+    Ok((checkpoint, lock, config))
 }
 
 pub(crate) fn model_choice(config: &RunConfig, intra_threads: usize) -> anyhow::Result<ModelChoice> {
@@ -58,6 +79,7 @@ pub(crate) fn model_choice(config: &RunConfig, intra_threads: usize) -> anyhow::
 }
 
 /// Runs `plan` for the run recorded in `checkpoint`, holding `lock`.
+#[allow(clippy::too_many_arguments)] // each is a distinct resolved input; a struct would only rename them
 pub(crate) fn execute(
     global: &GlobalArgs,
     args: &RunArgs,
@@ -66,15 +88,19 @@ pub(crate) fn execute(
     mut checkpoint: Checkpoint,
     _lock: CheckpointLock,
     plan: &Plan<'_>,
+    intra_threads: Option<usize>,
 ) -> anyhow::Result<ExitStatus> {
-    let (intra_threads, decode_threads) = thread_split(None, args.decode_threads);
+    let (intra_threads, decode_threads) = thread_split(intra_threads, args.decode_threads);
     let mut resolved = model_choice(config, intra_threads)?.resolve()?;
     let mut encoder = load_encoder(global, &resolved)?;
     resolved.info.dimension = encoder.dimension();
-    ensure_free_space(&config.store, args.min_free_space << 20)?;
+    ensure_free_space(&config.store, args.min_free_space.saturating_mul(1 << 20))?;
     let mut store = EdgeStore::open_or_create(&config.store, &config.collection, &resolved.info)?
-        .with_min_free_space(args.min_free_space << 20);
+        .with_min_free_space(args.min_free_space.saturating_mul(1 << 20));
     checkpoint.start_run(command)?;
+    if plan.pending {
+        checkpoint.requeue_transient(args.max_attempts)?;
+    }
 
     let settings = PipelineSettings {
         batch_size: config.batch_size as usize,
@@ -101,6 +127,8 @@ pub(crate) fn execute(
     let summary = match outcome {
         Ok(summary) => summary,
         Err(error) => {
+            // Best effort: the checkpoint itself may be what failed.
+            let _ = checkpoint.end_run("failed");
             eprintln!("imbed: the run stopped; what was stored is recorded. Resume with: {}", resume_command(args));
             return Err(error);
         }
@@ -193,17 +221,6 @@ fn report(
         )?;
     }
     Ok(())
-}
-
-/// Opens the checkpoint of an existing run for resume or retry-failed.
-pub(crate) fn open_existing(args: &RunArgs) -> anyhow::Result<(Checkpoint, CheckpointLock, RunConfig)> {
-    if !args.checkpoint.exists() {
-        bail!("no checkpoint at {}; start a run with `imbed index`", args.checkpoint.display());
-    }
-    let lock = CheckpointLock::acquire(&args.checkpoint)?;
-    let checkpoint = Checkpoint::open(&args.checkpoint)?;
-    let config = checkpoint.config()?;
-    Ok((checkpoint, lock, config))
 }
 
 /// The sources recorded in a checkpoint.

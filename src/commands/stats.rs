@@ -38,7 +38,7 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
         }
         runs.push(run_info(&checkpoint, path, these)?);
         if let Ok(config) = checkpoint.config() {
-            sinks.insert((config.store, config.collection));
+            sinks.insert((config.store_dir(), config.collection));
         }
     }
     let sink = sink_points(&sinks);

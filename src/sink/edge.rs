@@ -4,6 +4,7 @@
 //! `EdgeShard::flush()`. `flush()` panics if another thread holds the shard's locks, so this
 //! type is the only writer and every call goes through `&mut self`.
 
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
@@ -17,11 +18,28 @@ use serde::{Deserialize, Serialize};
 use super::{Point, ScoredPoint, Sink, SinkError};
 
 pub struct EdgeStore {
-    shard: EdgeShard,
+    /// Dropped by hand: EdgeShard's own Drop flushes, and panics if flushing fails.
+    shard: ManuallyDrop<EdgeShard>,
     dir: PathBuf,
     dimension: usize,
     /// Free bytes to keep on the store's file system; writes stop below it.
     min_free_space: u64,
+    /// A flush failed: what was not flushed stays pending in the checkpoint, and the shard
+    /// must not be flushed again on drop.
+    flush_failed: bool,
+}
+
+impl Drop for EdgeStore {
+    fn drop(&mut self) {
+        if self.flush_failed {
+            return;
+        }
+        // SAFETY: the shard is not used after this.
+        let shard = unsafe { ManuallyDrop::take(&mut self.shard) };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard))).is_err() {
+            tracing::warn!("closing the store at {} failed", self.dir.display());
+        }
+    }
 }
 
 /// Default of `--min-free-space`, in MiB.
@@ -93,10 +111,12 @@ impl EdgeStore {
                 drop(shard);
             }
         }
+        // Opened first: the shard's lock keeps a second process from rewriting this file.
+        let opened = Self::open(store, collection)?;
         let path = Self::info_path(store, collection);
         let text = serde_json::to_string_pretty(info)?;
         std::fs::write(&path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
-        Self::open(store, collection)
+        Ok(opened)
     }
 
     /// Opens an existing collection.
@@ -107,7 +127,13 @@ impl EdgeStore {
             bail!("no collection `{collection}` in the store at {} (run `imbed index` first)", store.display());
         };
         let shard = EdgeShard::load(&dir, None).map_err(|e| open_error(&dir, &e.to_string()))?;
-        Ok(Self { shard, dir, dimension, min_free_space: DEFAULT_MIN_FREE_SPACE_MIB << 20 })
+        Ok(Self {
+            shard: ManuallyDrop::new(shard),
+            dir,
+            dimension,
+            min_free_space: DEFAULT_MIN_FREE_SPACE_MIB << 20,
+            flush_failed: false,
+        })
     }
 
     /// Calls `visit` with every point's ID and payload, in pages of `page` points.
@@ -229,6 +255,7 @@ impl Sink for EdgeStore {
         // flush() panics on I/O errors (a full disk, say); turn that into an error for the run.
         let shard = &self.shard;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.flush())).map_err(|panic| {
+            self.flush_failed = true;
             let reason = panic
                 .downcast_ref::<String>()
                 .map(String::as_str)
