@@ -54,7 +54,7 @@ fn seed() -> u64 {
     seed
 }
 
-fn spawn(ws: &Workspace, args: &[&str], embed_log: &Path) -> Child {
+fn spawn(ws: &Workspace, args: &[String], embed_log: &Path) -> Child {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("imbed"));
     command
         .current_dir(ws.path())
@@ -134,8 +134,7 @@ fn sigkill_at_random_moments_then_resume_stores_every_item_exactly_once() {
     let mut kills = 0;
     let mut args = index_args(&tiny_model());
     loop {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut child = spawn(&ws, &refs, &log);
+        let mut child = spawn(&ws, &args, &log);
         let alive_for = Duration::from_millis(moments.next_millis(50, 1200));
         match wait_for(&mut child, alive_for) {
             Some(status) => {
@@ -177,14 +176,19 @@ fn wait_until_some_done(ws: &Workspace, child: &mut Child) {
     }
 }
 
+/// A run that has stored something and is still going.
+fn spawn_mid_run(ws: &Workspace, args: &[String], embed_log: &Path) -> Child {
+    let mut child = spawn(ws, args, embed_log);
+    wait_until_some_done(ws, &mut child);
+    child
+}
+
 fn interrupt_and_resume(signal: libc::c_int) {
     let ws = Workspace::new();
     let expected = corpus(&ws, "photos", CORPUS);
     let log = ws.path().join("embedded.log");
     let args = index_args(&tiny_model());
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = spawn(&ws, &refs, &log);
-    wait_until_some_done(&ws, &mut child);
+    let child = spawn_mid_run(&ws, &args, &log);
     // SAFETY: signalling our own child.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
     let output = child.wait_with_output().expect("wait");
@@ -218,12 +222,10 @@ fn one_process_per_checkpoint_and_stats_reads_beside_it() {
     let expected = corpus(&ws, "photos", CORPUS);
     let log = ws.path().join("embedded.log");
     let args = index_args_with_batch(&tiny_model(), 1);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut first = spawn(&ws, &refs, &log);
-    wait_until_some_done(&ws, &mut first);
+    let mut first = spawn_mid_run(&ws, &args, &log);
     assert!(first.try_wait().expect("try_wait").is_none(), "the first run is still going");
 
-    let second = ws.imbed().args(&refs).output().expect("second run");
+    let second = ws.imbed().args(&args).output().expect("second run");
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&format!("in use by imbed process {}", first.id())), "{stderr}");
@@ -269,9 +271,7 @@ fn a_truncated_wal_after_a_kill_still_resumes() {
     let expected = corpus(&ws, "photos", CORPUS);
     let log = ws.path().join("embedded.log");
     let args = index_args(&tiny_model());
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = spawn(&ws, &refs, &log);
-    wait_until_some_done(&ws, &mut child);
+    let mut child = spawn_mid_run(&ws, &args, &log);
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     let wal = ws.path().join("imbed.checkpoint-wal");
@@ -356,9 +356,7 @@ fn a_second_ctrl_c_exits_at_once() {
     corpus(&ws, "photos", CORPUS);
     let log = ws.path().join("embedded.log");
     let args = index_args_with_batch(&tiny_model(), 1);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = spawn(&ws, &refs, &log);
-    wait_until_some_done(&ws, &mut child);
+    let mut child = spawn_mid_run(&ws, &args, &log);
     for _ in 0..2 {
         // SAFETY: signalling our own child.
         assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
