@@ -1,6 +1,7 @@
 //! Command-line definitions: the one source for `--help`, completions and man pages.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -12,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "Turn folders and manifests of images into a Qdrant vector index.\n\n\
         imbed walks folders or reads manifests, decodes images in parallel, embeds them in \
         batches with an ONNX image encoder (CLIP, SigLIP, ...) and writes one point per image \
-        into an embedded Qdrant Edge store.",
+        into an embedded Qdrant Edge store, or into a Qdrant server or cluster with --qdrant.",
     propagate_version = true,
     max_term_width = 100
 )]
@@ -58,6 +59,8 @@ pub enum Command {
     Embed(EmbedArgs),
     /// Check the ONNX Runtime library, the model and the store.
     Doctor(DoctorArgs),
+    /// Copy a collection of the embedded store into a Qdrant server collection.
+    Push(PushArgs),
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +82,9 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
+    #[command(flatten)]
+    pub setup: CollectionSetupArgs,
+
     /// Images per inference batch (a model with a static batch size imposes its own).
     #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE",
           value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -93,6 +99,9 @@ pub struct ResumeArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
+    #[command(flatten)]
+    pub server: ServerArgs,
+
     /// Resume even though model.onnx or the preprocessing changed since the run started.
     #[arg(long)]
     pub force: bool,
@@ -102,6 +111,9 @@ pub struct ResumeArgs {
 pub struct RetryFailedArgs {
     #[command(flatten)]
     pub run: RunArgs,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
 
     /// Retry only items that failed with this error class (repeatable), such as sink or io.
     #[arg(long = "class", value_name = "CLASS")]
@@ -125,6 +137,9 @@ pub struct StatsArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// Settings of a run that index, resume and retry-failed share.
@@ -225,9 +240,128 @@ pub struct StoreArgs {
     #[arg(long, value_name = "DIR", default_value = "imbed-store", env = "IMBED_STORE")]
     pub store: PathBuf,
 
-    /// Collection name inside the store.
+    /// Collection name inside the store or on the server.
     #[arg(long, value_name = "NAME", default_value = "images", env = "IMBED_COLLECTION")]
     pub collection: String,
+
+    /// Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the
+    /// embedded store, such as http://localhost:6334 or https://host:6334.
+    #[arg(long, value_name = "URL", env = "IMBED_QDRANT_URL", help_heading = "Qdrant server")]
+    pub qdrant: Option<String>,
+
+    /// Named vector to write and search, for collections that hold several vectors.
+    #[arg(long, value_name = "NAME", env = "IMBED_VECTOR_NAME", help_heading = "Qdrant server")]
+    pub vector_name: Option<String>,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// How to talk to a Qdrant server; also given to resume and retry-failed, since the API key
+/// and the time-outs are never stored in a checkpoint.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Qdrant server")]
+pub struct ServerArgs {
+    /// API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY.
+    /// Never printed, never stored.
+    #[arg(long, value_name = "KEY", env = "IMBED_QDRANT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Seconds to wait for a connection to the server.
+    #[arg(long, value_name = "SECS", default_value = "10", env = "IMBED_CONNECT_TIMEOUT", value_parser = parse_seconds)]
+    pub connect_timeout: Duration,
+
+    /// Seconds to wait for each request's answer.
+    #[arg(long = "timeout", value_name = "SECS", default_value = "60", env = "IMBED_TIMEOUT", value_parser = parse_seconds)]
+    pub request_timeout: Duration,
+
+    /// Retries of a request that failed for a reason that may pass (unavailable, time-out,
+    /// overloaded, connection lost), with exponential backoff and jitter.
+    #[arg(long, value_name = "N", default_value_t = 5, env = "IMBED_MAX_RETRIES")]
+    pub max_retries: u32,
+
+    /// Points per upsert request (requests are also kept under the server's 32 MB limit).
+    #[arg(long, value_name = "N", default_value_t = 128, env = "IMBED_UPSERT_BATCH",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub upsert_batch: u32,
+
+    /// Upsert requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4, env = "IMBED_UPSERT_PARALLEL",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub upsert_parallel: u32,
+}
+
+impl ServerArgs {
+    /// The API key from --api-key, IMBED_QDRANT_API_KEY or QDRANT_API_KEY.
+    pub fn api_key(&self) -> Option<String> {
+        self.api_key.clone().or_else(|| std::env::var("QDRANT_API_KEY").ok()).filter(|key| !key.is_empty())
+    }
+}
+
+/// How imbed creates a server collection that does not exist yet.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Qdrant server")]
+pub struct CollectionSetupArgs {
+    /// Keep vectors and payloads on disk in a collection imbed creates.
+    #[arg(long, env = "IMBED_ON_DISK")]
+    pub on_disk: bool,
+
+    /// Shards of a collection imbed creates.
+    #[arg(long, value_name = "N", env = "IMBED_SHARDS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
+
+    /// Replication factor of a collection imbed creates.
+    #[arg(long, value_name = "N", env = "IMBED_REPLICATION_FACTOR", value_parser = clap::value_parser!(u32).range(1..))]
+    pub replication_factor: Option<u32>,
+
+    /// Bulk load: build the HNSW index only at the end. imbed sets m=0 on a collection it
+    /// created, and restores m=16 when the run (or its resume) finishes.
+    #[arg(long, env = "IMBED_BULK")]
+    pub bulk: bool,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Embedded store folder to read.
+    #[arg(long, value_name = "DIR", default_value = "imbed-store", env = "IMBED_STORE")]
+    pub store: PathBuf,
+
+    /// Collection to copy, in the store and (unless --to-collection) on the server.
+    #[arg(long, value_name = "NAME", default_value = "images", env = "IMBED_COLLECTION")]
+    pub collection: String,
+
+    /// Qdrant server gRPC URL to copy to.
+    #[arg(long, value_name = "URL", env = "IMBED_QDRANT_URL", required = true)]
+    pub qdrant: String,
+
+    /// Name of the collection on the server [default: the same as --collection].
+    #[arg(long, value_name = "NAME")]
+    pub to_collection: Option<String>,
+
+    /// Named vector to write on the server.
+    #[arg(long, value_name = "NAME", env = "IMBED_VECTOR_NAME")]
+    pub vector_name: Option<String>,
+
+    /// Records how far the copy got, so an interrupted push resumes where it stopped.
+    #[arg(long, value_name = "FILE", default_value = "imbed-push.checkpoint")]
+    pub checkpoint: PathBuf,
+
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    #[command(flatten)]
+    pub setup: CollectionSetupArgs,
 }
 
 #[derive(Debug, Args)]

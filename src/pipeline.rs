@@ -386,7 +386,9 @@ impl Committer<'_> {
         loop {
             match self.sink.upsert(points.clone()) {
                 Ok(()) => return Ok(()),
-                Err(error) if attempt >= self.settings.max_attempts || self.stop.is_set() => return Err(error),
+                Err(error) if !error.is_retryable() || attempt >= self.settings.max_attempts || self.stop.is_set() => {
+                    return Err(error)
+                }
                 Err(error) => {
                     tracing::warn!("sink write failed (attempt {attempt}): {error}; retrying");
                     std::thread::sleep(Duration::from_millis(100 << attempt.min(6)));

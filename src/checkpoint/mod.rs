@@ -80,6 +80,9 @@ pub struct RunConfig {
     pub preprocess_fingerprint: String,
     pub store: PathBuf,
     pub collection: String,
+    /// The Qdrant server the run writes to instead of `store`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qdrant: Option<crate::sink::qdrant::ServerTarget>,
     pub batch_size: u32,
     pub device: String,
     /// Where the run started: relative sources, keys and the store are relative to it.
@@ -90,6 +93,14 @@ impl RunConfig {
     /// The store folder, wherever the command runs from.
     pub fn store_dir(&self) -> PathBuf {
         self.working_dir.join(&self.store)
+    }
+
+    /// The server URL, or the store folder: where the points go.
+    pub fn sink_location(&self) -> String {
+        match &self.qdrant {
+            Some(target) => target.url.clone(),
+            None => self.store_dir().display().to_string(),
+        }
     }
 }
 

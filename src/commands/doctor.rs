@@ -1,6 +1,6 @@
 use std::io::Write;
 
-use super::{load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus};
+use super::{connect_server, load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus};
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::embed::runtime;
 use crate::sink::{EdgeStore, Sink};
@@ -56,6 +56,27 @@ pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitStatu
         }
     } else {
         writeln!(out, "-    model: none given (pass --model DIR)")?;
+    }
+
+    if let Some(url) = &args.store.qdrant {
+        let collection = &args.store.collection;
+        match connect_server(url, collection, args.store.vector_name.clone(), &args.store.server) {
+            Ok(mut server) => {
+                report(&mut out, true, "qdrant", format!("{url} answers, version {}", server.server_version()))?;
+                match server.open_existing().and_then(|dimension| Ok((dimension, server.state()?))) {
+                    Ok((dimension, state)) => {
+                        let detail = format!(
+                            "`{collection}` is {}: {dimension} dimensions, {} points",
+                            state.status, state.points
+                        );
+                        report(&mut out, true, "collection", detail)?
+                    }
+                    Err(error) => writeln!(out, "-    collection: {error:#}")?,
+                }
+            }
+            Err(error) => report(&mut out, false, "qdrant", format!("{error:#}"))?,
+        }
+        return Ok(if healthy { ExitStatus::Success } else { ExitStatus::Error });
     }
 
     let store_dir = EdgeStore::collection_dir(&args.store.store, &args.store.collection);

@@ -1,10 +1,11 @@
 use anyhow::{bail, Context};
 
-use super::run::{check_fingerprints, execute, source_of};
+use super::run::{check_fingerprints, execute, source_of, SinkOptions};
 use super::{preset_name, remembered_collection, resolve_model, ExitStatus};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, IndexArgs};
 use crate::plan::Plan;
+use crate::sink::qdrant::{CollectionSetup, ServerTarget};
 use crate::source::SourceSpec;
 
 pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus> {
@@ -16,7 +17,16 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
     };
     source.validate()?;
     // Without --model, an existing collection keeps the model it was built with.
-    let remembered = remembered_collection(&args.store)?.filter(|_| args.model.model.is_none());
+    let remembered = match &args.store.qdrant {
+        None => remembered_collection(&args.store)?.filter(|_| args.model.model.is_none()),
+        Some(_) => None,
+    };
+    let qdrant = args.store.qdrant.as_ref().map(|url| ServerTarget {
+        url: url.clone(),
+        vector_name: args.store.vector_name.clone(),
+        api_key_used: args.store.server.api_key().is_some(),
+        bulk: args.setup.bulk,
+    });
     let resolved = resolve_model(&args.model, remembered.as_ref(), 1)?;
     let config = RunConfig {
         paths: source.paths.clone(),
@@ -31,6 +41,7 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         preprocess_fingerprint: resolved.spec.preprocess_fingerprint(),
         store: args.store.store.clone(),
         collection: args.store.collection.clone(),
+        qdrant,
         batch_size: args.batch_size,
         device: resolved.settings.device.to_string(),
         working_dir: std::env::current_dir().context("cannot read the current folder")?,
@@ -45,8 +56,8 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
     };
     if let Some(previous) = previous {
         // Same sources into the same collection: carry on, adding what is new.
-        if (&previous.paths, &previous.manifests, previous.store_dir(), &previous.collection)
-            != (&config.paths, &config.manifests, config.store_dir(), &config.collection)
+        if (&previous.paths, &previous.manifests, previous.sink_location(), &previous.collection)
+            != (&config.paths, &config.manifests, config.sink_location(), &config.collection)
         {
             bail!(
                 "checkpoint {} belongs to another run ({} into collection `{}` at {}); \
@@ -54,7 +65,7 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
                 args.run.checkpoint.display(),
                 describe_sources(&source_of(&previous)),
                 previous.collection,
-                previous.store.display()
+                previous.sink_location()
             );
         }
         check_fingerprints(&previous, &config, false, &args.run.checkpoint)?;
@@ -62,7 +73,14 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
     checkpoint.set_config(&config)?;
     let source = source_of(&config);
     let plan = Plan { pending: true, discover: Some(&source) };
-    execute(global, &args.run, "index", &config, checkpoint, lock, &plan, args.model.intra_threads)
+    let setup = CollectionSetup {
+        on_disk: args.setup.on_disk,
+        shards: args.setup.shards,
+        replication_factor: args.setup.replication_factor,
+        bulk: args.setup.bulk,
+    };
+    let sink = SinkOptions { server: &args.store.server, setup };
+    execute(global, &args.run, "index", &config, checkpoint, lock, &plan, args.model.intra_threads, sink)
 }
 
 fn describe_sources(source: &SourceSpec) -> String {

@@ -3,6 +3,7 @@
 mod doctor;
 mod embed;
 mod index;
+mod push;
 mod resume;
 mod retry_failed;
 mod run;
@@ -14,13 +15,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
 
-use crate::cli::{Cli, Command, GlobalArgs, ModelArgs, PreprocessPreset, StoreArgs};
+use crate::cli::{Cli, Command, GlobalArgs, ModelArgs, PreprocessPreset, ServerArgs, StoreArgs};
 use crate::embed::{runtime, Device, Encoder, EncoderSettings, ModelSpec};
 use crate::sink::edge::CollectionInfo;
+use crate::sink::qdrant::{Connection, QdrantSink};
 
 pub use doctor::doctor;
 pub use embed::embed;
 pub use index::index;
+pub use push::push;
 pub use resume::resume;
 pub use retry_failed::retry_failed;
 pub use search::search;
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Search(args) => search(&cli.global, args),
         Command::Embed(args) => embed(&cli.global, args),
         Command::Doctor(args) => doctor(&cli.global, args),
+        Command::Push(args) => push(args),
     }
 }
 
@@ -166,4 +170,23 @@ pub(crate) fn load_encoder(global: &GlobalArgs, resolved: &ResolvedModel) -> any
 pub(crate) fn remembered_collection(store: &StoreArgs) -> anyhow::Result<Option<CollectionInfo>> {
     crate::sink::EdgeStore::read_info(&store.store, &store.collection)
         .with_context(|| format!("cannot read collection `{}`", store.collection))
+}
+
+/// Connects to a Qdrant server, checking its health before anything else is loaded.
+pub(crate) fn connect_server(
+    url: &str,
+    collection: &str,
+    vector_name: Option<String>,
+    server: &ServerArgs,
+) -> anyhow::Result<QdrantSink> {
+    let connection = Connection {
+        url: url.to_string(),
+        api_key: server.api_key(),
+        connect_timeout: server.connect_timeout,
+        request_timeout: server.request_timeout,
+        max_retries: server.max_retries,
+        upsert_batch: server.upsert_batch as usize,
+        upsert_parallel: server.upsert_parallel as usize,
+    };
+    QdrantSink::connect(connection, collection, vector_name)
 }

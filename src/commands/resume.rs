@@ -1,4 +1,4 @@
-use super::run::{execute, open_existing, source_of};
+use super::run::{execute, open_existing, source_of, SinkOptions};
 use super::ExitStatus;
 use crate::cli::{GlobalArgs, ResumeArgs};
 use crate::plan::Plan;
@@ -8,5 +8,6 @@ pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<ExitStatu
     let (checkpoint, lock, config) = open_existing(&args.run, args.force)?;
     let source = source_of(&config);
     let plan = Plan { pending: true, discover: Some(&source) };
-    execute(global, &args.run, "resume", &config, checkpoint, lock, &plan, None)
+    let sink = SinkOptions::resumed(&args.server, &config);
+    execute(global, &args.run, "resume", &config, checkpoint, lock, &plan, None, sink)
 }

@@ -1,6 +1,6 @@
 use std::io::Write;
 
-use super::run::{execute, open_existing};
+use super::run::{execute, open_existing, SinkOptions};
 use super::ExitStatus;
 use crate::cli::{GlobalArgs, RetryFailedArgs};
 use crate::plan::Plan;
@@ -15,5 +15,6 @@ pub fn retry_failed(global: &GlobalArgs, args: RetryFailedArgs) -> anyhow::Resul
         writeln!(std::io::stderr(), "imbed: retrying {requeued} failed items{which}")?;
     }
     let plan = Plan { pending: true, discover: None };
-    execute(global, &args.run, "retry-failed", &config, checkpoint, lock, &plan, None)
+    let sink = SinkOptions::resumed(&args.server, &config);
+    execute(global, &args.run, "retry-failed", &config, checkpoint, lock, &plan, None, sink)
 }

@@ -7,15 +7,16 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde_json::json;
 
-use super::{install_stop_handler, load_encoder, parse_preset, thread_split, ExitStatus, ModelChoice};
+use super::{connect_server, install_stop_handler, load_encoder, parse_preset, thread_split, ExitStatus, ModelChoice};
 use crate::checkpoint::{Checkpoint, CheckpointLock, RunConfig};
-use crate::cli::{GlobalArgs, RunArgs};
+use crate::cli::{GlobalArgs, RunArgs, ServerArgs};
 use crate::decode::DEFAULT_MAX_PIXELS;
 use crate::embed::ModelSpec;
 use crate::pipeline::{self, PipelineSettings, RunSummary};
 use crate::plan::Plan;
 use crate::progress::ProgressMode;
-use crate::sink::edge::ensure_free_space;
+use crate::sink::edge::{ensure_free_space, CollectionInfo};
+use crate::sink::qdrant::{CollectionSetup, QdrantSink, DEFAULT_HNSW_M};
 use crate::sink::{EdgeStore, Sink};
 use crate::source::SourceSpec;
 
@@ -78,6 +79,93 @@ pub(crate) fn model_choice(config: &RunConfig, intra_threads: usize) -> anyhow::
     })
 }
 
+/// How a run reaches a Qdrant server, when its config names one.
+pub(crate) struct SinkOptions<'a> {
+    pub server: &'a ServerArgs,
+    pub setup: CollectionSetup,
+}
+
+impl<'a> SinkOptions<'a> {
+    /// For resume and retry-failed: the collection exists already, unless someone deleted it.
+    pub fn resumed(server: &'a ServerArgs, config: &RunConfig) -> Self {
+        let bulk = config.qdrant.as_ref().is_some_and(|target| target.bulk);
+        Self { server, setup: CollectionSetup { bulk, ..CollectionSetup::default() } }
+    }
+}
+
+/// The sink of a run: the embedded store, or a server with its bulk-load bookkeeping.
+enum RunSink {
+    Edge(EdgeStore),
+    Server(QdrantSink),
+}
+
+impl RunSink {
+    fn as_sink(&mut self) -> &mut dyn Sink {
+        match self {
+            RunSink::Edge(store) => store,
+            RunSink::Server(server) => server,
+        }
+    }
+}
+
+/// Checkpoint meta keys of a bulk load: whether imbed created the server collection, and the
+/// HNSW `m` to restore once every item is done.
+const META_CREATED: &str = "qdrant_collection_created";
+pub(crate) const META_BULK_RESTORE_M: &str = "qdrant_bulk_restore_m";
+
+fn open_sink(
+    config: &RunConfig,
+    args: &RunArgs,
+    checkpoint: &Checkpoint,
+    server: Option<QdrantSink>,
+    setup: &CollectionSetup,
+    info: &CollectionInfo,
+) -> anyhow::Result<RunSink> {
+    let Some(mut server) = server else {
+        let min_free_space = args.min_free_space.saturating_mul(1 << 20);
+        ensure_free_space(&config.store, min_free_space)?;
+        let store = EdgeStore::open_or_create(&config.store, &config.collection, info)?;
+        return Ok(RunSink::Edge(store.with_min_free_space(min_free_space)));
+    };
+    let created = server.open_or_create(info.dimension, setup)?;
+    if created {
+        checkpoint.set_meta(META_CREATED, "1")?;
+    }
+    if setup.bulk && checkpoint.meta(META_BULK_RESTORE_M)?.is_none_or(|m| m.is_empty()) {
+        if created {
+            // Created with m=0 already.
+            checkpoint.set_meta(META_BULK_RESTORE_M, &DEFAULT_HNSW_M.to_string())?;
+        } else if checkpoint.meta(META_CREATED)?.as_deref() == Some("1") {
+            let m = server.state()?.hnsw_m.filter(|&m| m > 0).unwrap_or(DEFAULT_HNSW_M);
+            server.set_hnsw_m(0)?;
+            checkpoint.set_meta(META_BULK_RESTORE_M, &m.to_string())?;
+        } else {
+            tracing::warn!(
+                "--bulk: collection `{}` existed before this run, so imbed leaves its index settings alone",
+                config.collection
+            );
+        }
+    }
+    Ok(RunSink::Server(server))
+}
+
+/// After a bulk load, turns indexing back on once nothing is left pending.
+fn finish_bulk(sink: &RunSink, checkpoint: &Checkpoint, quiet: bool) -> anyhow::Result<()> {
+    let RunSink::Server(server) = sink else { return Ok(()) };
+    let Some(m) = checkpoint.meta(META_BULK_RESTORE_M)?.and_then(|m| m.parse::<u64>().ok()) else {
+        return Ok(());
+    };
+    if checkpoint.totals()?.pending > 0 {
+        return Ok(());
+    }
+    server.set_hnsw_m(m)?;
+    checkpoint.set_meta(META_BULK_RESTORE_M, "")?;
+    if !quiet {
+        eprintln!("imbed: bulk load finished; HNSW indexing is back on (m={m}), and the server now builds the index");
+    }
+    Ok(())
+}
+
 /// Runs `plan` for the run recorded in `checkpoint`, holding `lock`.
 #[allow(clippy::too_many_arguments)] // each is a distinct resolved input; a struct would only rename them
 pub(crate) fn execute(
@@ -89,14 +177,26 @@ pub(crate) fn execute(
     _lock: CheckpointLock,
     plan: &Plan<'_>,
     intra_threads: Option<usize>,
+    sink: SinkOptions<'_>,
 ) -> anyhow::Result<ExitStatus> {
+    // A server that is down fails here, before the model takes seconds to load.
+    let server = match &config.qdrant {
+        Some(target) => {
+            if target.api_key_used && sink.server.api_key().is_none() {
+                bail!(
+                    "the run in {} used an API key, and none is given now; pass --api-key or set QDRANT_API_KEY",
+                    args.checkpoint.display()
+                );
+            }
+            Some(connect_server(&target.url, &config.collection, target.vector_name.clone(), sink.server)?)
+        }
+        None => None,
+    };
     let (intra_threads, decode_threads) = thread_split(intra_threads, args.decode_threads);
     let mut resolved = model_choice(config, intra_threads)?.resolve()?;
     let mut encoder = load_encoder(global, &resolved)?;
     resolved.info.dimension = encoder.dimension();
-    ensure_free_space(&config.store, args.min_free_space.saturating_mul(1 << 20))?;
-    let mut store = EdgeStore::open_or_create(&config.store, &config.collection, &resolved.info)?
-        .with_min_free_space(args.min_free_space.saturating_mul(1 << 20));
+    let mut store = open_sink(config, args, &checkpoint, server, &sink.setup, &resolved.info)?;
     checkpoint.start_run(command)?;
     if plan.pending {
         checkpoint.requeue_transient(args.max_attempts)?;
@@ -119,7 +219,7 @@ pub(crate) fn execute(
         &mut checkpoint,
         &resolved.spec.preprocessor,
         &mut encoder,
-        &mut store,
+        store.as_sink(),
         &settings,
         reporter.as_ref(),
         stop,
@@ -138,8 +238,12 @@ pub(crate) fn execute(
         (false, true) => "stopped",
         (false, false) => "finished",
     })?;
+    if !summary.interrupted {
+        finish_bulk(&store, &checkpoint, global.quiet)?;
+    }
+    let store = store.as_sink();
     let points = store.count().context("cannot count the points in the store")?;
-    report(&checkpoint, &summary, args, config, &store, points, global.quiet)?;
+    report(&checkpoint, &summary, args, config, store, points, global.quiet)?;
     Ok(if summary.interrupted {
         ExitStatus::Interrupted
     } else if summary.failed > 0 || summary.failure_limit_hit || checkpoint.totals()?.failed > 0 {
@@ -166,7 +270,7 @@ fn report(
     summary: &RunSummary,
     args: &RunArgs,
     config: &RunConfig,
-    store: &EdgeStore,
+    store: &dyn Sink,
     points: u64,
     quiet: bool,
 ) -> anyhow::Result<()> {
@@ -185,7 +289,7 @@ fn report(
                     "sink_flush_seconds": summary.flush_time.as_secs_f64(),
                     "interrupted": summary.interrupted, "failure_limit_hit": summary.failure_limit_hit},
             "checkpoint": checkpoint.path(),
-            "sink": {"store": store.dir(), "collection": config.collection, "points": points},
+            "sink": sink_json(store, &config.collection, points),
         });
         writeln!(std::io::stdout().lock(), "{object}")?;
     }
@@ -208,7 +312,7 @@ fn report(
         totals.failed,
         totals.pending,
         config.collection,
-        store.dir().display(),
+        store.location(),
     )?;
     for error in checkpoint.errors(0)? {
         writeln!(err, "  {}: {}", error.class, error.count)?;
@@ -231,4 +335,12 @@ pub(crate) fn source_of(config: &RunConfig) -> SourceSpec {
         hidden: config.hidden,
         follow_links: config.follow_links,
     }
+}
+
+/// `{"store": DIR}` or `{"qdrant": URL}`, with the collection and its point count.
+pub(crate) fn sink_json(sink: &dyn Sink, collection: &str, points: u64) -> serde_json::Value {
+    let mut object = sink.describe();
+    object["collection"] = json!(collection);
+    object["points"] = json!(points);
+    object
 }

@@ -3,24 +3,36 @@ use std::io::Write;
 use anyhow::Context;
 use serde_json::json;
 
-use super::{load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus};
+use super::{connect_server, load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus};
 use crate::cli::{GlobalArgs, SearchArgs};
 use crate::decode::DEFAULT_MAX_PIXELS;
 use crate::pipeline::load_tensor;
 use crate::sink::{EdgeStore, Sink};
 
 pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatus> {
-    let remembered = remembered_collection(&args.store)?;
+    let (store, dimension): (Box<dyn Sink>, usize) = match &args.store.qdrant {
+        Some(url) => {
+            let mut server =
+                connect_server(url, &args.store.collection, args.store.vector_name.clone(), &args.store.server)?;
+            let dimension = server.open_existing()?;
+            (Box::new(server), dimension)
+        }
+        None => {
+            let store = EdgeStore::open(&args.store.store, &args.store.collection)?;
+            let dimension = store.dimension();
+            (Box::new(store), dimension)
+        }
+    };
+    // A server keeps no record of the model, so it must be named there.
+    let remembered = if args.store.qdrant.is_none() { remembered_collection(&args.store)? } else { None };
     let (intra_threads, _) = thread_split(args.model.intra_threads, None);
     let resolved = resolve_model(&args.model, remembered.as_ref(), intra_threads)?;
-    let store = EdgeStore::open(&args.store.store, &args.store.collection)?;
     let mut encoder = load_encoder(global, &resolved)?;
-    if encoder.dimension() != store.dimension() {
+    if encoder.dimension() != dimension {
         anyhow::bail!(
-            "the model gives {}-dimensional vectors but collection `{}` holds {}-dimensional ones",
+            "the model gives {}-dimensional vectors but collection `{}` holds {dimension}-dimensional ones",
             encoder.dimension(),
             args.store.collection,
-            store.dimension()
         );
     }
     let preprocessor = &resolved.spec.preprocessor;

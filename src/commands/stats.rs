@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::ExitStatus;
+use super::{connect_server, ExitStatus};
 use crate::checkpoint::{self, now_millis, Checkpoint, Totals};
-use crate::cli::StatsArgs;
+use crate::cli::{ServerArgs, StatsArgs};
+use crate::sink::qdrant::ServerTarget;
 use crate::sink::{EdgeStore, Sink};
 
 /// Example paths shown per error class.
@@ -23,6 +24,7 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
     let mut errors: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
     let mut runs = Vec::new();
     let mut sinks = BTreeSet::new();
+    let mut servers: BTreeMap<(String, String), (ServerTarget, bool)> = BTreeMap::new();
     for path in &paths {
         let checkpoint = Checkpoint::open_read_only(path)?;
         let these = checkpoint.totals()?;
@@ -38,10 +40,21 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
         }
         runs.push(run_info(&checkpoint, path, these)?);
         if let Ok(config) = checkpoint.config() {
-            sinks.insert((config.store_dir(), config.collection));
+            match config.qdrant {
+                Some(target) => {
+                    let bulk = checkpoint.meta(super::run::META_BULK_RESTORE_M)?.is_some_and(|m| !m.is_empty());
+                    let entry = servers.entry((target.url.clone(), config.collection)).or_insert((target, false));
+                    entry.1 |= bulk;
+                }
+                None => {
+                    sinks.insert((config.store_dir(), config.collection));
+                }
+            }
         }
     }
-    let sink = sink_points(&sinks);
+    let collections = server_states(&servers, &args.server);
+    let sink = sink_points(&sinks)
+        .map(|points| points + collections.iter().filter_map(|state| state["points"].as_u64()).sum::<u64>());
 
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -54,6 +67,9 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
             Ok(points) => json!({"points": points}),
             Err(reason) => json!({"error": reason}),
         };
+        if !collections.is_empty() {
+            object["sink"]["collections"] = json!(collections);
+        }
         writeln!(out, "{object}")?;
         return Ok(ExitStatus::Success);
     }
@@ -70,6 +86,9 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
     }
     for run in &runs {
         writeln!(out, "{}", describe_run(run))?;
+    }
+    for state in &collections {
+        writeln!(out, "{}", describe_collection(state))?;
     }
     match sink {
         Ok(points) => writeln!(out, "Store: {points} points")?,
@@ -132,4 +151,53 @@ fn sink_points(sinks: &BTreeSet<(PathBuf, String)>) -> Result<u64, String> {
         points += opened.count().map_err(|error| error.to_string())?;
     }
     Ok(points)
+}
+
+/// The state of each server collection the checkpoints write to; an unreachable server is
+/// reported, not fatal, since stats must work while a server is down.
+fn server_states(servers: &BTreeMap<(String, String), (ServerTarget, bool)>, access: &ServerArgs) -> Vec<Value> {
+    // One quick try: stats is read-only, and its caller wants an answer.
+    let access = ServerArgs { max_retries: 0, ..access.clone() };
+    servers
+        .iter()
+        .map(|((url, collection), (target, bulk))| {
+            let mut object = json!({"qdrant": url, "collection": collection, "bulk_load": bulk});
+            let state =
+                connect_server(url, collection, target.vector_name.clone(), &access).and_then(|server| server.state());
+            match state {
+                Ok(state) => {
+                    object["status"] = json!(state.status);
+                    object["points"] = json!(state.points);
+                    object["indexed_vectors"] = json!(state.indexed_vectors);
+                    object["hnsw_m"] = json!(state.hnsw_m);
+                }
+                Err(error) => object["error"] = json!(format!("{error:#}")),
+            }
+            object
+        })
+        .collect()
+}
+
+fn describe_collection(state: &Value) -> String {
+    let mut line = format!(
+        "Server {}: collection `{}`",
+        state["qdrant"].as_str().unwrap_or("?"),
+        state["collection"].as_str().unwrap_or("?")
+    );
+    if let Some(error) = state["error"].as_str() {
+        return line + &format!(" not reachable ({error})");
+    }
+    line += &format!(
+        " is {}, {} points, {} indexed vectors",
+        state["status"].as_str().unwrap_or("unknown"),
+        state["points"],
+        state["indexed_vectors"]
+    );
+    if let Some(m) = state["hnsw_m"].as_u64() {
+        line += &format!(", HNSW m={m}");
+    }
+    if state["bulk_load"].as_bool() == Some(true) {
+        line += " (bulk load: indexing is off until the run finishes)";
+    }
+    line
 }

@@ -11,9 +11,11 @@ use anyhow::{anyhow, bail, Context};
 use qdrant_edge::{
     CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, NamedQuery, Payload, PointId,
     PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, ScrollRequest, SearchRequest,
-    UpdateOperation, VectorInternal, VectorStructPersisted, WithPayloadInterface, WithVector, DEFAULT_VECTOR_NAME,
+    UpdateOperation, VectorInternal, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
+    DEFAULT_VECTOR_NAME,
 };
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{Point, ScoredPoint, Sink, SinkError};
 
@@ -144,16 +146,7 @@ impl EdgeStore {
     ) -> anyhow::Result<()> {
         let mut offset = None;
         loop {
-            let request = ScrollRequest {
-                offset,
-                limit: Some(page),
-                filter: None,
-                with_payload: Some(WithPayloadInterface::Bool(true)),
-                with_vector: WithVector::Bool(false),
-                order_by: None,
-            };
-            let (records, next) =
-                self.shard.scroll(request).map_err(|error| anyhow!("cannot read the store: {error}"))?;
+            let (records, next) = self.scroll(offset, page, false)?;
             for record in &records {
                 let payload = record.payload.as_ref().map(|payload| &payload.0);
                 visit(&format_id(&record.id), payload.unwrap_or(&serde_json::Map::new()));
@@ -163,6 +156,50 @@ impl EdgeStore {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Up to `limit` points with their vectors, from `start` on in ID order, and the ID where
+    /// the next page starts.
+    pub fn read_points(&self, start: Option<Uuid>, limit: usize) -> anyhow::Result<(Vec<Point>, Option<Uuid>)> {
+        let (records, next) = self.scroll(start.map(PointId::Uuid), limit, true)?;
+        let mut points = Vec::with_capacity(records.len());
+        for record in records {
+            let PointId::Uuid(id) = record.id else {
+                bail!("the store holds point {}, which imbed did not write", format_id(&record.id));
+            };
+            let vector = match record.vector {
+                Some(VectorStructInternal::Single(vector)) => vector,
+                Some(VectorStructInternal::Named(mut named)) => match named.remove(DEFAULT_VECTOR_NAME) {
+                    Some(VectorInternal::Dense(vector)) => vector,
+                    _ => bail!("point {id} has no dense vector"),
+                },
+                _ => bail!("point {id} has no dense vector"),
+            };
+            points.push(Point { id, vector, payload: record.payload.map(|payload| payload.0).unwrap_or_default() });
+        }
+        let next = match next {
+            Some(PointId::Uuid(id)) => Some(id),
+            Some(other) => bail!("the store holds point {}, which imbed did not write", format_id(&other)),
+            None => None,
+        };
+        Ok((points, next))
+    }
+
+    fn scroll(
+        &self,
+        offset: Option<PointId>,
+        limit: usize,
+        with_vectors: bool,
+    ) -> anyhow::Result<(Vec<qdrant_edge::Record>, Option<PointId>)> {
+        let request = ScrollRequest {
+            offset,
+            limit: Some(limit),
+            filter: None,
+            with_payload: Some(WithPayloadInterface::Bool(true)),
+            with_vector: WithVector::Bool(with_vectors),
+            order_by: None,
+        };
+        self.shard.scroll(request).map_err(|error| anyhow!("cannot read the store at {}: {error}", self.dir.display()))
     }
 
     pub fn with_min_free_space(mut self, bytes: u64) -> Self {
@@ -293,5 +330,13 @@ impl Sink for EdgeStore {
                 payload: hit.payload.map(|payload| payload.0).unwrap_or_default(),
             })
             .collect())
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({"store": self.dir})
+    }
+
+    fn location(&self) -> String {
+        self.dir.display().to_string()
     }
 }

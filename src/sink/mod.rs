@@ -1,11 +1,13 @@
 //! Where vectors go. A [`Sink`] takes batches of points and says when they are durable.
 
 pub mod edge;
+pub mod qdrant;
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 pub use edge::EdgeStore;
+pub use qdrant::QdrantSink;
 
 /// One vector with its payload, keyed by a deterministic ID.
 #[derive(Debug, Clone)]
@@ -33,6 +35,16 @@ pub enum SinkError {
     Read(String),
     #[error("{0}")]
     NoSpace(String),
+    /// The sink already retried this write as often as it was allowed to.
+    #[error("the server did not take the write {0}")]
+    GaveUp(String),
+}
+
+impl SinkError {
+    /// Whether the committer should try the write again itself.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, SinkError::GaveUp(_) | SinkError::NoSpace(_))
+    }
 }
 
 pub trait Sink: Send {
@@ -49,6 +61,10 @@ pub trait Sink: Send {
     fn count(&self) -> Result<u64, SinkError>;
     /// The `top` nearest points to `vector`, best first.
     fn search(&self, vector: &[f32], top: usize) -> Result<Vec<ScoredPoint>, SinkError>;
+    /// Where the points are, for `--json` output: `{"store": DIR}` or `{"qdrant": URL}`.
+    fn describe(&self) -> serde_json::Value;
+    /// Where the points are, for people.
+    fn location(&self) -> String;
 }
 
 /// Namespace of imbed's point IDs: UUIDv5(namespace, key).

@@ -1,0 +1,134 @@
+//! `imbed push`: copies a collection of the embedded store into a Qdrant server collection.
+//!
+//! Points keep their IDs, so copying again overwrites instead of duplicating. After each page
+//! the server acknowledged, the checkpoint records the ID where the next page starts; an
+//! interrupted push resumes there.
+
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{connect_server, install_stop_handler, ExitStatus};
+use crate::checkpoint::{Checkpoint, CheckpointLock};
+use crate::cli::PushArgs;
+use crate::progress::ProgressMode;
+use crate::sink::qdrant::CollectionSetup;
+use crate::sink::{EdgeStore, Sink};
+
+const META_SOURCE: &str = "push_source";
+const META_TARGET: &str = "push_target";
+/// The ID where the next page starts; empty once the push finished.
+const META_NEXT: &str = "push_next";
+const META_PUSHED: &str = "push_pushed";
+/// Set while a bulk push into a collection it created waits to turn indexing back on.
+const META_BULK: &str = "push_bulk";
+
+pub fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
+    let target_collection = args.to_collection.clone().unwrap_or_else(|| args.collection.clone());
+    let store = EdgeStore::open(&args.store, &args.collection)?;
+    let source = format!("{}#{}", std::path::absolute(store.dir())?.display(), args.collection);
+    let target = format!("{}#{}", args.qdrant, target_collection);
+
+    let lock = CheckpointLock::acquire(&args.checkpoint)?;
+    let checkpoint = Checkpoint::open(&args.checkpoint)?;
+    for (key, value) in [(META_SOURCE, &source), (META_TARGET, &target)] {
+        match checkpoint.meta(key)? {
+            Some(recorded) if &recorded != value => bail!(
+                "checkpoint {} records a push of {} to {}; pass another --checkpoint",
+                args.checkpoint.display(),
+                checkpoint.meta(META_SOURCE)?.unwrap_or_default(),
+                checkpoint.meta(META_TARGET)?.unwrap_or_default()
+            ),
+            Some(_) => {}
+            None => checkpoint.set_meta(key, value)?,
+        }
+    }
+    // A finished push starts over: the store may have grown since, and copies are idempotent.
+    let mut next: Option<Uuid> = match checkpoint.meta(META_NEXT)?.filter(|next| !next.is_empty()) {
+        Some(next) => Some(next.parse().with_context(|| format!("corrupt checkpoint {}", args.checkpoint.display()))?),
+        None => None,
+    };
+    let mut pushed: u64 = match next {
+        Some(_) => checkpoint.meta(META_PUSHED)?.and_then(|n| n.parse().ok()).unwrap_or(0),
+        None => 0,
+    };
+
+    let mut server = connect_server(&args.qdrant, &target_collection, args.vector_name.clone(), &args.server)?;
+    let setup = CollectionSetup {
+        on_disk: args.setup.on_disk,
+        shards: args.setup.shards,
+        replication_factor: args.setup.replication_factor,
+        bulk: args.setup.bulk,
+    };
+    let created = server.open_or_create(store.dimension(), &setup)?;
+    if args.setup.bulk && created {
+        checkpoint.set_meta(META_BULK, "1")?;
+    } else if args.setup.bulk && next.is_none() {
+        tracing::warn!("--bulk: collection `{target_collection}` existed before the push; its index settings stay");
+    }
+
+    let total = store.count()?;
+    let reporter = ProgressMode::detect(false, Duration::from_secs(10)).reporter("Pushing");
+    reporter.discovered(total);
+    reporter.progressed(pushed, 0);
+    let stop = install_stop_handler();
+    let started = Instant::now();
+    let mut pushed_now = 0u64;
+    // Enough points per page to keep every parallel request busy.
+    let page = (args.server.upsert_batch as usize * args.server.upsert_parallel as usize).max(1);
+    let mut interrupted = false;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        let (points, following) = store.read_points(next, page)?;
+        let count = points.len() as u64;
+        if count > 0 {
+            server.upsert(points).map_err(|error| {
+                anyhow::anyhow!("{error}; what was copied is recorded, run the same `imbed push` to go on")
+            })?;
+        }
+        pushed += count;
+        pushed_now += count;
+        next = following;
+        checkpoint.set_meta(META_PUSHED, &pushed.to_string())?;
+        checkpoint.set_meta(META_NEXT, &next.map(|id| id.to_string()).unwrap_or_default())?;
+        reporter.progressed(pushed, 0);
+        if next.is_none() {
+            break;
+        }
+    }
+    reporter.finish();
+    if !interrupted && checkpoint.meta(META_BULK)?.as_deref() == Some("1") {
+        server.set_hnsw_m(crate::sink::qdrant::DEFAULT_HNSW_M)?;
+        checkpoint.set_meta(META_BULK, "")?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let points = server.count()?;
+    let rate = pushed_now as f64 / seconds.max(1e-9);
+    if args.json {
+        let object = json!({
+            "pushed": pushed_now, "elapsed_seconds": seconds, "points_per_second": rate,
+            "interrupted": interrupted, "checkpoint": args.checkpoint,
+            "sink": super::run::sink_json(&server, &target_collection, points),
+        });
+        writeln!(std::io::stdout().lock(), "{object}")?;
+    } else {
+        eprintln!(
+            "Pushed {pushed_now} points in {seconds:.1}s ({rate:.0} points/s). Collection `{target_collection}` \
+             at {} holds {points} points.",
+            args.qdrant
+        );
+    }
+    drop(lock);
+    if interrupted {
+        eprintln!("imbed: interrupted; run the same `imbed push` again to go on from where it stopped");
+        return Ok(ExitStatus::Interrupted);
+    }
+    Ok(ExitStatus::Success)
+}
