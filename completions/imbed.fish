@@ -36,6 +36,7 @@ complete -c imbed -n "__fish_imbed_needs_command" -f -a "stats" -d 'Show a check
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "search" -d 'Embed query images and print the nearest points of the store'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "push" -d 'Copy a collection of the embedded store into a Qdrant server collection'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l manifest -d 'JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
@@ -46,7 +47,17 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l output -d 'Model o
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l store -d 'Embedded Qdrant Edge store folder' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection -d 'Collection name inside the store' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection -d 'Collection name inside the store or on the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l vector-name -d 'Named vector to write and search, for collections that hold several vectors' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l timeout -d 'Seconds to wait for each request\'s answer' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l upsert-parallel -d 'Upsert requests in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l shards -d 'Shards of a collection imbed creates' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l replication-factor -d 'Replication factor of a collection imbed creates' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s b -l batch-size -d 'Images per inference batch (a model with a static batch size imposes its own)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-attempts -d 'Tries of a transient failure (a sink write) before the item fails' -r
@@ -59,6 +70,8 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l ort-lib -d 'ONNX R
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l hidden -d 'Include hidden files and folders (names starting with a dot)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s L -l follow-links -d 'Follow symbolic links while walking'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l on-disk -d 'Keep vectors and payloads on disk in a collection imbed creates'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l bulk -d 'Bulk load: build the HNSW index only at the end. imbed sets m=0 on a collection it created, and restores m=16 when the run (or its resume) finishes'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
@@ -71,6 +84,12 @@ complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failure-rate 
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l timeout -d 'Seconds to wait for each request\'s answer' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l upsert-parallel -d 'Upsert requests in flight at once' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l force -d 'Resume even though model.onnx or the preprocessing changed since the run started'
@@ -85,6 +104,12 @@ complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failure
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l timeout -d 'Seconds to wait for each request\'s answer' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l upsert-parallel -d 'Upsert requests in flight at once' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l class -d 'Retry only items that failed with this error class (repeatable), such as sink or io' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l json -d 'Print the final summary as one JSON object on stdout'
@@ -94,6 +119,12 @@ complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s v -l verbos
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -l checkpoint -d 'Checkpoint file [default: imbed.checkpoint]' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l timeout -d 'Seconds to wait for each request\'s answer' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l upsert-parallel -d 'Upsert requests in flight at once' -r
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -l json -d 'Print one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -s q -l quiet -d 'Print only errors and the final result'
@@ -109,7 +140,15 @@ complete -c imbed -n "__fish_imbed_using_subcommand search" -l output -d 'Model 
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l store -d 'Embedded Qdrant Edge store folder' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l collection -d 'Collection name inside the store' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l collection -d 'Collection name inside the store or on the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l vector-name -d 'Named vector to write and search, for collections that hold several vectors' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l timeout -d 'Seconds to wait for each request\'s answer' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l upsert-parallel -d 'Upsert requests in flight at once' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l json -d 'Print results as one JSON object on stdout'
@@ -138,18 +177,49 @@ complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l output -d 'Model 
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l store -d 'Embedded Qdrant Edge store folder' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l collection -d 'Collection name inside the store' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l collection -d 'Collection name inside the store or on the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l vector-name -d 'Named vector to write and search, for collections that hold several vectors' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l timeout -d 'Seconds to wait for each request\'s answer' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l upsert-parallel -d 'Upsert requests in flight at once' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "index" -d 'Embed every image of folders and manifests into the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "resume" -d 'Finish an interrupted run; everything else comes from the checkpoint'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "retry-failed" -d 'Process failed items again (all, or those of some error classes)'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "stats" -d 'Show a checkpoint\'s progress, errors, rate and ETA; safe beside a running index'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "search" -d 'Embed query images and print the nearest points of the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l store -d 'Embedded store folder to read' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l collection -d 'Collection to copy, in the store and (unless --to-collection) on the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l qdrant -d 'Qdrant server gRPC URL to copy to' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l to-collection -d 'Name of the collection on the server [default: the same as --collection]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l vector-name -d 'Named vector to write on the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l checkpoint -d 'Records how far the copy got, so an interrupted push resumes where it stopped' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l timeout -d 'Seconds to wait for each request\'s answer' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l upsert-parallel -d 'Upsert requests in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l shards -d 'Shards of a collection imbed creates' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l replication-factor -d 'Replication factor of a collection imbed creates' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l json -d 'Print the summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l on-disk -d 'Keep vectors and payloads on disk in a collection imbed creates'
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l bulk -d 'Bulk load: build the HNSW index only at the end. imbed sets m=0 on a collection it created, and restores m=16 when the run (or its resume) finishes'
+complete -c imbed -n "__fish_imbed_using_subcommand push" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand push" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand push" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "index" -d 'Embed every image of folders and manifests into the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "resume" -d 'Finish an interrupted run; everything else comes from the checkpoint'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "retry-failed" -d 'Process failed items again (all, or those of some error classes)'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "stats" -d 'Show a checkpoint\'s progress, errors, rate and ETA; safe beside a running index'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "search" -d 'Embed query images and print the nearest points of the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "push" -d 'Copy a collection of the embedded store into a Qdrant server collection'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

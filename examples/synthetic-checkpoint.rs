@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         preprocess_fingerprint: spec.preprocess_fingerprint(),
         store,
         collection: "images".into(),
+        qdrant: None,
         batch_size: 32,
         device: "cpu".into(),
         working_dir: std::env::current_dir()?,

@@ -255,15 +255,7 @@ fn a_store_of_another_dimension_is_a_clear_error() {
 #[test]
 fn cuda_that_cannot_be_used_is_an_error_not_a_fallback() {
     let ws = Workspace::new();
-    let output = ws
-        .imbed()
-        .arg("index")
-        .arg(fixture_images())
-        .arg("--model")
-        .arg(tiny_model())
-        .args(["--device", "cuda:0"])
-        .output()
-        .expect("run");
+    let output = ws.index_fixtures().args(["--device", "cuda:0"]).output().expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     // On a machine with a working CUDA build this succeeds; everywhere else it must refuse.
     if !output.status.success() {

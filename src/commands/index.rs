@@ -1,7 +1,7 @@
 use anyhow::{bail, Context};
 
 use super::run::{check_fingerprints, execute, source_of, SinkOptions};
-use super::{preset_name, remembered_collection, resolve_model, ExitStatus};
+use super::{connect_server, preset_name, remembered_collection, resolve_model, ExitStatus};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, IndexArgs};
 use crate::plan::Plan;
@@ -16,6 +16,13 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         follow_links: args.walk.follow_links,
     };
     source.validate()?;
+    // A server that is down should say so before the model is hashed and loaded.
+    let server = match &args.store.qdrant {
+        Some(url) => {
+            Some(connect_server(url, &args.store.collection, args.store.vector_name.clone(), &args.store.server)?)
+        }
+        None => None,
+    };
     // Without --model, an existing collection keeps the model it was built with.
     let remembered = match &args.store.qdrant {
         None => remembered_collection(&args.store)?.filter(|_| args.model.model.is_none()),
@@ -79,7 +86,7 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         replication_factor: args.setup.replication_factor,
         bulk: args.setup.bulk,
     };
-    let sink = SinkOptions { server: &args.store.server, setup };
+    let sink = SinkOptions { server, setup };
     execute(global, &args.run, "index", &config, checkpoint, lock, &plan, args.model.intra_threads, sink)
 }
 

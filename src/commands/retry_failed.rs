@@ -1,13 +1,13 @@
 use std::io::Write;
 
-use super::run::{execute, open_existing, SinkOptions};
+use super::run::{execute, open_existing, ExistingRun};
 use super::ExitStatus;
 use crate::cli::{GlobalArgs, RetryFailedArgs};
 use crate::plan::Plan;
 
 /// Puts failed items back to pending and processes them; attempts keep counting.
 pub fn retry_failed(global: &GlobalArgs, args: RetryFailedArgs) -> anyhow::Result<ExitStatus> {
-    let (checkpoint, lock, config) = open_existing(&args.run, args.force)?;
+    let ExistingRun { checkpoint, lock, config, sink } = open_existing(&args.run, &args.server, args.force)?;
     let requeued = checkpoint.requeue_failed(&args.classes)?;
     if !global.quiet {
         let which =
@@ -15,6 +15,5 @@ pub fn retry_failed(global: &GlobalArgs, args: RetryFailedArgs) -> anyhow::Resul
         writeln!(std::io::stderr(), "imbed: retrying {requeued} failed items{which}")?;
     }
     let plan = Plan { pending: true, discover: None };
-    let sink = SinkOptions::resumed(&args.server, &config);
     execute(global, &args.run, "retry-failed", &config, checkpoint, lock, &plan, None, sink)
 }

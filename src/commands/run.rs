@@ -45,8 +45,17 @@ pub(crate) fn check_fingerprints(
     )
 }
 
-/// Opens the checkpoint of an existing run for resume or retry-failed, refusing a changed model.
-pub(crate) fn open_existing(args: &RunArgs, force: bool) -> anyhow::Result<(Checkpoint, CheckpointLock, RunConfig)> {
+/// An existing run for resume or retry-failed: its checkpoint, lock, config and sink options.
+pub(crate) struct ExistingRun {
+    pub checkpoint: Checkpoint,
+    pub lock: CheckpointLock,
+    pub config: RunConfig,
+    pub sink: SinkOptions,
+}
+
+/// Opens the checkpoint of an existing run for resume or retry-failed, refusing a changed
+/// model, and connects to its server if it has one.
+pub(crate) fn open_existing(args: &RunArgs, server: &ServerArgs, force: bool) -> anyhow::Result<ExistingRun> {
     if !args.checkpoint.exists() {
         bail!("no checkpoint at {}; start a run with `imbed index`", args.checkpoint.display());
     }
@@ -57,6 +66,8 @@ pub(crate) fn open_existing(args: &RunArgs, force: bool) -> anyhow::Result<(Chec
     std::env::set_current_dir(&config.working_dir).with_context(|| {
         format!("cannot enter {}, where the run in {} started", config.working_dir.display(), args.checkpoint.display())
     })?;
+    // Before hashing the model: a server that is down should say so at once.
+    let connected = connect_recorded(&config, server, &args.checkpoint)?;
     let choice = model_choice(&config, 1)?;
     let spec = ModelSpec::resolve(&choice.model, choice.preset)?;
     let current = RunConfig {
@@ -65,7 +76,25 @@ pub(crate) fn open_existing(args: &RunArgs, force: bool) -> anyhow::Result<(Chec
         ..config.clone()
     };
     check_fingerprints(&config, &current, force, &args.checkpoint)?;
-    Ok((checkpoint, lock, config))
+    let bulk = config.qdrant.as_ref().is_some_and(|target| target.bulk);
+    let sink = SinkOptions { server: connected, setup: CollectionSetup { bulk, ..CollectionSetup::default() } };
+    Ok(ExistingRun { checkpoint, lock, config, sink })
+}
+
+/// Connects to the server a checkpoint's run writes to, if any.
+pub(crate) fn connect_recorded(
+    config: &RunConfig,
+    server: &ServerArgs,
+    checkpoint: &Path,
+) -> anyhow::Result<Option<QdrantSink>> {
+    let Some(target) = &config.qdrant else { return Ok(None) };
+    if target.api_key_used && server.api_key().is_none() {
+        bail!(
+            "the run in {} used an API key, and none is given now; pass --api-key or set QDRANT_API_KEY",
+            checkpoint.display()
+        );
+    }
+    Ok(Some(connect_server(&target.url, &config.collection, target.vector_name.clone(), server)?))
 }
 
 pub(crate) fn model_choice(config: &RunConfig, intra_threads: usize) -> anyhow::Result<ModelChoice> {
@@ -79,21 +108,15 @@ pub(crate) fn model_choice(config: &RunConfig, intra_threads: usize) -> anyhow::
     })
 }
 
-/// How a run reaches a Qdrant server, when its config names one.
-pub(crate) struct SinkOptions<'a> {
-    pub server: &'a ServerArgs,
+/// The Qdrant server of a run, connected before the model loads, and how to create its collection.
+pub(crate) struct SinkOptions {
+    pub server: Option<QdrantSink>,
     pub setup: CollectionSetup,
 }
 
-impl<'a> SinkOptions<'a> {
-    /// For resume and retry-failed: the collection exists already, unless someone deleted it.
-    pub fn resumed(server: &'a ServerArgs, config: &RunConfig) -> Self {
-        let bulk = config.qdrant.as_ref().is_some_and(|target| target.bulk);
-        Self { server, setup: CollectionSetup { bulk, ..CollectionSetup::default() } }
-    }
-}
-
 /// The sink of a run: the embedded store, or a server with its bulk-load bookkeeping.
+// One per run, never moved in a loop: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum RunSink {
     Edge(EdgeStore),
     Server(QdrantSink),
@@ -177,26 +200,13 @@ pub(crate) fn execute(
     _lock: CheckpointLock,
     plan: &Plan<'_>,
     intra_threads: Option<usize>,
-    sink: SinkOptions<'_>,
+    sink: SinkOptions,
 ) -> anyhow::Result<ExitStatus> {
-    // A server that is down fails here, before the model takes seconds to load.
-    let server = match &config.qdrant {
-        Some(target) => {
-            if target.api_key_used && sink.server.api_key().is_none() {
-                bail!(
-                    "the run in {} used an API key, and none is given now; pass --api-key or set QDRANT_API_KEY",
-                    args.checkpoint.display()
-                );
-            }
-            Some(connect_server(&target.url, &config.collection, target.vector_name.clone(), sink.server)?)
-        }
-        None => None,
-    };
     let (intra_threads, decode_threads) = thread_split(intra_threads, args.decode_threads);
     let mut resolved = model_choice(config, intra_threads)?.resolve()?;
     let mut encoder = load_encoder(global, &resolved)?;
     resolved.info.dimension = encoder.dimension();
-    let mut store = open_sink(config, args, &checkpoint, server, &sink.setup, &resolved.info)?;
+    let mut store = open_sink(config, args, &checkpoint, sink.server, &sink.setup, &resolved.info)?;
     checkpoint.start_run(command)?;
     if plan.pending {
         checkpoint.requeue_transient(args.max_attempts)?;

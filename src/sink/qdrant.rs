@@ -119,9 +119,11 @@ impl QdrantSink {
             dimension: 0,
             server_version: String::new(),
         };
+        // Retried like writes: a cron run should survive a server that restarts as it starts.
+        let retries = sink.connection.max_retries;
         let health = sink
             .runtime
-            .block_on(sink.client.health_check())
+            .block_on(with_retries(retries, || sink.client.health_check()))
             .map_err(|error| anyhow!(describe(&error)))
             .with_context(|| format!("cannot reach the Qdrant server at {}", sink.connection.url))?;
         if !compatible(&health.version) {

@@ -66,9 +66,26 @@ impl Workspace {
     pub fn imbed(&self) -> Command {
         let mut command = Command::cargo_bin("imbed").expect("imbed binary");
         command.current_dir(self.path()).env("ORT_DYLIB_PATH", ort_library());
-        for var in ["IMBED_STORE", "IMBED_COLLECTION", "IMBED_MODEL", "IMBED_DEVICE", "IMBED_ORT_LIB", "RUST_LOG"] {
+        for var in [
+            "IMBED_STORE",
+            "IMBED_COLLECTION",
+            "IMBED_MODEL",
+            "IMBED_DEVICE",
+            "IMBED_ORT_LIB",
+            "RUST_LOG",
+            "IMBED_QDRANT_URL",
+            "IMBED_QDRANT_API_KEY",
+            "QDRANT_API_KEY",
+        ] {
             command.env_remove(var);
         }
+        command
+    }
+
+    /// `imbed index FIXTURES --model TINY`, to add flags to.
+    pub fn index_fixtures(&self) -> Command {
+        let mut command = self.imbed();
+        command.arg("index").arg(fixture_images()).arg("--model").arg(tiny_model());
         command
     }
 
