@@ -13,6 +13,7 @@
 //! TestServer::builder() -> TestServerBuilder
 //!     .api_key(impl Into<String>)                     reject a missing or wrong `api-key` (Unauthenticated)
 //!     .version(impl Into<String>)                     what health_check reports
+//!     .max_request_bytes(usize)                       default 32 MiB; usize::MAX: no limit
 //!     .start() -> TestServer
 //! server.url() -> String                              "http://127.0.0.1:PORT"
 //! server.addr() -> SocketAddr
@@ -21,6 +22,8 @@
 //! server.calls() -> Vec<String>                       every RPC, in order: "Points/Upsert", "Collections/Get", ...
 //! server.upsert_calls() -> usize                      upsert RPCs answered OK
 //! server.upserts() -> Vec<UpsertRecord>               every upsert applied (batch sizes, wait), in order
+//! server.in_flight() -> usize                         RPCs being handled now (a delayed one included)
+//! server.wait_idle(Duration) -> bool                  until in_flight() is 0; false on timeout
 //! server.points(collection) -> Vec<StoredPoint>       what the Edge shard holds, in scroll (ID) order
 //! server.collection(name) -> Option<CollectionSnapshot>
 //! server.collection_names() -> Vec<String>
@@ -45,8 +48,9 @@
 //! vectors, unnamed or named, are stored. Filters, prefetch, sparse or multi vectors, and every
 //! other RPC answer `Unimplemented`, so a test never gets a silently wrong answer.
 //!
-//! Like Qdrant: requests over 32 MiB are refused (`OutOfRange`, "decoded message length too
-//! large"); errors read "Wrong input: Vector dimension error: expected dim: 64, got 32",
+//! Requests over 32 MiB are refused (`OutOfRange`, "decoded message length too large"), as
+//! Qdrant's REST API refuses them (its gRPC server, in Qdrant's source, sets no limit). Like
+//! Qdrant, errors read "Wrong input: Vector dimension error: expected dim: 64, got 32",
 //! "Wrong input: Not existing vector name error: NAME", "Not found: Collection `NAME` doesn't
 //! exist!". Unlike Qdrant: an upsert is applied before it is answered even with `wait: false`
 //! (the answer then says Acknowledged instead of Completed), and a delayed request that the
@@ -88,7 +92,8 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::Server;
 use tonic::{Code, Request, Response, Status};
 
-/// Qdrant's default limit on a request (`service.max_request_size_mb`).
+/// The default limit on a request: Qdrant's `service.max_request_size_mb` (32). Qdrant enforces
+/// it on its REST API; its gRPC server is built with no limit (`usize::MAX`).
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 /// What `health_check` reports unless the builder says otherwise.
 pub const DEFAULT_VERSION: &str = "1.16.0";
@@ -109,6 +114,7 @@ pub struct TestServer {
 pub struct TestServerBuilder {
     api_key: Option<String>,
     version: Option<String>,
+    max_request_bytes: Option<usize>,
 }
 
 impl TestServerBuilder {
@@ -124,15 +130,23 @@ impl TestServerBuilder {
         self
     }
 
+    /// The largest request accepted (default [`MAX_REQUEST_BYTES`]); `usize::MAX` for none.
+    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = Some(bytes);
+        self
+    }
+
     pub fn start(self) -> TestServer {
         let dir = tempfile::Builder::new().prefix("qdrant-test-server-").tempdir().expect("create a temporary folder");
         let shared = Arc::new(Shared {
             api_key: self.api_key,
             version: self.version.unwrap_or_else(|| DEFAULT_VERSION.to_owned()),
+            max_request_bytes: self.max_request_bytes.unwrap_or(MAX_REQUEST_BYTES),
             faults: Faults::default(),
             log: Mutex::default(),
             upserts: Mutex::default(),
             upsert_calls: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             collections: Mutex::default(),
             next_dir: AtomicUsize::new(0),
             dir,
@@ -185,6 +199,25 @@ impl TestServer {
     /// Every upsert that was applied (answered OK or not), in order.
     pub fn upserts(&self) -> Vec<UpsertRecord> {
         lock(&self.shared.upserts).clone()
+    }
+
+    /// RPCs being handled now (sleeping in a delay included).
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no RPC is being handled; false if that takes longer than `timeout`. It blocks
+    /// the thread: from a current-thread tokio runtime, whose client then cannot send its
+    /// cancellations, poll [`TestServer::in_flight`] with an async sleep instead.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.in_flight() > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
     }
 
     /// The points of a collection as its Edge shard holds them (empty if there is no such
@@ -252,10 +285,7 @@ impl TestServer {
         let listener = loop {
             match StdTcpListener::bind(self.addr) {
                 Ok(listener) => break listener,
-                Err(error) if Instant::now() < deadline => {
-                    let _ = error;
-                    std::thread::sleep(Duration::from_millis(50));
-                }
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
                 Err(error) => panic!("cannot bind {} again: {error}", self.addr),
             }
         };
@@ -487,10 +517,12 @@ fn take_one(remaining: &mut usize) -> bool {
 struct Shared {
     api_key: Option<String>,
     version: String,
+    max_request_bytes: usize,
     faults: Faults,
     log: Mutex<Vec<Call>>,
     upserts: Mutex<Vec<UpsertRecord>>,
     upsert_calls: AtomicUsize,
+    in_flight: AtomicUsize,
     /// Declared before `dir`: the shards close before their folder is removed.
     collections: Mutex<BTreeMap<String, Arc<Mutex<Collection>>>>,
     next_dir: AtomicUsize,
@@ -557,23 +589,24 @@ async fn serve(shared: Arc<Shared>, listener: StdTcpListener, stopped: tokio::sy
         }
         other => Some(other),
     });
+    let limit = shared.max_request_bytes;
     let service = Service(shared);
     let router = Server::builder()
         .add_service(
             QdrantServer::new(service.clone())
-                .max_decoding_message_size(MAX_REQUEST_BYTES)
+                .max_decoding_message_size(limit)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip),
         )
         .add_service(
             CollectionsServer::new(service.clone())
-                .max_decoding_message_size(MAX_REQUEST_BYTES)
+                .max_decoding_message_size(limit)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip),
         )
         .add_service(
             PointsServer::new(service)
-                .max_decoding_message_size(MAX_REQUEST_BYTES)
+                .max_decoding_message_size(limit)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip),
         );
@@ -996,10 +1029,21 @@ fn seconds(start: Instant) -> f64 {
 #[derive(Clone)]
 struct Service(Arc<Shared>);
 
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Service {
-    /// Every RPC starts here: log it, check the API key, then the faults.
-    async fn enter(&self, method: &'static str, metadata: &MetadataMap) -> Result<(), Status> {
+    /// Every RPC starts here: log it, check the API key, then the faults. The RPC counts as in
+    /// flight until the returned guard drops (answered, or abandoned by the client).
+    async fn enter(&self, method: &'static str, metadata: &MetadataMap) -> Result<InFlight, Status> {
         let shared = &self.0;
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let call = InFlight(shared.clone());
         let api_key = metadata.get("api-key").and_then(|value| value.to_str().ok()).map(str::to_owned);
         lock(&shared.log).push(Call { method, api_key: api_key.clone() });
         if let Some(expected) = &shared.api_key {
@@ -1021,7 +1065,7 @@ impl Service {
         }
         match shared.faults.take_failure(method == "Points/Upsert") {
             Some(status) => Err(status),
-            None => Ok(()),
+            None => Ok(call),
         }
     }
 
@@ -1257,7 +1301,7 @@ macro_rules! unimplemented_rpcs {
             Self: 'async_trait,
         {
             Box::pin(async move {
-                self.enter($path, request.metadata()).await?;
+                let _call = self.enter($path, request.metadata()).await?;
                 Err(unimplemented($path))
             })
         }
@@ -1270,7 +1314,7 @@ impl Qdrant for Service {
         &self,
         request: Request<pb::HealthCheckRequest>,
     ) -> Result<Response<pb::HealthCheckReply>, Status> {
-        self.enter("Qdrant/HealthCheck", request.metadata()).await?;
+        let _call = self.enter("Qdrant/HealthCheck", request.metadata()).await?;
         Ok(Response::new(pb::HealthCheckReply {
             title: TITLE.to_owned(),
             version: self.0.version.clone(),
@@ -1286,7 +1330,7 @@ impl Collections for Service {
         request: Request<pb::GetCollectionInfoRequest>,
     ) -> Result<Response<pb::GetCollectionInfoResponse>, Status> {
         let start = Instant::now();
-        self.enter("Collections/Get", request.metadata()).await?;
+        let _call = self.enter("Collections/Get", request.metadata()).await?;
         let collection = self.0.collection(&request.get_ref().collection_name)?;
         let info = lock(&collection).info()?;
         Ok(Response::new(pb::GetCollectionInfoResponse { result: Some(info), time: seconds(start) }))
@@ -1297,7 +1341,7 @@ impl Collections for Service {
         request: Request<pb::ListCollectionsRequest>,
     ) -> Result<Response<pb::ListCollectionsResponse>, Status> {
         let start = Instant::now();
-        self.enter("Collections/List", request.metadata()).await?;
+        let _call = self.enter("Collections/List", request.metadata()).await?;
         let collections =
             lock(&self.0.collections).keys().map(|name| pb::CollectionDescription { name: name.clone() }).collect();
         Ok(Response::new(pb::ListCollectionsResponse { collections, time: seconds(start) }))
@@ -1308,7 +1352,7 @@ impl Collections for Service {
         request: Request<pb::CreateCollection>,
     ) -> Result<Response<pb::CollectionOperationResponse>, Status> {
         let start = Instant::now();
-        self.enter("Collections/Create", request.metadata()).await?;
+        let _call = self.enter("Collections/Create", request.metadata()).await?;
         let result = self.create_collection(request.into_inner())?;
         Ok(Response::new(pb::CollectionOperationResponse { result, time: seconds(start) }))
     }
@@ -1318,7 +1362,7 @@ impl Collections for Service {
         request: Request<pb::UpdateCollection>,
     ) -> Result<Response<pb::CollectionOperationResponse>, Status> {
         let start = Instant::now();
-        self.enter("Collections/Update", request.metadata()).await?;
+        let _call = self.enter("Collections/Update", request.metadata()).await?;
         let result = self.update_collection(request.into_inner())?;
         Ok(Response::new(pb::CollectionOperationResponse { result, time: seconds(start) }))
     }
@@ -1328,7 +1372,7 @@ impl Collections for Service {
         request: Request<pb::DeleteCollection>,
     ) -> Result<Response<pb::CollectionOperationResponse>, Status> {
         let start = Instant::now();
-        self.enter("Collections/Delete", request.metadata()).await?;
+        let _call = self.enter("Collections/Delete", request.metadata()).await?;
         let result = self.delete_collection(&request.get_ref().collection_name);
         Ok(Response::new(pb::CollectionOperationResponse { result, time: seconds(start) }))
     }
@@ -1338,7 +1382,7 @@ impl Collections for Service {
         request: Request<pb::CollectionExistsRequest>,
     ) -> Result<Response<pb::CollectionExistsResponse>, Status> {
         let start = Instant::now();
-        self.enter("Collections/CollectionExists", request.metadata()).await?;
+        let _call = self.enter("Collections/CollectionExists", request.metadata()).await?;
         let exists = self.0.find(&request.get_ref().collection_name).is_some();
         Ok(Response::new(pb::CollectionExistsResponse {
             result: Some(pb::CollectionExists { exists }),
@@ -1367,7 +1411,7 @@ impl Points for Service {
         &self,
         request: Request<pb::UpsertPoints>,
     ) -> Result<Response<pb::PointsOperationResponse>, Status> {
-        self.enter("Points/Upsert", request.metadata()).await?;
+        let _call = self.enter("Points/Upsert", request.metadata()).await?;
         self.upsert_points(request.into_inner()).map(Response::new)
     }
 
@@ -1375,13 +1419,13 @@ impl Points for Service {
         &self,
         request: Request<pb::DeletePoints>,
     ) -> Result<Response<pb::PointsOperationResponse>, Status> {
-        self.enter("Points/Delete", request.metadata()).await?;
+        let _call = self.enter("Points/Delete", request.metadata()).await?;
         self.delete_points(request.into_inner()).map(Response::new)
     }
 
     async fn get(&self, request: Request<pb::GetPoints>) -> Result<Response<pb::GetResponse>, Status> {
         let start = Instant::now();
-        self.enter("Points/Get", request.metadata()).await?;
+        let _call = self.enter("Points/Get", request.metadata()).await?;
         let request = request.into_inner();
         let ids = edge_ids(request.ids)?;
         let payload = PayloadSelection::new(request.with_payload, true);
@@ -1397,7 +1441,7 @@ impl Points for Service {
 
     async fn scroll(&self, request: Request<pb::ScrollPoints>) -> Result<Response<pb::ScrollResponse>, Status> {
         let start = Instant::now();
-        self.enter("Points/Scroll", request.metadata()).await?;
+        let _call = self.enter("Points/Scroll", request.metadata()).await?;
         let request = request.into_inner();
         reject_filter(&request.filter)?;
         if request.order_by.is_some() {
@@ -1425,7 +1469,7 @@ impl Points for Service {
 
     async fn count(&self, request: Request<pb::CountPoints>) -> Result<Response<pb::CountResponse>, Status> {
         let start = Instant::now();
-        self.enter("Points/Count", request.metadata()).await?;
+        let _call = self.enter("Points/Count", request.metadata()).await?;
         let request = request.into_inner();
         reject_filter(&request.filter)?;
         let collection = self.0.collection(&request.collection_name)?;
@@ -1439,7 +1483,7 @@ impl Points for Service {
 
     async fn search(&self, request: Request<pb::SearchPoints>) -> Result<Response<pb::SearchResponse>, Status> {
         let start = Instant::now();
-        self.enter("Points/Search", request.metadata()).await?;
+        let _call = self.enter("Points/Search", request.metadata()).await?;
         let request = request.into_inner();
         reject_filter(&request.filter)?;
         if request.sparse_indices.is_some() {
@@ -1460,7 +1504,7 @@ impl Points for Service {
 
     async fn query(&self, request: Request<pb::QueryPoints>) -> Result<Response<pb::QueryResponse>, Status> {
         let start = Instant::now();
-        self.enter("Points/Query", request.metadata()).await?;
+        let _call = self.enter("Points/Query", request.metadata()).await?;
         let request = request.into_inner();
         reject_filter(&request.filter)?;
         if !request.prefetch.is_empty() || request.lookup_from.is_some() {
