@@ -412,3 +412,35 @@ fn an_interrupted_push_goes_on_where_it_stopped() {
     assert!(report["pushed"].as_u64().expect("pushed") <= (fixture_image_count() - 2) as u64, "{report}");
     assert_eq!(server.points("images").len(), fixture_image_count());
 }
+
+#[test]
+fn a_server_that_restarts_mid_run_loses_nothing() {
+    let ws = Workspace::new();
+    let mut server = TestServer::start();
+    // Slow writes, so the server can go down while the run writes.
+    server.faults().delay(Duration::from_millis(300));
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("imbed"))
+        .current_dir(ws.path())
+        .env("ORT_DYLIB_PATH", ort_library())
+        .arg("index")
+        .arg(fixture_images())
+        .arg("--model")
+        .arg(tiny_model())
+        .args(["--qdrant", &server.url(), "--collection", COLLECTION, "--batch-size", "1", "--max-retries", "10"])
+        .args(["--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.upsert_calls() == 0 {
+        assert!(Instant::now() < deadline, "nothing was written within a minute");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.stop();
+    std::thread::sleep(Duration::from_millis(700));
+    server.restart();
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_all_points(&server, &ws);
+}

@@ -471,10 +471,17 @@ fn is_retryable(error: &QdrantError) -> bool {
             matches!(
                 status.code(),
                 Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted | Code::Cancelled
-            ) || (status.code() == Code::Unknown && status.message().contains("transport"))
+            ) || (matches!(status.code(), Code::Unknown | Code::Internal) && is_connection_error(status.message()))
         }
         _ => false,
     }
+}
+
+/// The client reports a refused or broken connection as Unknown or Internal, with this wording.
+fn is_connection_error(message: &str) -> bool {
+    ["transport error", "Failed to connect", "connection closed", "broken pipe", "Connection reset"]
+        .iter()
+        .any(|needle| message.contains(needle))
 }
 
 /// Delay before retry `attempt` (1-based): exponential from 100 ms, capped at 10 s, with full jitter.
