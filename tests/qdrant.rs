@@ -419,7 +419,7 @@ fn a_server_that_restarts_mid_run_loses_nothing() {
     let mut server = TestServer::start();
     // Slow writes, so the server can go down while the run writes.
     server.faults().delay(Duration::from_millis(300));
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("imbed"))
+    let child = Command::new(assert_cmd::cargo::cargo_bin("imbed"))
         .current_dir(ws.path())
         .env("ORT_DYLIB_PATH", ort_library())
         .arg("index")
