@@ -587,6 +587,11 @@ async fn serve(shared: Arc<Shared>, listener: StdTcpListener, stopped: tokio::sy
             drop(stream);
             None
         }
+        Ok(stream) => {
+            // As Qdrant's server does: without it, small answers wait on Nagle and delayed ACKs.
+            let _ = stream.set_nodelay(true);
+            Some(Ok(stream))
+        }
         other => Some(other),
     });
     let limit = shared.max_request_bytes;
