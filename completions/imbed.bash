@@ -139,7 +139,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__embed)
-            opts="-m -q -v -h -V --model --preprocess --output --no-normalize --device --intra-threads --quiet --verbose --ort-lib --help --version"
+            opts="-m -q -v -h -V --model --preprocess --output --no-normalize --device --intra-threads --max-pixels --max-file-size --background --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -166,6 +166,18 @@ _imbed() {
                     return 0
                     ;;
                 --intra-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-file-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --background)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -307,7 +319,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__index)
-            opts="-L -m -b -q -v -h -V --manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --store --collection --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --log-interval --min-free-space --json --quiet --verbose --ort-lib --help --version"
+            opts="-L -m -b -q -v -h -V --manifest --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --max-pixels --max-file-size --background --store --collection --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,6 +350,18 @@ _imbed() {
                     return 0
                     ;;
                 --intra-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-file-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --background)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -377,6 +401,10 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --decode-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -397,7 +425,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__resume)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --log-interval --min-free-space --json --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -420,6 +448,10 @@ _imbed() {
                     return 0
                     ;;
                 --decode-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode-memory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -443,7 +475,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__retry__subcmd__failed)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --log-interval --min-free-space --json --class --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --class --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -466,6 +498,10 @@ _imbed() {
                     return 0
                     ;;
                 --decode-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode-memory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -493,7 +529,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__search)
-            opts="-k -m -q -v -h -V --top --model --preprocess --output --no-normalize --device --intra-threads --store --collection --json --quiet --verbose --ort-lib --help --version"
+            opts="-k -m -q -v -h -V --top --model --preprocess --output --no-normalize --device --intra-threads --max-pixels --max-file-size --background --store --collection --json --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -528,6 +564,18 @@ _imbed() {
                     return 0
                     ;;
                 --intra-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-file-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --background)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,7 +1,7 @@
 use anyhow::{bail, Context};
 
 use super::run::{check_fingerprints, execute, source_of};
-use super::{preset_name, remembered_collection, resolve_model, ExitStatus};
+use super::{decode_options, preset_name, remembered_collection, resolve_model, ExitStatus};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, IndexArgs};
 use crate::plan::Plan;
@@ -13,8 +13,10 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         manifests: args.manifest.clone(),
         hidden: args.walk.hidden,
         follow_links: args.walk.follow_links,
+        strict_manifest: args.strict_manifest,
     };
     source.validate()?;
+    let decode = decode_options(&args.decode);
     // Without --model, an existing collection keeps the model it was built with.
     let remembered = remembered_collection(&args.store)?.filter(|_| args.model.model.is_none());
     let resolved = resolve_model(&args.model, remembered.as_ref(), 1)?;
@@ -23,12 +25,14 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         manifests: source.manifests.clone(),
         hidden: source.hidden,
         follow_links: source.follow_links,
+        strict_manifest: source.strict_manifest,
         model: resolved.info.model.clone(),
         preprocess: resolved.spec.preset.map(preset_name),
         output: resolved.settings.output.clone(),
         normalize: resolved.settings.normalize,
         model_fingerprint: resolved.spec.model_fingerprint()?,
-        preprocess_fingerprint: resolved.spec.preprocess_fingerprint(),
+        preprocess_fingerprint: resolved.spec.preprocess_fingerprint(decode.background),
+        decode,
         store: args.store.store.clone(),
         collection: args.store.collection.clone(),
         batch_size: args.batch_size,
