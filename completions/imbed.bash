@@ -177,7 +177,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__embed)
-            opts="-m -q -v -h -V --model --preprocess --output --no-normalize --device --intra-threads --quiet --verbose --ort-lib --help --version"
+            opts="-m -q -v -h -V --model --preprocess --output --no-normalize --device --intra-threads --max-pixels --max-file-size --background --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -204,6 +204,18 @@ _imbed() {
                     return 0
                     ;;
                 --intra-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-file-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --background)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -359,7 +371,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__index)
-            opts="-L -m -b -q -v -h -V --manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --log-interval --min-free-space --json --quiet --verbose --ort-lib --help --version"
+            opts="-L -m -b -q -v -h -V --manifest --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --max-pixels --max-file-size --background --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -390,6 +402,18 @@ _imbed() {
                     return 0
                     ;;
                 --intra-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-file-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --background)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -466,6 +490,10 @@ _imbed() {
                     return 0
                     ;;
                 --decode-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode-memory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -563,7 +591,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__resume)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --log-interval --min-free-space --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -586,6 +614,10 @@ _imbed() {
                     return 0
                     ;;
                 --decode-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode-memory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -633,7 +665,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__retry__subcmd__failed)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --log-interval --min-free-space --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,6 +688,10 @@ _imbed() {
                     return 0
                     ;;
                 --decode-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode-memory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -707,7 +743,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__search)
-            opts="-k -m -q -v -h -V --top --model --preprocess --output --no-normalize --device --intra-threads --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --json --quiet --verbose --ort-lib --help --version"
+            opts="-k -m -q -v -h -V --top --model --preprocess --output --no-normalize --device --intra-threads --max-pixels --max-file-size --background --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --json --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -742,6 +778,18 @@ _imbed() {
                     return 0
                     ;;
                 --intra-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-pixels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-file-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --background)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

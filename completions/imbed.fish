@@ -46,6 +46,9 @@ imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, 
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-file-size -d 'Files larger than this many MiB fail as too_large without being read' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l background -d 'Colour that transparent pixels are composited over: white, black or #RRGGBB' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l store -d 'Embedded Qdrant Edge store folder' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection -d 'Collection name inside the store or on the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
@@ -64,9 +67,11 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-attempts -d 'T
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l strict-manifest -d 'Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l hidden -d 'Include hidden files and folders (names starting with a dot)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s L -l follow-links -d 'Follow symbolic links while walking'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
@@ -82,6 +87,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-attempts -d '
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
@@ -102,6 +108,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-attempt
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
@@ -139,6 +146,9 @@ imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, 
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-file-size -d 'Files larger than this many MiB fail as too_large without being read' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l background -d 'Colour that transparent pixels are composited over: white, black or #RRGGBB' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l store -d 'Embedded Qdrant Edge store folder' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l collection -d 'Collection name inside the store or on the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
@@ -163,6 +173,9 @@ imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, 
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l max-file-size -d 'Files larger than this many MiB fail as too_large without being read' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l background -d 'Colour that transparent pixels are composited over: white, black or #RRGGBB' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s q -l quiet -d 'Print only errors and the final result'

@@ -73,11 +73,18 @@ pub struct IndexArgs {
     #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST")]
     pub manifest: Vec<PathBuf>,
 
+    /// Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone.
+    #[arg(long, env = "IMBED_STRICT_MANIFEST")]
+    pub strict_manifest: bool,
+
     #[command(flatten)]
     pub walk: WalkArgs,
 
     #[command(flatten)]
     pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 
     #[command(flatten)]
     pub store: StoreArgs,
@@ -166,6 +173,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", env = "IMBED_DECODE_THREADS")]
     pub decode_threads: Option<usize>,
 
+    /// MiB of decoded pixels the decoding threads may hold at once; large images wait their turn.
+    #[arg(long, value_name = "MIB", default_value_t = 1024, env = "IMBED_DECODE_MEMORY",
+          value_parser = clap::value_parser!(u64).range(16..))]
+    pub decode_memory: u64,
+
     /// Seconds between plain progress lines when stderr is not a terminal.
     #[arg(long, value_name = "SECS", default_value_t = 10, env = "IMBED_LOG_INTERVAL")]
     pub log_interval: u64,
@@ -195,6 +207,37 @@ pub struct WalkArgs {
     /// Follow symbolic links while walking.
     #[arg(short = 'L', long, env = "IMBED_FOLLOW_LINKS")]
     pub follow_links: bool,
+}
+
+/// How image files are read: size limits, and the colour under transparent pixels.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP).
+    #[arg(long, value_name = "N", default_value = "100M", env = "IMBED_MAX_PIXELS", value_parser = parse_count)]
+    pub max_pixels: u64,
+
+    /// Files larger than this many MiB fail as too_large without being read.
+    #[arg(long, value_name = "MIB", default_value_t = crate::decode::DEFAULT_MAX_FILE_SIZE >> 20,
+          env = "IMBED_MAX_FILE_SIZE", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_file_size: u64,
+
+    /// Colour that transparent pixels are composited over: white, black or #RRGGBB.
+    #[arg(long, value_name = "COLOUR", default_value = "white", env = "IMBED_BACKGROUND")]
+    pub background: crate::decode::Background,
+}
+
+/// A positive count, with an optional k, M or G suffix (thousands, millions, billions).
+fn parse_count(text: &str) -> Result<u64, String> {
+    let (number, scale) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&text[..at], 1e3),
+        Some((at, 'm' | 'M')) => (&text[..at], 1e6),
+        Some((at, 'g' | 'G')) => (&text[..at], 1e9),
+        _ => (text, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(value) if value * scale >= 1.0 && (value * scale) < u64::MAX as f64 => Ok((value * scale).round() as u64),
+        _ => Err(format!("`{text}` is not a positive count such as 50000000 or 50M")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -378,6 +421,9 @@ pub struct SearchArgs {
     pub model: ModelArgs,
 
     #[command(flatten)]
+    pub decode: DecodeArgs,
+
+    #[command(flatten)]
     pub store: StoreArgs,
 
     /// Print results as one JSON object on stdout.
@@ -393,6 +439,9 @@ pub struct EmbedArgs {
 
     #[command(flatten)]
     pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -412,5 +461,13 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn counts_take_suffixes() {
+        assert_eq!(parse_count("100M"), Ok(100_000_000));
+        assert_eq!(parse_count("2.5k"), Ok(2_500));
+        assert_eq!(parse_count("12345"), Ok(12_345));
+        assert!(parse_count("0").is_err() && parse_count("M").is_err() && parse_count("-3").is_err());
     }
 }

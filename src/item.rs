@@ -1,7 +1,9 @@
 //! What flows through the pipeline: items to embed, and the failures of single items.
 
-use std::fmt;
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::fmt::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -88,5 +90,38 @@ impl fmt::Display for Failure {
             Some(path) => write!(f, "{} [{}]: {}", path.display(), self.class, self.message),
             None => write!(f, "{} [{}]: {}", self.key, self.class, self.message),
         }
+    }
+}
+
+/// A path as text, for keys and payloads: the path itself when it is UTF-8; otherwise each
+/// byte that is not part of valid UTF-8 is written as `\xNN`. Unlike a lossy conversion
+/// (every bad byte becomes U+FFFD), two names that differ only in such bytes stay distinct,
+/// and so do their keys and point IDs.
+pub fn path_text(path: &Path) -> Cow<'_, str> {
+    if let Some(text) = path.to_str() {
+        return Cow::Borrowed(text);
+    }
+    let mut text = String::new();
+    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            let _ = write!(text, "\\x{byte:02X}");
+        }
+    }
+    Cow::Owned(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn paths_that_are_not_utf8_keep_distinct_texts() {
+        assert_eq!(path_text(Path::new("photos/café.jpg")), "photos/café.jpg");
+        let latin1 = path_text(Path::new(OsStr::from_bytes(b"photos/caf\xe9.jpg")));
+        let other = path_text(Path::new(OsStr::from_bytes(b"photos/caf\xe8.jpg")));
+        assert_eq!(latin1, "photos/caf\\xE9.jpg");
+        assert_ne!(latin1, other);
     }
 }

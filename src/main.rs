@@ -7,7 +7,7 @@ use imbed::commands::{self, ExitStatus};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
-    match commands::run(cli) {
+    let code = match commands::run(cli) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
@@ -22,6 +22,21 @@ fn main() -> ExitCode {
             }
             ExitCode::from(ExitStatus::Error.code())
         }
+    };
+    record_peak_memory();
+    code
+}
+
+/// A debugging aid for the memory tests: with `IMBED_DEBUG_PEAK_RSS=FILE`, this process's peak
+/// resident memory (VmHWM, KiB) is written to FILE at exit. The `ru_maxrss` that wait4 reports
+/// also counts the memory the parent had when it spawned this process.
+fn record_peak_memory() {
+    let Some(file) = std::env::var_os("IMBED_DEBUG_PEAK_RSS") else {
+        return;
+    };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(peak) = status.lines().find_map(|line| line.strip_prefix("VmHWM:")) {
+        let _ = std::fs::write(file, peak.trim().trim_end_matches("kB").trim());
     }
 }
 

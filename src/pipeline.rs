@@ -8,14 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+use base64::prelude::{Engine, BASE64_STANDARD};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::checkpoint::{Checkpoint, Outcome};
-use crate::decode::{decode_file, DecodeError, DecodedImage};
+use crate::decode::{decode_file, panic_reason, DecodeError, DecodeOptions, DecodedImage, MemoryBudget};
 use crate::embed::Encoder;
-use crate::item::{ErrorClass, Failure, Item};
+use crate::item::{path_text, ErrorClass, Failure, Item};
 use crate::plan::Plan;
 use crate::preprocess::{Layout, Preprocessor};
 use crate::progress::Reporter;
@@ -25,7 +26,9 @@ use crate::sink::{point_id, Point, Sink, SinkError};
 pub struct PipelineSettings {
     pub batch_size: usize,
     pub decode_threads: usize,
-    pub max_pixels: u64,
+    pub decode: DecodeOptions,
+    /// Bytes of decoded pixels that the decode threads may hold at once.
+    pub decode_memory: u64,
     /// Commit at least this often even while batches keep coming, so a crash loses little.
     pub commit_interval: Duration,
     /// Tries of a sink write before its items fail with class `sink`.
@@ -113,14 +116,17 @@ pub fn run(
     let (embedded_tx, embedded_rx) = bounded::<Embedded>(2);
 
     let stop = Stop { interrupted, halted: AtomicBool::new(false) };
-    let layout = encoder.layout();
+    let loader = TensorLoader {
+        preprocessor,
+        layout: encoder.layout(),
+        decode: settings.decode,
+        budget: MemoryBudget::new(settings.decode_memory),
+    };
     let mut summary = RunSummary::default();
     let mut committer = Committer { checkpoint, sink, settings, reporter, stop: &stop, summary: &mut summary };
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let planner = scope.spawn(|| plan_stage(plan, &mut planner_checkpoint, item_tx, reporter, &stop));
-        scope.spawn(|| {
-            decode_pool.install(|| decode_stage(item_rx, decoded_tx, preprocessor, layout, settings.max_pixels, &stop))
-        });
+        scope.spawn(|| decode_pool.install(|| decode_stage(item_rx, decoded_tx, &loader, &stop)));
         scope.spawn(|| embed_stage(decoded_rx, embedded_tx, encoder, batch_size, embed_log, &stop));
         let committed = committer.run(embedded_rx);
         let planned = planner.join().map_err(|_| anyhow::anyhow!("the planner thread panicked"))?;
@@ -159,9 +165,7 @@ fn plan_stage(
 fn decode_stage(
     items: Receiver<Result<Item, Failure>>,
     decoded: Sender<Decoded>,
-    preprocessor: &Preprocessor,
-    layout: Layout,
-    max_pixels: u64,
+    loader: &TensorLoader<'_>,
     stop: &Stop<'_>,
 ) {
     let downstream_closed = AtomicBool::new(false);
@@ -170,7 +174,7 @@ fn decode_stage(
             return;
         }
         let outcome = match item {
-            Ok(item) => prepare_guarded(item, preprocessor, layout, max_pixels),
+            Ok(item) => prepare(item, loader),
             Err(failure) => Decoded::Failed(failure),
         };
         // A closed channel means a later stage has ended: decoding on would be wasted.
@@ -180,23 +184,8 @@ fn decode_stage(
     });
 }
 
-/// One image whose decoder panics fails alone instead of ending the run (and every resume).
-fn prepare_guarded(item: Item, preprocessor: &Preprocessor, layout: Layout, max_pixels: u64) -> Decoded {
-    let key = item.key.clone();
-    let path = item.path.clone();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(item, preprocessor, layout, max_pixels)))
-        .unwrap_or_else(|_| {
-            Decoded::Failed(Failure {
-                key,
-                path: Some(path),
-                class: ErrorClass::Corrupt,
-                message: "the decoder crashed on this file".into(),
-            })
-        })
-}
-
-fn prepare(item: Item, preprocessor: &Preprocessor, layout: Layout, max_pixels: u64) -> Decoded {
-    match load_tensor(&item.path, preprocessor, layout, max_pixels) {
+fn prepare(item: Item, loader: &TensorLoader<'_>) -> Decoded {
+    match loader.load(&item.path) {
         Ok((image, slot)) => {
             let payload = payload_for(&item, &image);
             Decoded::Ready(Prepared { item, slot, payload })
@@ -205,29 +194,49 @@ fn prepare(item: Item, preprocessor: &Preprocessor, layout: Layout, max_pixels: 
     }
 }
 
-/// Decodes one image file and preprocesses it into a new tensor slot.
-pub fn load_tensor(
-    path: &Path,
-    preprocessor: &Preprocessor,
-    layout: Layout,
-    max_pixels: u64,
-) -> Result<(DecodedImage, Vec<f32>), DecodeError> {
-    let image = decode_file(path, max_pixels)?;
-    preprocessor
-        .check_size(image.rgb.width(), image.rgb.height())
-        .map_err(|message| DecodeError { class: ErrorClass::TooLarge, message })?;
-    let (height, width) = preprocessor.output_size();
-    let mut slot = vec![0.0; 3 * height as usize * width as usize];
-    preprocessor
-        .apply(&image.rgb, layout, &mut slot)
-        .map_err(|error| DecodeError { class: ErrorClass::Corrupt, message: format!("{error:#}") })?;
-    Ok((image, slot))
+/// How an image file becomes a tensor slot: decoding limits, the shared memory budget, and
+/// the model's preprocessing.
+pub struct TensorLoader<'a> {
+    pub preprocessor: &'a Preprocessor,
+    pub layout: Layout,
+    pub decode: DecodeOptions,
+    pub budget: MemoryBudget,
+}
+
+impl TensorLoader<'_> {
+    /// Decodes one image file and preprocesses it into a new tensor slot. A decoder that
+    /// panics fails this image alone instead of ending the run (and every resume).
+    pub fn load(&self, path: &Path) -> Result<(DecodedImage, Vec<f32>), DecodeError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load_unguarded(path))).unwrap_or_else(|panic| {
+            let reason = panic_reason(panic.as_ref()).unwrap_or("no reason given");
+            Err(DecodeError::new(ErrorClass::Corrupt, format!("the decoder crashed on this file: {reason}")))
+        })
+    }
+
+    fn load_unguarded(&self, path: &Path) -> Result<(DecodedImage, Vec<f32>), DecodeError> {
+        let image = decode_file(path, &self.decode, &self.budget)?;
+        let preprocessor = self.preprocessor;
+        preprocessor
+            .check_size(image.rgb.width(), image.rgb.height())
+            .map_err(|message| DecodeError::new(ErrorClass::TooLarge, message))?;
+        let (height, width) = preprocessor.output_size();
+        let mut slot = vec![0.0; 3 * height as usize * width as usize];
+        preprocessor
+            .apply(&image.rgb, self.layout, &mut slot)
+            .map_err(|error| DecodeError::new(ErrorClass::Corrupt, format!("{error:#}")))?;
+        Ok((image, slot))
+    }
 }
 
 /// The point's payload: every manifest field, then the file's facts (which win on a clash).
 fn payload_for(item: &Item, image: &DecodedImage) -> Map<String, Value> {
     let mut payload = item.fields.clone();
-    payload.insert("path".into(), json!(item.path.to_string_lossy()));
+    payload.insert("path".into(), json!(path_text(&item.path)));
+    // A name that is not UTF-8 also goes in as its raw bytes, so that it can be opened again.
+    if item.path.to_str().is_none() {
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(item.path.as_os_str());
+        payload.insert("path_bytes".into(), json!(BASE64_STANDARD.encode(bytes)));
+    }
     payload.insert("key".into(), json!(item.key));
     payload.insert("size_bytes".into(), json!(image.size_bytes));
     if let Some(mtime) = image.modified {

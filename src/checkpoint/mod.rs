@@ -14,7 +14,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::item::{Failure, Item};
+use crate::decode::DecodeOptions;
+use crate::item::{path_text, Failure, Item};
 
 pub use lock::{is_running, CheckpointLock};
 
@@ -68,6 +69,9 @@ pub struct RunConfig {
     pub manifests: Vec<PathBuf>,
     pub hidden: bool,
     pub follow_links: bool,
+    /// A bad manifest line ends the run instead of failing alone.
+    #[serde(default)]
+    pub strict_manifest: bool,
     pub model: PathBuf,
     #[serde(default)]
     pub preprocess: Option<String>,
@@ -76,8 +80,11 @@ pub struct RunConfig {
     pub normalize: bool,
     /// Hash of `model.onnx`.
     pub model_fingerprint: String,
-    /// Hash of the resolved preprocessing steps.
+    /// Hash of the resolved preprocessing steps (and of the background under transparency).
     pub preprocess_fingerprint: String,
+    /// Size limits and the background; checkpoints from before they existed get the defaults.
+    #[serde(default)]
+    pub decode: DecodeOptions,
     pub store: PathBuf,
     pub collection: String,
     /// The Qdrant server the run writes to instead of `store`.
@@ -405,13 +412,22 @@ impl Checkpoint {
             .collect::<rusqlite::Result<_>>()
             .map_err(|source| classify(&self.path, source))?;
         let mut sample = self.sql(self.connection.prepare_cached(
-            "SELECT coalesce(CAST(path AS TEXT), key) || ': ' || coalesce(error_message, '') FROM items
+            "SELECT path, key, coalesce(error_message, '') FROM items
              WHERE state = 2 AND coalesce(error_class, 'unknown') = ?1 ORDER BY id LIMIT ?2",
         ))?;
+        // Paths are raw bytes, which need not be UTF-8.
+        let example = |row: &rusqlite::Row<'_>| -> rusqlite::Result<String> {
+            let path: Option<Vec<u8>> = row.get(0)?;
+            let name = match path {
+                Some(bytes) => path_text(Path::new(std::ffi::OsStr::from_bytes(&bytes))).into_owned(),
+                None => row.get(1)?,
+            };
+            Ok(format!("{name}: {}", row.get::<_, String>(2)?))
+        };
         let mut summaries = Vec::new();
         for (class, count) in counts {
             let examples: Vec<String> = self
-                .sql(sample.query_map(params![class, examples as i64], |row| row.get(0)))?
+                .sql(sample.query_map(params![class, examples as i64], example))?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(|source| classify(&self.path, source))?;
             summaries.push(ErrorSummary { class, count, examples });
@@ -464,5 +480,21 @@ mod tests {
         assert_eq!(checkpoint.totals().unwrap().pending, 2);
         let errors = checkpoint.errors(3).unwrap();
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn error_examples_show_paths_that_are_not_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut checkpoint = Checkpoint::open(&dir.path().join("c")).unwrap();
+        let path = PathBuf::from(std::ffi::OsString::from_vec(b"caf\xe9.jpg".to_vec()));
+        let failure = Failure {
+            key: path_text(&path).into(),
+            path: Some(path),
+            class: ErrorClass::Empty,
+            message: "empty".into(),
+        };
+        checkpoint.commit(&[Outcome::Failed(&failure)]).unwrap();
+        let errors = checkpoint.errors(3).unwrap();
+        assert_eq!(errors[0].examples, ["caf\\xE9.jpg: empty"]);
     }
 }

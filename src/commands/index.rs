@@ -1,7 +1,7 @@
 use anyhow::{bail, Context};
 
 use super::run::{check_fingerprints, execute, source_of, SinkOptions};
-use super::{connect_server, preset_name, remembered_collection, resolve_model, ExitStatus};
+use super::{connect_server, decode_options, preset_name, remembered_collection, resolve_model, ExitStatus};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, IndexArgs};
 use crate::plan::Plan;
@@ -14,6 +14,7 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         manifests: args.manifest.clone(),
         hidden: args.walk.hidden,
         follow_links: args.walk.follow_links,
+        strict_manifest: args.strict_manifest,
     };
     source.validate()?;
     // A server that is down should say so before the model is hashed and loaded.
@@ -23,6 +24,7 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         }
         None => None,
     };
+    let decode = decode_options(&args.decode);
     // Without --model, an existing collection keeps the model it was built with.
     let remembered = match &args.store.qdrant {
         None => remembered_collection(&args.store)?.filter(|_| args.model.model.is_none()),
@@ -40,12 +42,14 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         manifests: source.manifests.clone(),
         hidden: source.hidden,
         follow_links: source.follow_links,
+        strict_manifest: source.strict_manifest,
         model: resolved.info.model.clone(),
         preprocess: resolved.spec.preset.map(preset_name),
         output: resolved.settings.output.clone(),
         normalize: resolved.settings.normalize,
         model_fingerprint: resolved.spec.model_fingerprint()?,
-        preprocess_fingerprint: resolved.spec.preprocess_fingerprint(),
+        preprocess_fingerprint: resolved.spec.preprocess_fingerprint(decode.background),
+        decode,
         store: args.store.store.clone(),
         collection: args.store.collection.clone(),
         qdrant,

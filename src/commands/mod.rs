@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
 
-use crate::cli::{Cli, Command, GlobalArgs, ModelArgs, PreprocessPreset, ServerArgs, StoreArgs};
+use crate::cli::{Cli, Command, DecodeArgs, GlobalArgs, ModelArgs, PreprocessPreset, ServerArgs, StoreArgs};
+use crate::decode::DecodeOptions;
 use crate::embed::{runtime, Device, Encoder, EncoderSettings, ModelSpec};
 use crate::sink::edge::CollectionInfo;
 use crate::sink::qdrant::{Connection, QdrantSink};
@@ -124,6 +125,14 @@ impl ModelChoice {
             normalize: self.normalize,
         };
         Ok(ResolvedModel { spec, settings, info })
+    }
+}
+
+pub(crate) fn decode_options(args: &DecodeArgs) -> DecodeOptions {
+    DecodeOptions {
+        max_pixels: args.max_pixels,
+        max_file_size: args.max_file_size.saturating_mul(1 << 20),
+        background: args.background,
     }
 }
 

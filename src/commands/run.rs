@@ -10,7 +10,6 @@ use serde_json::json;
 use super::{connect_server, install_stop_handler, load_encoder, parse_preset, thread_split, ExitStatus, ModelChoice};
 use crate::checkpoint::{Checkpoint, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, RunArgs, ServerArgs};
-use crate::decode::DEFAULT_MAX_PIXELS;
 use crate::embed::ModelSpec;
 use crate::pipeline::{self, PipelineSettings, RunSummary};
 use crate::plan::Plan;
@@ -72,7 +71,7 @@ pub(crate) fn open_existing(args: &RunArgs, server: &ServerArgs, force: bool) ->
     let spec = ModelSpec::resolve(&choice.model, choice.preset)?;
     let current = RunConfig {
         model_fingerprint: spec.model_fingerprint()?,
-        preprocess_fingerprint: spec.preprocess_fingerprint(),
+        preprocess_fingerprint: spec.preprocess_fingerprint(config.decode.background),
         ..config.clone()
     };
     check_fingerprints(&config, &current, force, &args.checkpoint)?;
@@ -215,7 +214,8 @@ pub(crate) fn execute(
     let settings = PipelineSettings {
         batch_size: config.batch_size as usize,
         decode_threads,
-        max_pixels: DEFAULT_MAX_PIXELS,
+        decode: config.decode,
+        decode_memory: args.decode_memory.saturating_mul(1 << 20),
         commit_interval: Duration::from_secs(2),
         max_attempts: args.max_attempts,
         max_failures: args.max_failures,
@@ -344,6 +344,7 @@ pub(crate) fn source_of(config: &RunConfig) -> SourceSpec {
         manifests: config.manifests.clone(),
         hidden: config.hidden,
         follow_links: config.follow_links,
+        strict_manifest: config.strict_manifest,
     }
 }
 

@@ -3,10 +3,13 @@ use std::io::Write;
 use anyhow::Context;
 use serde_json::json;
 
-use super::{connect_server, load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus};
+use super::{
+    connect_server, decode_options, load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus,
+};
 use crate::cli::{GlobalArgs, SearchArgs};
-use crate::decode::DEFAULT_MAX_PIXELS;
-use crate::pipeline::load_tensor;
+use crate::decode::MemoryBudget;
+use crate::item::path_text;
+use crate::pipeline::TensorLoader;
 use crate::sink::{EdgeStore, Sink};
 
 pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatus> {
@@ -35,11 +38,16 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatu
             args.store.collection,
         );
     }
-    let preprocessor = &resolved.spec.preprocessor;
+    let loader = TensorLoader {
+        preprocessor: &resolved.spec.preprocessor,
+        layout: encoder.layout(),
+        decode: decode_options(&args.decode),
+        budget: MemoryBudget::unlimited(),
+    };
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     for image in &args.images {
-        let slot = match load_tensor(image, preprocessor, encoder.layout(), DEFAULT_MAX_PIXELS) {
+        let slot = match loader.load(image) {
             Ok((_, slot)) => slot,
             Err(error) => {
                 eprintln!("warning: {} [{}]: {}", image.display(), error.class, error.message);
@@ -54,7 +62,7 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatu
                 .iter()
                 .map(|hit| json!({"id": hit.id, "score": hit.score, "path": hit.payload.get("path"), "payload": hit.payload}))
                 .collect();
-            writeln!(out, "{}", json!({"query": image, "results": results}))?;
+            writeln!(out, "{}", json!({"query": path_text(image), "results": results}))?;
             continue;
         }
         if args.images.len() > 1 {

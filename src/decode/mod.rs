@@ -1,19 +1,110 @@
-//! Bytes to an upright RGB image: content sniffing, EXIF orientation, alpha over white, size limits.
+//! Bytes to an upright RGB image: content sniffing, size limits checked on the header before
+//! any pixel is allocated, a shared budget of decoded bytes, EXIF orientation, and alpha
+//! composited over a background colour.
+//!
+//! Files are streamed, never read whole: the header (size, orientation) comes first, then
+//! the memory is reserved, then the pixels are decoded.
 
-use std::io::Cursor;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::Path;
+use std::str::FromStr;
 use std::time::SystemTime;
 
-use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, RgbImage};
+use image::metadata::Orientation;
+use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
+use serde::{Deserialize, Serialize};
 
 use crate::item::ErrorClass;
 
+mod budget;
 mod jpeg;
+mod sniff;
+
+pub use budget::{MemoryBudget, Reservation};
+pub use sniff::{sniff, Sniffed};
 
 /// Images above this many pixels fail as `too_large` before their pixels are allocated.
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+/// Files above this many bytes fail as `too_large` without being read.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 512 << 20;
+
+/// What decoding refuses, and the colour under transparent pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DecodeOptions {
+    pub max_pixels: u64,
+    pub max_file_size: u64,
+    pub background: Background,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self { max_pixels: DEFAULT_MAX_PIXELS, max_file_size: DEFAULT_MAX_FILE_SIZE, background: Background::WHITE }
+    }
+}
+
+/// The colour that transparent pixels are composited over: `white`, `black` or `#RRGGBB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Background(pub [u8; 3]);
+
+impl Background {
+    /// What transformers' `convert_rgb` composites over.
+    pub const WHITE: Self = Self([255, 255, 255]);
+    pub const BLACK: Self = Self([0, 0, 0]);
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Self::WHITE
+    }
+}
+
+impl FromStr for Background {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || format!("`{text}` is not a colour: use white, black or #RRGGBB");
+        match text.to_ascii_lowercase().as_str() {
+            "white" => Ok(Self::WHITE),
+            "black" => Ok(Self::BLACK),
+            hex => {
+                let digits = hex.strip_prefix('#').filter(|d| d.len() == 6 && d.is_ascii()).ok_or_else(invalid)?;
+                let channel = |i: usize| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| invalid());
+                Ok(Self([channel(0)?, channel(2)?, channel(4)?]))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Background {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::WHITE => f.write_str("white"),
+            Self::BLACK => f.write_str("black"),
+            Self([r, g, b]) => write!(f, "#{r:02x}{g:02x}{b:02x}"),
+        }
+    }
+}
+
+impl From<Background> for String {
+    fn from(background: Background) -> Self {
+        background.to_string()
+    }
+}
+
+impl TryFrom<String> for Background {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
 
 /// A decoded image and the facts about its file that go into the payload.
+#[derive(Debug)]
 pub struct DecodedImage {
     pub rgb: RgbImage,
     /// Dimensions after EXIF orientation.
@@ -22,6 +113,8 @@ pub struct DecodedImage {
     pub format: &'static str,
     pub size_bytes: u64,
     pub modified: Option<SystemTime>,
+    /// Held against the decode budget until the image is dropped.
+    _memory: Reservation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,93 +125,280 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
         Self { class, message: message.into() }
     }
 }
 
-pub fn decode_file(path: &Path, max_pixels: u64) -> Result<DecodedImage, DecodeError> {
-    let io_error = |error: std::io::Error| DecodeError::new(ErrorClass::from_io(&error), error.to_string());
-    let metadata = std::fs::metadata(path).map_err(io_error)?;
-    if metadata.is_dir() {
-        return Err(DecodeError::new(ErrorClass::Unsupported, "is a directory"));
+/// Decodes the image file at `path`: refuses what is not a regular file or is over the size
+/// limit before opening it, and streams the rest through [`decode_reader`].
+pub fn decode_file(path: &Path, options: &DecodeOptions, budget: &MemoryBudget) -> Result<DecodedImage, DecodeError> {
+    let io_error =
+        |what: &str, error: std::io::Error| DecodeError::new(ErrorClass::from_io(&error), format!("{what}: {error}"));
+    let metadata = std::fs::metadata(path).map_err(|error| io_error("cannot read the file", error))?;
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        return Err(DecodeError::new(ErrorClass::Unsupported, "is a folder, not an image file"));
     }
-    let bytes = std::fs::read(path).map_err(io_error)?;
-    let mut image = decode_bytes(&bytes, max_pixels)?;
+    // A FIFO or a device named like an image would block or never end.
+    if !kind.is_file() {
+        return Err(DecodeError::new(ErrorClass::Unsupported, "not a regular file (a FIFO, socket or device)"));
+    }
+    check_file_size(metadata.len(), options)?;
+    let file = File::open(path).map_err(|error| io_error("cannot open the file", error))?;
+    let mut image = decode_reader(BufReader::with_capacity(64 << 10, file), options, budget)?;
     image.size_bytes = metadata.len();
     image.modified = metadata.modified().ok();
     Ok(image)
 }
 
-pub fn decode_bytes(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage, DecodeError> {
-    if bytes.is_empty() {
+pub fn decode_bytes(bytes: &[u8], options: &DecodeOptions, budget: &MemoryBudget) -> Result<DecodedImage, DecodeError> {
+    check_file_size(bytes.len() as u64, options)?;
+    let mut image = decode_reader(std::io::Cursor::new(bytes), options, budget)?;
+    image.size_bytes = bytes.len() as u64;
+    Ok(image)
+}
+
+fn check_file_size(size: u64, options: &DecodeOptions) -> Result<(), DecodeError> {
+    if size == 0 {
         return Err(DecodeError::new(ErrorClass::Empty, "file is empty"));
     }
-    let format = image::guess_format(bytes)
-        .map_err(|_| DecodeError::new(ErrorClass::Unsupported, "not a recognised image format"))?;
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    reader.limits(image::Limits::default());
-    let mut decoder = reader.into_decoder().map_err(classify)?;
-    let (width, height) = decoder.dimensions();
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
+    if size > options.max_file_size {
         return Err(DecodeError::new(
             ErrorClass::TooLarge,
-            format!("{width}x{height} is {pixels} pixels, above the limit of {max_pixels}"),
+            format!("the file is {size} bytes, above the limit of {} (--max-file-size)", options.max_file_size),
         ));
     }
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = if format == image::ImageFormat::Jpeg {
-        drop(decoder);
-        let rgb = jpeg::decode(bytes).map_err(|reason| {
-            let class = if looks_truncated(&reason) { ErrorClass::Truncated } else { ErrorClass::Corrupt };
-            DecodeError::new(class, reason)
-        })?;
-        DynamicImage::ImageRgb8(rgb)
+    Ok(())
+}
+
+/// Sniffs the format from the first bytes, reads the header, checks the size, reserves the
+/// decode's peak memory from `budget`, then decodes, orients and flattens to RGB.
+pub fn decode_reader<R: BufRead + Seek>(
+    mut reader: R,
+    options: &DecodeOptions,
+    budget: &MemoryBudget,
+) -> Result<DecodedImage, DecodeError> {
+    let Sniffing { format, cut_short } = sniff_reader(&mut reader)?;
+    let name = sniff::format_name(format);
+    let classify = |error| classify(name, error, cut_short);
+    let (rgb, orientation, memory) = if format == ImageFormat::Jpeg {
+        let header = jpeg::read_header(&mut reader).map_err(|error| jpeg_failure(name, error))?;
+        let pixels = check_pixels(name, header.width, header.height, options)?;
+        let memory = budget.reserve(header.peak_bytes + orientation_bytes(header.orientation, pixels));
+        reader.rewind().map_err(|error| read_failure(name, &error))?;
+        let rgb = jpeg::decode(reader).map_err(|error| jpeg_failure(name, error))?;
+        (rgb, header.orientation, memory)
     } else {
-        DynamicImage::from_decoder(decoder).map_err(classify)?
+        let mut image_reader = ImageReader::with_format(reader, format);
+        image_reader.limits(allocation_limits(options));
+        let mut decoder = image_reader.into_decoder().map_err(classify)?;
+        let (width, height) = decoder.dimensions();
+        let pixels = check_pixels(name, width, height, options)?;
+        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+        let peak = conversion_bytes(decoder.total_bytes(), decoder.color_type(), pixels);
+        let memory = budget.reserve(peak + orientation_bytes(orientation, pixels));
+        let image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+        (flatten_to_rgb(image, options.background), orientation, memory)
     };
+    let mut image = DynamicImage::ImageRgb8(rgb);
     image.apply_orientation(orientation);
-    let rgb = flatten_to_rgb(image);
+    let rgb = image.into_rgb8();
     Ok(DecodedImage {
         width: rgb.width(),
         height: rgb.height(),
         rgb,
         format: format.extensions_str().first().copied().unwrap_or("unknown"),
-        size_bytes: bytes.len() as u64,
+        size_bytes: 0,
         modified: None,
+        _memory: memory,
     })
 }
 
-/// Composites alpha over white, as the reference preprocessors do when converting to RGB.
-fn flatten_to_rgb(image: DynamicImage) -> RgbImage {
+/// What the first bytes say.
+struct Sniffing {
+    format: ImageFormat,
+    /// The container declares more bytes than the file has: a decode error is a truncation.
+    cut_short: bool,
+}
+
+/// The format the first bytes name, or why the file is not decoded.
+fn sniff_reader(reader: &mut (impl Read + Seek)) -> Result<Sniffing, DecodeError> {
+    let mut head = Vec::with_capacity(512);
+    let read = reader.by_ref().take(512).read_to_end(&mut head);
+    let length =
+        read.and_then(|_| reader.seek(std::io::SeekFrom::End(0))).and_then(|end| reader.rewind().map(|()| end));
+    let length = length.map_err(|error| read_failure("image", &error))?;
+    match sniff(&head) {
+        _ if head.is_empty() => Err(DecodeError::new(ErrorClass::Empty, "file is empty")),
+        Sniffed::Image(format) => {
+            Ok(Sniffing { format, cut_short: sniff::declared_length(format, &head).is_some_and(|n| length < n) })
+        }
+        Sniffed::Unsupported(name) => {
+            Err(DecodeError::new(ErrorClass::Unsupported, format!("{name} images are not supported")))
+        }
+        Sniffed::Unknown(description) => Err(DecodeError::new(ErrorClass::Unsupported, description)),
+    }
+}
+
+/// Refuses an image over `max_pixels` (or without pixels) from its header dimensions.
+fn check_pixels(name: &str, width: u32, height: u32, options: &DecodeOptions) -> Result<u64, DecodeError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels == 0 {
+        return Err(DecodeError::new(ErrorClass::Corrupt, format!("{name}: the header says {width}x{height} pixels")));
+    }
+    if pixels > options.max_pixels {
+        return Err(DecodeError::new(
+            ErrorClass::TooLarge,
+            format!(
+                "{name}: {width}x{height} is {pixels} pixels, above the limit of {} (--max-pixels)",
+                options.max_pixels
+            ),
+        ));
+    }
+    Ok(pixels)
+}
+
+/// The decoders' own allocation limit: a 16-bit RGBA image of `max_pixels`, plus room for
+/// metadata, so that only a lying header (or hostile metadata) can reach it.
+fn allocation_limits(options: &DecodeOptions) -> image::Limits {
+    let mut limits = image::Limits::default();
+    let image_bytes = options.max_pixels.saturating_mul(8).saturating_add(64 << 20);
+    limits.max_alloc = Some(image_bytes.max(512 << 20));
+    limits
+}
+
+/// Peak bytes of decoding into `native` bytes of `color`, then converting to RGB8.
+fn conversion_bytes(native: u64, color: ColorType, pixels: u64) -> u64 {
+    let converted = match color {
+        ColorType::Rgb8 => 0,
+        ColorType::Rgba8 => 3,
+        // To RGBA8, then composited into RGB8.
+        color if color.has_alpha() => 4 + 3,
+        _ => 3,
+    };
+    native.saturating_add(converted * pixels)
+}
+
+/// A quarter turn writes a rotated copy of the RGB image; flips work in place.
+fn orientation_bytes(orientation: Orientation, pixels: u64) -> u64 {
+    use Orientation::*;
+    match orientation {
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => 3 * pixels,
+        NoTransforms | Rotate180 | FlipHorizontal | FlipVertical => 0,
+    }
+}
+
+/// Composites alpha over `background`, as transformers' `convert_rgb` does over white.
+fn flatten_to_rgb(image: DynamicImage, background: Background) -> RgbImage {
     if !image.color().has_alpha() {
         return image.into_rgb8();
     }
     let rgba = image.into_rgba8();
     let (width, height) = rgba.dimensions();
     let mut rgb = RgbImage::new(width, height);
+    let Background(under) = background;
     for (out, pixel) in rgb.pixels_mut().zip(rgba.pixels()) {
         let [r, g, b, a] = pixel.0;
-        let over_white = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a)) + 127) / 255) as u8;
-        out.0 = [over_white(r), over_white(g), over_white(b)];
+        let (a, rest) = (u16::from(a), 255 - u16::from(a));
+        let over = |c: u8, under: u8| ((u16::from(c) * a + u16::from(under) * rest + 127) / 255) as u8;
+        out.0 = [over(r, under[0]), over(g, under[1]), over(b, under[2])];
     }
     rgb
 }
 
-fn classify(error: ImageError) -> DecodeError {
+/// The message a panic carries (libjpeg's errors unwind the same way).
+pub fn panic_reason(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied())
+}
+
+fn jpeg_failure(name: &str, error: jpeg::JpegError) -> DecodeError {
+    let class =
+        if error.truncated || looks_truncated(&error.message) { ErrorClass::Truncated } else { ErrorClass::Corrupt };
+    DecodeError::new(class, format!("{name}: {}", error.message))
+}
+
+fn read_failure(name: &str, error: &std::io::Error) -> DecodeError {
+    DecodeError::new(ErrorClass::from_io(error), format!("{name}: cannot read the file: {error}"))
+}
+
+fn classify(name: &str, error: ImageError, cut_short: bool) -> DecodeError {
     let class = match &error {
+        ImageError::Decoding(_) if cut_short => ErrorClass::Truncated,
         ImageError::Limits(_) => ErrorClass::TooLarge,
         ImageError::Unsupported(_) => ErrorClass::Unsupported,
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => ErrorClass::Truncated,
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::InvalidData => ErrorClass::Corrupt,
         ImageError::IoError(io) => ErrorClass::from_io(io),
-        ImageError::Decoding(_) if looks_truncated(&error.to_string()) => ErrorClass::Truncated,
+        _ if looks_truncated(&error.to_string()) => ErrorClass::Truncated,
         _ => ErrorClass::Corrupt,
     };
-    DecodeError::new(class, error.to_string())
+    let message = match class {
+        ErrorClass::Truncated => format!("{name}: the file ends early ({error})"),
+        _ => format!("{name}: {error}"),
+    };
+    DecodeError::new(class, message)
 }
 
 fn looks_truncated(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
-    ["eof", "end of file", "truncated", "unexpected end", "not enough data"].iter().any(|m| message.contains(m))
+    ["eof", "end of file", "truncated", "unexpected end", "not enough data", "premature end", "failed to fill"]
+        .iter()
+        .any(|m| message.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backgrounds_parse_and_print() {
+        assert_eq!("white".parse(), Ok(Background::WHITE));
+        assert_eq!("Black".parse(), Ok(Background::BLACK));
+        assert_eq!("#FF8000".parse(), Ok(Background([255, 128, 0])));
+        assert_eq!(Background([255, 128, 0]).to_string(), "#ff8000");
+        for bad in ["", "#ff80", "ff8000", "#gg0000", "#ff80001", "red", "#ÿÿÿ"] {
+            assert!(bad.parse::<Background>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn alpha_is_composited_over_the_background() {
+        let mut rgba = image::RgbaImage::new(2, 1);
+        rgba.put_pixel(0, 0, image::Rgba([200, 100, 0, 0]));
+        rgba.put_pixel(1, 0, image::Rgba([200, 100, 0, 128]));
+        let rgb = flatten_to_rgb(DynamicImage::ImageRgba8(rgba), Background([0, 0, 255]));
+        assert_eq!(rgb.get_pixel(0, 0).0, [0, 0, 255], "fully transparent: the background");
+        assert_eq!(rgb.get_pixel(1, 0).0, [100, 50, 127], "half: the mean");
+    }
+
+    #[test]
+    fn refuses_files_and_headers_over_the_limits_before_decoding() {
+        let options = DecodeOptions { max_pixels: 100, max_file_size: 1 << 20, ..DecodeOptions::default() };
+        let budget = MemoryBudget::unlimited();
+        let mut png = Vec::new();
+        image::RgbImage::new(11, 10)
+            .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
+            .expect("encode a PNG");
+        let error = decode_bytes(&png, &options, &budget).unwrap_err();
+        assert_eq!(error.class, ErrorClass::TooLarge);
+        assert!(error.message.contains("11x10 is 110 pixels"), "{}", error.message);
+        let small = DecodeOptions { max_file_size: 10, ..options };
+        assert_eq!(decode_bytes(&png, &small, &budget).unwrap_err().class, ErrorClass::TooLarge);
+        assert_eq!(decode_bytes(b"", &options, &budget).unwrap_err().class, ErrorClass::Empty);
+    }
+
+    #[test]
+    fn the_reservation_lives_as_long_as_the_image() {
+        let budget = MemoryBudget::new(1 << 30);
+        let mut png = Vec::new();
+        image::RgbaImage::new(10, 10)
+            .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
+            .expect("encode a PNG");
+        let image = decode_bytes(&png, &DecodeOptions::default(), &budget).expect("decode");
+        // RGBA8 decoded (400 bytes), then its RGB copy (300 bytes).
+        assert_eq!(budget.in_use(), 700);
+        drop(image);
+        assert_eq!(budget.in_use(), 0);
+    }
 }

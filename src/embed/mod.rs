@@ -13,6 +13,7 @@ use ort::session::Session;
 use ort::value::{Outlet, TensorElementType, TensorRef, ValueType};
 
 use crate::cli::PreprocessPreset;
+use crate::decode::Background;
 use crate::preprocess::{Layout, Preprocessor};
 pub use runtime::Runtime;
 
@@ -99,9 +100,14 @@ impl ModelSpec {
         Ok(format!("xxh3:{:032x}", hasher.digest128()))
     }
 
-    /// Hash of the resolved preprocessing steps (not of the file's formatting).
-    pub fn preprocess_fingerprint(&self) -> String {
-        let steps = format!("{:?}", self.preprocessor);
+    /// Hash of the resolved preprocessing steps (not of the file's formatting), and of the
+    /// colour under transparent pixels. White, the default, adds nothing, so checkpoints from
+    /// before `--background` existed keep their fingerprint.
+    pub fn preprocess_fingerprint(&self, background: Background) -> String {
+        let mut steps = format!("{:?}", self.preprocessor);
+        if background != Background::WHITE {
+            steps += &format!(" over {background}");
+        }
         format!("xxh3:{:032x}", xxhash_rust::xxh3::xxh3_128(steps.as_bytes()))
     }
 }

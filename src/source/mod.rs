@@ -20,6 +20,8 @@ pub struct SourceSpec {
     pub manifests: Vec<PathBuf>,
     pub hidden: bool,
     pub follow_links: bool,
+    /// A bad manifest line is an error for the whole run, not a failed item.
+    pub strict_manifest: bool,
 }
 
 impl SourceSpec {
@@ -30,6 +32,13 @@ impl SourceSpec {
         }
         for path in self.paths.iter().chain(&self.manifests) {
             std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        }
+        // Strict manifests are read through once first, so that a bad line refuses the run
+        // before anything is indexed.
+        if self.strict_manifest {
+            for manifest in &self.manifests {
+                let _ = read_manifest(manifest, true, &mut |_| ControlFlow::Continue(()))?;
+            }
         }
         Ok(())
     }
@@ -43,7 +52,7 @@ impl SourceSpec {
             }
         }
         for manifest in &self.manifests {
-            if read_manifest(manifest, &mut visit)?.is_break() {
+            if read_manifest(manifest, self.strict_manifest, &mut visit)?.is_break() {
                 return Ok(());
             }
         }

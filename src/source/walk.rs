@@ -5,9 +5,13 @@ use std::path::Path;
 use serde_json::Map;
 use walkdir::WalkDir;
 
-use crate::item::{ErrorClass, Failure, Item};
+use crate::item::{path_text, ErrorClass, Failure, Item};
 
-const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp", "tif", "tiff",
+    // Not decoded, but taken so that they are reported as unsupported instead of skipped unseen.
+    "heic", "heif", "avif", "jxl",
+];
 
 pub fn is_image_path(path: &Path) -> bool {
     path.extension()
@@ -20,6 +24,8 @@ fn is_hidden(name: &OsStr) -> bool {
 }
 
 /// Walks `root` in a stable (sorted) order. A file given directly is taken whatever its extension.
+/// What cannot be walked (an unreadable folder, a broken link, a link loop) fails as an item of
+/// class `walk`, and the walk goes on.
 pub fn walk(
     root: &Path,
     hidden: bool,
@@ -39,28 +45,41 @@ pub fn walk(
             Ok(entry) if entry.depth() > 0 && !is_image_path(entry.path()) => continue,
             // Without --follow-links a symlink is skipped, as fd and ripgrep do.
             Ok(entry) if entry.path_is_symlink() && !follow_links && entry.depth() > 0 => continue,
-            Ok(entry) => Ok(Item {
-                key: entry.path().to_string_lossy().into_owned(),
-                path: entry.into_path(),
-                fields: Map::new(),
-            }),
-            Err(error) => Err(walk_failure(root, &error)),
+            Ok(entry) => {
+                Ok(Item { key: path_text(entry.path()).into_owned(), path: entry.into_path(), fields: Map::new() })
+            }
+            Err(error) => match walk_failure(root, &error) {
+                Some(failure) => Err(failure),
+                None => continue,
+            },
         };
         visit(outcome)?;
     }
     ControlFlow::Continue(())
 }
 
-fn walk_failure(root: &Path, error: &walkdir::Error) -> Failure {
+/// The failure to report for a walk error, or `None` for a broken link that no image walk
+/// would have taken (such as `notes.txt`).
+fn walk_failure(root: &Path, error: &walkdir::Error) -> Option<Failure> {
     let path = error.path().unwrap_or(root).to_path_buf();
-    let class = match error.io_error() {
-        _ if error.loop_ancestor().is_some() => ErrorClass::Walk,
-        Some(io) => ErrorClass::from_io(io),
-        None => ErrorClass::Walk,
+    let link = path.symlink_metadata().is_ok_and(|metadata| metadata.file_type().is_symlink());
+    let message = if let Some(ancestor) = error.loop_ancestor() {
+        format!("symbolic link loop: it leads back to {}", ancestor.display())
+    } else if link && std::fs::metadata(&path).is_err() {
+        // Without an extension it may have been a folder of images.
+        if !is_image_path(&path) && path.extension().is_some() {
+            return None;
+        }
+        match std::fs::read_link(&path) {
+            Ok(target) => format!("broken symbolic link to {}", target.display()),
+            Err(_) => "broken symbolic link".to_string(),
+        }
+    } else {
+        let what = if path.is_dir() { "cannot list the folder" } else { "cannot read" };
+        match error.io_error() {
+            Some(io) => format!("{what}: {io}"),
+            None => format!("{what}: {error}"),
+        }
     };
-    let message = match error.io_error() {
-        Some(io) => io.to_string(),
-        None => error.to_string(),
-    };
-    Failure { key: path.to_string_lossy().into_owned(), path: Some(path), class, message }
+    Some(Failure { key: path_text(&path).into_owned(), path: Some(path), class: ErrorClass::Walk, message })
 }

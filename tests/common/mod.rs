@@ -142,6 +142,22 @@ impl Workspace {
     }
 }
 
+/// Writes the corpus of odd and broken images (scripts/make_odd_images.py) under `ws/odd`;
+/// `odd/expected.json` holds each file's expected outcome.
+pub fn make_odd_images(ws: &Workspace) -> PathBuf {
+    let out = ws.path().join("odd");
+    let python = repo().join(".venv/bin/python");
+    let status = std::process::Command::new(&python)
+        .arg(repo().join("scripts/make_odd_images.py"))
+        .arg("odd")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; run the README's test command", python.display()));
+    assert!(status.success(), "make_odd_images.py failed");
+    out
+}
+
 pub fn points(summary: &Value) -> u64 {
     summary["sink"]["points"].as_u64().expect("points in summary")
 }
