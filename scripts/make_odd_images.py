@@ -14,7 +14,7 @@ tests/formats.rs runs it, indexes OUT, and checks both.
 `torture` writes many variants (all Pillow modes and formats, EXIF orientations, truncations,
 bit flips, mangled headers, bombs) derived from synthetic images and, with --photos, from
 real photos; no outcome is fixed except that each file ends as done or failed, with no
-crash or hang. Used for the corpus run reported in BENCHMARKS.md.
+crash or hang.
 """
 
 import argparse
