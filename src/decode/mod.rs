@@ -185,7 +185,7 @@ pub fn decode_reader<R: BufRead + Seek>(
         webp::check_chunks(&mut reader, length)?;
     }
     let name = sniff::format_name(format);
-    let classify = |error| classify(name, error, cut_short);
+    let failure = |error| classify(name, error, cut_short);
     let (rgb, orientation, memory) = if format == ImageFormat::Jpeg {
         let header = jpeg::read_header(&mut reader).map_err(|error| jpeg_failure(name, error))?;
         let pixels = check_pixels(name, header.width, header.height, options)?;
@@ -196,13 +196,13 @@ pub fn decode_reader<R: BufRead + Seek>(
     } else {
         let mut image_reader = ImageReader::with_format(reader, format);
         image_reader.limits(allocation_limits(options));
-        let mut decoder = image_reader.into_decoder().map_err(classify)?;
+        let mut decoder = image_reader.into_decoder().map_err(failure)?;
         let (width, height) = decoder.dimensions();
         let pixels = check_pixels(name, width, height, options)?;
         let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
         let peak = conversion_bytes(decoder.total_bytes(), decoder.color_type(), pixels);
         let memory = budget.reserve(peak + orientation_bytes(orientation, pixels));
-        let image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+        let image = DynamicImage::from_decoder(decoder).map_err(failure)?;
         (flatten_to_rgb(image, options.background), orientation, memory)
     };
     let mut image = DynamicImage::ImageRgb8(rgb);
