@@ -14,7 +14,7 @@ tests/formats.rs runs it, indexes OUT, and checks both.
 `torture` writes many variants (all Pillow modes and formats, EXIF orientations, truncations,
 bit flips, mangled headers, bombs) derived from synthetic images and, with --photos, from
 real photos; no outcome is fixed except that each file ends as done or failed, with no
-crash or hang. Used for the corpus run reported in BENCHMARKS.md.
+crash or hang.
 """
 
 import argparse
@@ -291,7 +291,8 @@ def odd(out):
     bad[40:60] = b"\x55" * 20
     add("broken/bad_checksum.png", bytes(bad), {"class": "corrupt"})
     add("broken/zero_size.png", png(0, 0, 8, 2, b""), {"class": "corrupt"})
-    add("broken/garbage_after_soi.jpg", b"\xff\xd8\xff\xe0" + b"\x13\x37" * 200, {"class": "corrupt"})
+    add("broken/garbage_after_soi.jpg", b"\xff\xd8\xff\xdb\x00\x05\x55" + b"\x13\x37" * 200, {"class": "corrupt"})
+    add("broken/segment_past_the_end.jpg", b"\xff\xd8\xff\xe0\x13\x37" + b"\0" * 200, {"class": "truncated"})
 
     # Bombs: the header says more than --max-pixels; refused before any pixel is allocated.
     add("large/png_30000x30000.png", png_bomb(30000), {"class": "too_large"})

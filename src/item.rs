@@ -87,7 +87,7 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.path {
-            Some(path) => write!(f, "{} [{}]: {}", path.display(), self.class, self.message),
+            Some(path) => write!(f, "{} [{}]: {}", path_text(path), self.class, self.message),
             None => write!(f, "{} [{}]: {}", self.key, self.class, self.message),
         }
     }

@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{bail, Context};
 
 use crate::cli::{Cli, Command, DecodeArgs, GlobalArgs, ModelArgs, PreprocessPreset, ServerArgs, StoreArgs};
-use crate::decode::DecodeOptions;
+use crate::decode::{DecodeOptions, MemoryBudget};
 use crate::embed::{runtime, Device, Encoder, EncoderSettings, ModelSpec};
+use crate::pipeline::TensorLoader;
 use crate::sink::edge::CollectionInfo;
 use crate::sink::qdrant::{Connection, QdrantSink};
 
@@ -125,6 +126,16 @@ impl ModelChoice {
             normalize: self.normalize,
         };
         Ok(ResolvedModel { spec, settings, info })
+    }
+}
+
+/// Loads the query images of `search` and `embed`, one at a time.
+pub(crate) fn query_loader<'a>(resolved: &'a ResolvedModel, encoder: &Encoder, args: &DecodeArgs) -> TensorLoader<'a> {
+    TensorLoader {
+        preprocessor: &resolved.spec.preprocessor,
+        layout: encoder.layout(),
+        decode: decode_options(args),
+        budget: MemoryBudget::unlimited(),
     }
 }
 

@@ -4,12 +4,10 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::{
-    connect_server, decode_options, load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus,
+    connect_server, load_encoder, query_loader, remembered_collection, resolve_model, thread_split, ExitStatus,
 };
 use crate::cli::{GlobalArgs, SearchArgs};
-use crate::decode::MemoryBudget;
 use crate::item::path_text;
-use crate::pipeline::TensorLoader;
 use crate::sink::{EdgeStore, Sink};
 
 pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatus> {
@@ -38,19 +36,14 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatu
             args.store.collection,
         );
     }
-    let loader = TensorLoader {
-        preprocessor: &resolved.spec.preprocessor,
-        layout: encoder.layout(),
-        decode: decode_options(&args.decode),
-        budget: MemoryBudget::unlimited(),
-    };
+    let loader = query_loader(&resolved, &encoder, &args.decode);
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     for image in &args.images {
         let slot = match loader.load(image) {
             Ok((_, slot)) => slot,
             Err(error) => {
-                eprintln!("warning: {} [{}]: {}", image.display(), error.class, error.message);
+                eprintln!("warning: {} [{}]: {}", path_text(image), error.class, error.message);
                 failed = true;
                 continue;
             }

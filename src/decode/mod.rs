@@ -21,6 +21,7 @@ use crate::item::ErrorClass;
 mod budget;
 mod jpeg;
 mod sniff;
+mod webp;
 
 pub use budget::{MemoryBudget, Reservation};
 pub use sniff::{sniff, Sniffed};
@@ -179,9 +180,12 @@ pub fn decode_reader<R: BufRead + Seek>(
     options: &DecodeOptions,
     budget: &MemoryBudget,
 ) -> Result<DecodedImage, DecodeError> {
-    let Sniffing { format, cut_short } = sniff_reader(&mut reader)?;
+    let Sniffing { format, length, cut_short } = sniff_reader(&mut reader)?;
+    if format == ImageFormat::WebP {
+        webp::check_chunks(&mut reader, length)?;
+    }
     let name = sniff::format_name(format);
-    let classify = |error| classify(name, error, cut_short);
+    let failure = |error| classify(name, error, cut_short);
     let (rgb, orientation, memory) = if format == ImageFormat::Jpeg {
         let header = jpeg::read_header(&mut reader).map_err(|error| jpeg_failure(name, error))?;
         let pixels = check_pixels(name, header.width, header.height, options)?;
@@ -192,13 +196,13 @@ pub fn decode_reader<R: BufRead + Seek>(
     } else {
         let mut image_reader = ImageReader::with_format(reader, format);
         image_reader.limits(allocation_limits(options));
-        let mut decoder = image_reader.into_decoder().map_err(classify)?;
+        let mut decoder = image_reader.into_decoder().map_err(failure)?;
         let (width, height) = decoder.dimensions();
         let pixels = check_pixels(name, width, height, options)?;
         let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
         let peak = conversion_bytes(decoder.total_bytes(), decoder.color_type(), pixels);
         let memory = budget.reserve(peak + orientation_bytes(orientation, pixels));
-        let image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+        let image = DynamicImage::from_decoder(decoder).map_err(failure)?;
         (flatten_to_rgb(image, options.background), orientation, memory)
     };
     let mut image = DynamicImage::ImageRgb8(rgb);
@@ -218,6 +222,8 @@ pub fn decode_reader<R: BufRead + Seek>(
 /// What the first bytes say.
 struct Sniffing {
     format: ImageFormat,
+    /// Bytes in the whole file.
+    length: u64,
     /// The container declares more bytes than the file has: a decode error is a truncation.
     cut_short: bool,
 }
@@ -232,7 +238,8 @@ fn sniff_reader(reader: &mut (impl Read + Seek)) -> Result<Sniffing, DecodeError
     match sniff(&head) {
         _ if head.is_empty() => Err(DecodeError::new(ErrorClass::Empty, "file is empty")),
         Sniffed::Image(format) => {
-            Ok(Sniffing { format, cut_short: sniff::declared_length(format, &head).is_some_and(|n| length < n) })
+            let cut_short = sniff::declared_length(format, &head).is_some_and(|declared| length < declared);
+            Ok(Sniffing { format, length, cut_short })
         }
         Sniffed::Unsupported(name) => {
             Err(DecodeError::new(ErrorClass::Unsupported, format!("{name} images are not supported")))
@@ -313,6 +320,10 @@ pub fn panic_reason(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
 }
 
 fn jpeg_failure(name: &str, error: jpeg::JpegError) -> DecodeError {
+    // Skipping a segment that runs past the end of the file is a read error to libjpeg.
+    if error.message == "Input file read error" {
+        return DecodeError::new(ErrorClass::Truncated, format!("{name}: the file ends inside a segment"));
+    }
     let class =
         if error.truncated || looks_truncated(&error.message) { ErrorClass::Truncated } else { ErrorClass::Corrupt };
     DecodeError::new(class, format!("{name}: {}", error.message))
@@ -325,7 +336,13 @@ fn read_failure(name: &str, error: &std::io::Error) -> DecodeError {
 fn classify(name: &str, error: ImageError, cut_short: bool) -> DecodeError {
     let class = match &error {
         ImageError::Decoding(_) if cut_short => ErrorClass::Truncated,
-        ImageError::Limits(_) => ErrorClass::TooLarge,
+        // The limits leave room for any image under --max-pixels: a damaged header asks more.
+        ImageError::Limits(_) => {
+            return DecodeError::new(
+                ErrorClass::TooLarge,
+                format!("{name}: decoding would need more memory than allowed, likely a damaged header ({error})"),
+            )
+        }
         ImageError::Unsupported(_) => ErrorClass::Unsupported,
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => ErrorClass::Truncated,
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::InvalidData => ErrorClass::Corrupt,
@@ -340,16 +357,25 @@ fn classify(name: &str, error: ImageError, cut_short: bool) -> DecodeError {
     DecodeError::new(class, message)
 }
 
+/// Decoders say "EOF", "unexpected end of file", "failed to fill whole buffer" (read_exact)...
 fn looks_truncated(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
-    ["eof", "end of file", "truncated", "unexpected end", "not enough data", "premature end", "failed to fill"]
-        .iter()
-        .any(|m| message.contains(m))
+    // A word, so that "TileOffsets" is not an EOF.
+    message.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| word == "eof")
+        || ["end of file", "truncated", "unexpected end", "not enough data", "premature end", "failed to fill"]
+            .iter()
+            .any(|m| message.contains(m))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncation_is_told_by_words() {
+        assert!(looks_truncated("Unexpected EOF") && looks_truncated("failed to fill whole buffer"));
+        assert!(!looks_truncated("either (StripByteCounts and StripOffsets) or (TileByteCounts and TileOffsets)"));
+    }
 
     #[test]
     fn backgrounds_parse_and_print() {

@@ -48,6 +48,19 @@ pub fn fixture_image_count() -> usize {
         .count()
 }
 
+/// Settings of the calling shell that must not leak into the tests' runs.
+const CLEARED_ENV: [&str; 9] = [
+    "IMBED_STORE",
+    "IMBED_COLLECTION",
+    "IMBED_MODEL",
+    "IMBED_DEVICE",
+    "IMBED_ORT_LIB",
+    "RUST_LOG",
+    "IMBED_QDRANT_URL",
+    "IMBED_QDRANT_API_KEY",
+    "QDRANT_API_KEY",
+];
+
 /// A scratch folder used as the working directory, so `./imbed-store` lands inside it.
 pub struct Workspace {
     pub dir: TempDir,
@@ -66,17 +79,7 @@ impl Workspace {
     pub fn imbed(&self) -> Command {
         let mut command = Command::cargo_bin("imbed").expect("imbed binary");
         command.current_dir(self.path()).env("ORT_DYLIB_PATH", ort_library());
-        for var in [
-            "IMBED_STORE",
-            "IMBED_COLLECTION",
-            "IMBED_MODEL",
-            "IMBED_DEVICE",
-            "IMBED_ORT_LIB",
-            "RUST_LOG",
-            "IMBED_QDRANT_URL",
-            "IMBED_QDRANT_API_KEY",
-            "QDRANT_API_KEY",
-        ] {
+        for var in CLEARED_ENV {
             command.env_remove(var);
         }
         command
@@ -94,6 +97,36 @@ impl Workspace {
         let mut command = self.imbed();
         command.arg("index").args(paths).arg("--model").arg(tiny_model()).arg("--json").args(extra);
         let output = command.output().expect("run imbed");
+        Self::summary(&output)
+    }
+
+    /// `index` as a user whom file modes apply to: as root, through setpriv as `nobody`, with a
+    /// copy of the binary (the build folder may be private) and the workspace open to all.
+    /// `None` where root cannot drop its privileges.
+    pub fn index_unprivileged(&self, paths: &[&Path], extra: &[&str]) -> Option<(Value, i32)> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Some(self.index(paths, extra));
+        }
+        let setpriv = std::process::Command::new("setpriv").arg("--version").output();
+        if !setpriv.is_ok_and(|output| output.status.success()) {
+            return None;
+        }
+        let binary = self.path().join("bin/imbed");
+        std::fs::create_dir_all(binary.parent().expect("bin")).expect("bin folder");
+        std::fs::copy(assert_cmd::cargo::cargo_bin("imbed"), &binary).expect("copy imbed");
+        std::fs::set_permissions(self.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+        let mut command = std::process::Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(&binary).arg("index").args(paths);
+        command.arg("--model").arg(tiny_model()).arg("--json").args(extra);
+        command.current_dir(self.path()).env("ORT_DYLIB_PATH", ort_library());
+        for var in CLEARED_ENV {
+            command.env_remove(var);
+        }
+        Some(Self::summary(&command.output().expect("run imbed through setpriv")))
+    }
+
+    fn summary(output: &std::process::Output) -> (Value, i32) {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let summary = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
             panic!("no JSON summary; stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr))
