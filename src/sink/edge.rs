@@ -293,11 +293,7 @@ impl Sink for EdgeStore {
         let shard = &self.shard;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.flush())).map_err(|panic| {
             self.flush_failed = true;
-            let reason = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown reason");
+            let reason = crate::decode::panic_reason(panic.as_ref()).unwrap_or("unknown reason");
             SinkError::Flush(format!("{}: {reason}", self.dir.display()))
         })
     }
