@@ -29,6 +29,23 @@ fn index_into(ws: &Workspace, server: &TestServer, extra: &[&str]) -> (Value, i3
     (summary, output.status.code().unwrap_or(-1), stderr)
 }
 
+/// `imbed index` of the fixtures one per batch, in the background, so it can be disturbed.
+fn spawn_slow_index(ws: &Workspace, server: &TestServer, extra: &[&str]) -> std::process::Child {
+    Command::new(assert_cmd::cargo::cargo_bin("imbed"))
+        .current_dir(ws.path())
+        .env("ORT_DYLIB_PATH", ort_library())
+        .arg("index")
+        .arg(fixture_images())
+        .arg("--model")
+        .arg(tiny_model())
+        .args(["--qdrant", &server.url(), "--collection", COLLECTION, "--batch-size", "1", "--quiet"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
 fn stats(ws: &Workspace, extra: &[&str]) -> Value {
     let output = ws.imbed().args(["stats", "--json"]).args(extra).output().expect("stats");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -304,18 +321,7 @@ fn bulk_load_turns_indexing_off_until_the_run_and_its_resume_finish() {
     let server = TestServer::start();
     // Slow writes, so the run can be killed while it loads.
     server.faults().delay(Duration::from_millis(300));
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("imbed"))
-        .current_dir(ws.path())
-        .env("ORT_DYLIB_PATH", ort_library())
-        .arg("index")
-        .arg(fixture_images())
-        .arg("--model")
-        .arg(tiny_model())
-        .args(["--qdrant", &server.url(), "--collection", COLLECTION, "--batch-size", "1", "--bulk", "--quiet"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_slow_index(&ws, &server, &["--bulk"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while server.points(COLLECTION).is_empty() {
         assert!(child.try_wait().expect("try_wait").is_none(), "the run ended before it was killed");
@@ -419,19 +425,7 @@ fn a_server_that_restarts_mid_run_loses_nothing() {
     let mut server = TestServer::start();
     // Slow writes, so the server can go down while the run writes.
     server.faults().delay(Duration::from_millis(300));
-    let child = Command::new(assert_cmd::cargo::cargo_bin("imbed"))
-        .current_dir(ws.path())
-        .env("ORT_DYLIB_PATH", ort_library())
-        .arg("index")
-        .arg(fixture_images())
-        .arg("--model")
-        .arg(tiny_model())
-        .args(["--qdrant", &server.url(), "--collection", COLLECTION, "--batch-size", "1", "--max-retries", "10"])
-        .args(["--quiet"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_slow_index(&ws, &server, &["--max-retries", "10"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while server.upsert_calls() == 0 {
         assert!(Instant::now() < deadline, "nothing was written within a minute");

@@ -264,13 +264,7 @@ fn validate_collection_name(name: &str) -> anyhow::Result<()> {
 
 impl Sink for EdgeStore {
     fn upsert(&mut self, points: Vec<Point>) -> Result<(), SinkError> {
-        if let Some(point) = points.iter().find(|point| point.vector.len() != self.dimension) {
-            return Err(SinkError::Write(format!(
-                "vector of {} dimensions for a collection of {}",
-                point.vector.len(),
-                self.dimension
-            )));
-        }
+        super::check_dimensions(&points, self.dimension)?;
         let points = points
             .into_iter()
             .map(|point| PointStructPersisted {

@@ -67,6 +67,17 @@ pub trait Sink: Send {
     fn location(&self) -> String;
 }
 
+/// Refuses points whose vectors do not have the collection's dimension.
+pub fn check_dimensions(points: &[Point], dimension: usize) -> Result<(), SinkError> {
+    match points.iter().find(|point| point.vector.len() != dimension) {
+        Some(point) => Err(SinkError::Write(format!(
+            "vector of {} dimensions for a collection of {dimension}",
+            point.vector.len()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Namespace of imbed's point IDs: UUIDv5(namespace, key).
 const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1d_3c2a_9b4e_4d7f_8a21_5c0e_b7d9_1e42);
 

@@ -359,13 +359,7 @@ fn split_requests(collection: &str, points: Vec<PointStruct>, batch: usize) -> R
 
 impl Sink for QdrantSink {
     fn upsert(&mut self, points: Vec<Point>) -> Result<(), SinkError> {
-        if let Some(point) = points.iter().find(|point| point.vector.len() != self.dimension) {
-            return Err(SinkError::Write(format!(
-                "vector of {} dimensions for a collection of {}",
-                point.vector.len(),
-                self.dimension
-            )));
-        }
+        super::check_dimensions(&points, self.dimension)?;
         let points: Vec<PointStruct> = points.into_iter().map(|point| self.to_grpc(point)).collect();
         let requests = split_requests(&self.collection, points, self.connection.upsert_batch)?;
         let retries = self.connection.max_retries;
