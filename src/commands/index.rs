@@ -1,11 +1,13 @@
 use anyhow::{bail, Context};
 
 use super::run::{check_fingerprints, execute, source_of, SinkOptions};
-use super::{connect_server, decode_options, preset_name, remembered_collection, resolve_model, ExitStatus};
+use super::{
+    collection_setup, connect_store, decode_options, preset_name, remembered_collection, resolve_model, ExitStatus,
+};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, IndexArgs};
 use crate::plan::Plan;
-use crate::sink::qdrant::{CollectionSetup, ServerTarget};
+use crate::sink::qdrant::ServerTarget;
 use crate::source::SourceSpec;
 
 pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus> {
@@ -18,18 +20,10 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
     };
     source.validate()?;
     // A server that is down should say so before the model is hashed and loaded.
-    let server = match &args.store.qdrant {
-        Some(url) => {
-            Some(connect_server(url, &args.store.collection, args.store.vector_name.clone(), &args.store.server)?)
-        }
-        None => None,
-    };
+    let server = connect_store(&args.store)?;
     let decode = decode_options(&args.decode);
     // Without --model, an existing collection keeps the model it was built with.
-    let remembered = match &args.store.qdrant {
-        None => remembered_collection(&args.store)?.filter(|_| args.model.model.is_none()),
-        Some(_) => None,
-    };
+    let remembered = remembered_collection(&args.store)?.filter(|_| args.model.model.is_none());
     let qdrant = args.store.qdrant.as_ref().map(|url| ServerTarget {
         url: url.clone(),
         vector_name: args.store.vector_name.clone(),
@@ -84,13 +78,7 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
     checkpoint.set_config(&config)?;
     let source = source_of(&config);
     let plan = Plan { pending: true, discover: Some(&source) };
-    let setup = CollectionSetup {
-        on_disk: args.setup.on_disk,
-        shards: args.setup.shards,
-        replication_factor: args.setup.replication_factor,
-        bulk: args.setup.bulk,
-    };
-    let sink = SinkOptions { server, setup };
+    let sink = SinkOptions { server, setup: collection_setup(&args.setup) };
     execute(global, &args.run, "index", &config, checkpoint, lock, &plan, args.model.intra_threads, sink)
 }
 

@@ -15,12 +15,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
 
-use crate::cli::{Cli, Command, DecodeArgs, GlobalArgs, ModelArgs, PreprocessPreset, ServerArgs, StoreArgs};
+use crate::cli::{
+    Cli, CollectionSetupArgs, Command, DecodeArgs, GlobalArgs, ModelArgs, PreprocessPreset, ServerArgs, StoreArgs,
+};
 use crate::decode::{DecodeOptions, MemoryBudget};
 use crate::embed::{runtime, Device, Encoder, EncoderSettings, ModelSpec};
 use crate::pipeline::TensorLoader;
 use crate::sink::edge::CollectionInfo;
-use crate::sink::qdrant::{Connection, QdrantSink};
+use crate::sink::qdrant::{CollectionSetup, Connection, QdrantSink};
 
 pub use doctor::doctor;
 pub use embed::embed;
@@ -187,9 +189,31 @@ pub(crate) fn load_encoder(global: &GlobalArgs, resolved: &ResolvedModel) -> any
     Encoder::load(runtime, &resolved.spec, &resolved.settings)
 }
 
+/// What the embedded store remembers of its collection; a server keeps no such record.
 pub(crate) fn remembered_collection(store: &StoreArgs) -> anyhow::Result<Option<CollectionInfo>> {
+    if store.qdrant.is_some() {
+        return Ok(None);
+    }
     crate::sink::EdgeStore::read_info(&store.store, &store.collection)
         .with_context(|| format!("cannot read collection `{}`", store.collection))
+}
+
+/// The server that `--qdrant` names, connected and healthy; `None` for the embedded store.
+pub(crate) fn connect_store(store: &StoreArgs) -> anyhow::Result<Option<QdrantSink>> {
+    store
+        .qdrant
+        .as_deref()
+        .map(|url| connect_server(url, &store.collection, store.vector_name.clone(), &store.server))
+        .transpose()
+}
+
+pub(crate) fn collection_setup(args: &CollectionSetupArgs) -> CollectionSetup {
+    CollectionSetup {
+        on_disk: args.on_disk,
+        shards: args.shards,
+        replication_factor: args.replication_factor,
+        bulk: args.bulk,
+    }
 }
 
 /// Connects to a Qdrant server, checking its health before anything else is loaded.

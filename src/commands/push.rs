@@ -12,11 +12,11 @@ use anyhow::{bail, Context};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{connect_server, install_stop_handler, ExitStatus};
+use super::run::{finish_bulk, open_server_collection};
+use super::{collection_setup, connect_server, install_stop_handler, ExitStatus};
 use crate::checkpoint::{Checkpoint, CheckpointLock};
 use crate::cli::PushArgs;
 use crate::progress::ProgressMode;
-use crate::sink::qdrant::CollectionSetup;
 use crate::sink::{EdgeStore, Sink};
 
 const META_SOURCE: &str = "push_source";
@@ -24,8 +24,6 @@ const META_TARGET: &str = "push_target";
 /// The ID where the next page starts; empty once the push finished.
 const META_NEXT: &str = "push_next";
 const META_PUSHED: &str = "push_pushed";
-/// Set while a bulk push into a collection it created waits to turn indexing back on.
-const META_BULK: &str = "push_bulk";
 
 pub fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
     let target_collection = args.to_collection.clone().unwrap_or_else(|| args.collection.clone());
@@ -58,18 +56,7 @@ pub fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
     };
 
     let mut server = connect_server(&args.qdrant, &target_collection, args.vector_name.clone(), &args.server)?;
-    let setup = CollectionSetup {
-        on_disk: args.setup.on_disk,
-        shards: args.setup.shards,
-        replication_factor: args.setup.replication_factor,
-        bulk: args.setup.bulk,
-    };
-    let created = server.open_or_create(store.dimension(), &setup)?;
-    if args.setup.bulk && created {
-        checkpoint.set_meta(META_BULK, "1")?;
-    } else if args.setup.bulk && next.is_none() {
-        tracing::warn!("--bulk: collection `{target_collection}` existed before the push; its index settings stay");
-    }
+    open_server_collection(&mut server, &checkpoint, store.dimension(), &collection_setup(&args.setup))?;
 
     let total = store.count()?;
     let reporter = ProgressMode::detect(false, Duration::from_secs(10)).reporter("Pushing");
@@ -104,9 +91,8 @@ pub fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     reporter.finish();
-    if !interrupted && checkpoint.meta(META_BULK)?.as_deref() == Some("1") {
-        server.set_hnsw_m(crate::sink::qdrant::DEFAULT_HNSW_M)?;
-        checkpoint.set_meta(META_BULK, "")?;
+    if !interrupted {
+        finish_bulk(&server, &checkpoint, args.json)?;
     }
     let seconds = started.elapsed().as_secs_f64();
     let points = server.count()?;

@@ -149,31 +149,43 @@ fn open_sink(
         let store = EdgeStore::open_or_create(&config.store, &config.collection, info)?;
         return Ok(RunSink::Edge(store.with_min_free_space(min_free_space)));
     };
-    let created = server.open_or_create(info.dimension, setup)?;
-    if created {
-        checkpoint.set_meta(META_CREATED, "1")?;
-    }
-    if setup.bulk && checkpoint.meta(META_BULK_RESTORE_M)?.is_none_or(|m| m.is_empty()) {
-        if created {
-            // Created with m=0 already.
-            checkpoint.set_meta(META_BULK_RESTORE_M, &DEFAULT_HNSW_M.to_string())?;
-        } else if checkpoint.meta(META_CREATED)?.as_deref() == Some("1") {
-            let m = server.state()?.hnsw_m.filter(|&m| m > 0).unwrap_or(DEFAULT_HNSW_M);
-            server.set_hnsw_m(0)?;
-            checkpoint.set_meta(META_BULK_RESTORE_M, &m.to_string())?;
-        } else {
-            tracing::warn!(
-                "--bulk: collection `{}` existed before this run, so imbed leaves its index settings alone",
-                config.collection
-            );
-        }
-    }
+    open_server_collection(&mut server, checkpoint, info.dimension, setup)?;
     Ok(RunSink::Server(server))
 }
 
+/// Opens or creates the server collection and, with `--bulk`, turns its indexing off, keeping
+/// in `checkpoint` what to restore. Shared by runs and `push`.
+pub(crate) fn open_server_collection(
+    server: &mut QdrantSink,
+    checkpoint: &Checkpoint,
+    dimension: usize,
+    setup: &CollectionSetup,
+) -> anyhow::Result<()> {
+    let created = server.open_or_create(dimension, setup)?;
+    if created {
+        checkpoint.set_meta(META_CREATED, "1")?;
+    }
+    if !setup.bulk || checkpoint.meta(META_BULK_RESTORE_M)?.is_some_and(|m| !m.is_empty()) {
+        return Ok(());
+    }
+    if created {
+        // Created with m=0 already.
+        checkpoint.set_meta(META_BULK_RESTORE_M, &DEFAULT_HNSW_M.to_string())?;
+    } else if checkpoint.meta(META_CREATED)?.as_deref() == Some("1") {
+        let m = server.state()?.hnsw_m.filter(|&m| m > 0).unwrap_or(DEFAULT_HNSW_M);
+        server.set_hnsw_m(0)?;
+        checkpoint.set_meta(META_BULK_RESTORE_M, &m.to_string())?;
+    } else {
+        tracing::warn!(
+            "--bulk: collection `{}` existed before imbed wrote to it, so its index settings stay",
+            server.collection()
+        );
+    }
+    Ok(())
+}
+
 /// After a bulk load, turns indexing back on once nothing is left pending.
-fn finish_bulk(sink: &RunSink, checkpoint: &Checkpoint, quiet: bool) -> anyhow::Result<()> {
-    let RunSink::Server(server) = sink else { return Ok(()) };
+pub(crate) fn finish_bulk(server: &QdrantSink, checkpoint: &Checkpoint, quiet: bool) -> anyhow::Result<()> {
     let Some(m) = checkpoint.meta(META_BULK_RESTORE_M)?.and_then(|m| m.parse::<u64>().ok()) else {
         return Ok(());
     };
@@ -248,8 +260,8 @@ pub(crate) fn execute(
         (false, true) => "stopped",
         (false, false) => "finished",
     })?;
-    if !summary.interrupted {
-        finish_bulk(&store, &checkpoint, global.quiet)?;
+    if let (false, RunSink::Server(server)) = (summary.interrupted, &store) {
+        finish_bulk(server, &checkpoint, global.quiet)?;
     }
     let store = store.as_sink();
     let points = store.count().context("cannot count the points in the store")?;

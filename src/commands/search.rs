@@ -4,17 +4,15 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::{
-    connect_server, load_encoder, query_loader, remembered_collection, resolve_model, thread_split, ExitStatus,
+    connect_store, load_encoder, query_loader, remembered_collection, resolve_model, thread_split, ExitStatus,
 };
 use crate::cli::{GlobalArgs, SearchArgs};
 use crate::item::path_text;
 use crate::sink::{EdgeStore, Sink};
 
 pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatus> {
-    let (store, dimension): (Box<dyn Sink>, usize) = match &args.store.qdrant {
-        Some(url) => {
-            let mut server =
-                connect_server(url, &args.store.collection, args.store.vector_name.clone(), &args.store.server)?;
+    let (store, dimension): (Box<dyn Sink>, usize) = match connect_store(&args.store)? {
+        Some(mut server) => {
             let dimension = server.open_existing()?;
             (Box::new(server), dimension)
         }
@@ -25,7 +23,7 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatu
         }
     };
     // A server keeps no record of the model, so it must be named there.
-    let remembered = if args.store.qdrant.is_none() { remembered_collection(&args.store)? } else { None };
+    let remembered = remembered_collection(&args.store)?;
     let (intra_threads, _) = thread_split(args.model.intra_threads, None);
     let resolved = resolve_model(&args.model, remembered.as_ref(), intra_threads)?;
     let mut encoder = load_encoder(global, &resolved)?;

@@ -14,8 +14,8 @@ use prost::Message;
 use qdrant_client::qdrant::{
     point_id::PointIdOptions, vectors_config::Config as VectorsConfigKind, CollectionStatus, CountPointsBuilder,
     CreateCollectionBuilder, Distance, HnswConfigDiffBuilder, NamedVectors, PointStruct, QueryPointsBuilder,
-    ScrollPointsBuilder, UpdateCollectionBuilder, UpsertPoints, UpsertPointsBuilder, VectorParams, VectorParamsBuilder,
-    VectorsConfig, VectorsConfigBuilder,
+    UpdateCollectionBuilder, UpsertPoints, UpsertPointsBuilder, VectorParams, VectorParamsBuilder, VectorsConfig,
+    VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use serde::{Deserialize, Serialize};
@@ -267,42 +267,12 @@ impl QdrantSink {
         Ok(())
     }
 
-    /// Reads every point of the collection with its vector, `page` at a time.
-    pub fn scroll(
-        &self,
-        page: u32,
-        mut visit: impl FnMut(Vec<qdrant_client::qdrant::RetrievedPoint>) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        let mut offset = None;
-        loop {
-            let mut request =
-                ScrollPointsBuilder::new(&self.collection).limit(page).with_payload(true).with_vectors(true);
-            if let Some(offset) = offset.take() {
-                request = request.offset(offset);
-            }
-            let request = request.build();
-            let response = self.call(|client, _| {
-                let request = request.clone();
-                async move { client.scroll(request).await }
-            })?;
-            visit(response.result)?;
-            match response.next_page_offset {
-                Some(next) => offset = Some(next),
-                None => return Ok(()),
-            }
-        }
-    }
-
-    pub fn url(&self) -> &str {
-        &self.connection.url
+    pub fn collection(&self) -> &str {
+        &self.collection
     }
 
     pub fn server_version(&self) -> &str {
         &self.server_version
-    }
-
-    pub fn dimension(&self) -> usize {
-        self.dimension
     }
 
     /// Runs one request with the retry policy of writes.
