@@ -208,16 +208,16 @@ impl Preprocessor {
         // value = (pixel * scale - mean) / std, folded into one multiply-add per channel.
         let gain: [f32; 3] = std::array::from_fn(|c| scale / std[c]);
         let offset: [f32; 3] = std::array::from_fn(|c| -mean[c] / std[c]);
-        // Padding is pixel value 0, as transformers pads before normalising.
-        slot.iter_mut().enumerate().for_each(|(i, value)| {
-            let channel = match layout {
-                Layout::Nchw => i / (out_h * out_w),
-                Layout::Nhwc => i % 3,
-            };
-            *value = offset[channel];
-        });
-        let raw = image.as_raw();
         let plane = out_h * out_w;
+        // Padding is pixel value 0, as transformers pads before normalising. Without padding
+        // the loop below writes every value, so the fill is skipped.
+        if in_h < out_h || in_w < out_w {
+            match layout {
+                Layout::Nchw => slot.chunks_exact_mut(plane).zip(offset).for_each(|(channel, o)| channel.fill(o)),
+                Layout::Nhwc => slot.chunks_exact_mut(3).for_each(|pixel| pixel.copy_from_slice(&offset)),
+            }
+        }
+        let raw = image.as_raw();
         // Output columns that fall inside the image, and where they start in the source row.
         let first_x = (-left).max(0) as usize;
         let last_x = ((in_w as i64 - left).min(out_w as i64)).max(0) as usize;

@@ -48,11 +48,13 @@ impl MemoryBudget {
     }
 
     /// Bytes reserved right now.
+    #[cfg(test)]
     pub fn in_use(&self) -> u64 {
         *self.shared.in_use.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
+#[cfg(test)]
 impl Reservation {
     pub fn bytes(&self) -> u64 {
         self.bytes

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek};
+use std::io::{BufRead, BufReader, Seek};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::SystemTime;
@@ -24,7 +24,7 @@ mod sniff;
 mod webp;
 
 pub use budget::{MemoryBudget, Reservation};
-pub use sniff::{sniff, Sniffed};
+use sniff::{sniff, Sniffed};
 
 /// Images above this many pixels fail as `too_large` before their pixels are allocated.
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
@@ -147,17 +147,14 @@ pub fn decode_file(path: &Path, options: &DecodeOptions, budget: &MemoryBudget) 
     }
     check_file_size(metadata.len(), options)?;
     let file = File::open(path).map_err(|error| io_error("cannot open the file", error))?;
-    let mut image = decode_reader(BufReader::with_capacity(64 << 10, file), options, budget)?;
-    image.size_bytes = metadata.len();
+    let mut image = decode_reader(BufReader::with_capacity(64 << 10, file), metadata.len(), options, budget)?;
     image.modified = metadata.modified().ok();
     Ok(image)
 }
 
 pub fn decode_bytes(bytes: &[u8], options: &DecodeOptions, budget: &MemoryBudget) -> Result<DecodedImage, DecodeError> {
     check_file_size(bytes.len() as u64, options)?;
-    let mut image = decode_reader(std::io::Cursor::new(bytes), options, budget)?;
-    image.size_bytes = bytes.len() as u64;
-    Ok(image)
+    decode_reader(std::io::Cursor::new(bytes), bytes.len() as u64, options, budget)
 }
 
 fn check_file_size(size: u64, options: &DecodeOptions) -> Result<(), DecodeError> {
@@ -174,13 +171,15 @@ fn check_file_size(size: u64, options: &DecodeOptions) -> Result<(), DecodeError
 }
 
 /// Sniffs the format from the first bytes, reads the header, checks the size, reserves the
-/// decode's peak memory from `budget`, then decodes, orients and flattens to RGB.
-pub fn decode_reader<R: BufRead + Seek>(
+/// decode's peak memory from `budget`, then decodes, orients and flattens to RGB. `length`
+/// is the size of the whole file, which the callers know already.
+fn decode_reader<R: BufRead + Seek>(
     mut reader: R,
+    length: u64,
     options: &DecodeOptions,
     budget: &MemoryBudget,
 ) -> Result<DecodedImage, DecodeError> {
-    let Sniffing { format, length, cut_short } = sniff_reader(&mut reader)?;
+    let Sniffing { format, cut_short } = sniff_reader(&mut reader, length)?;
     if format == ImageFormat::WebP {
         webp::check_chunks(&mut reader, length)?;
     }
@@ -213,7 +212,7 @@ pub fn decode_reader<R: BufRead + Seek>(
         height: rgb.height(),
         rgb,
         format: format.extensions_str().first().copied().unwrap_or("unknown"),
-        size_bytes: 0,
+        size_bytes: length,
         modified: None,
         _memory: memory,
     })
@@ -222,24 +221,20 @@ pub fn decode_reader<R: BufRead + Seek>(
 /// What the first bytes say.
 struct Sniffing {
     format: ImageFormat,
-    /// Bytes in the whole file.
-    length: u64,
     /// The container declares more bytes than the file has: a decode error is a truncation.
     cut_short: bool,
 }
 
-/// The format the first bytes name, or why the file is not decoded.
-fn sniff_reader(reader: &mut (impl Read + Seek)) -> Result<Sniffing, DecodeError> {
-    let mut head = Vec::with_capacity(512);
-    let read = reader.by_ref().take(512).read_to_end(&mut head);
-    let length =
-        read.and_then(|_| reader.seek(std::io::SeekFrom::End(0))).and_then(|end| reader.rewind().map(|()| end));
-    let length = length.map_err(|error| read_failure("image", &error))?;
-    match sniff(&head) {
+/// The format the first bytes name, or why the file is not decoded. It peeks without
+/// consuming: seeking back would make the buffered reader read its first block again.
+fn sniff_reader(reader: &mut impl BufRead, length: u64) -> Result<Sniffing, DecodeError> {
+    let buffered = reader.fill_buf().map_err(|error| read_failure("image", &error))?;
+    let head = &buffered[..buffered.len().min(512)];
+    match sniff(head) {
         _ if head.is_empty() => Err(DecodeError::new(ErrorClass::Empty, "file is empty")),
         Sniffed::Image(format) => {
-            let cut_short = sniff::declared_length(format, &head).is_some_and(|declared| length < declared);
-            Ok(Sniffing { format, length, cut_short })
+            let cut_short = sniff::declared_length(format, head).is_some_and(|declared| length < declared);
+            Ok(Sniffing { format, cut_short })
         }
         Sniffed::Unsupported(name) => {
             Err(DecodeError::new(ErrorClass::Unsupported, format!("{name} images are not supported")))
