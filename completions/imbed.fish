@@ -61,6 +61,8 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l upsert-batch -d 'P
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l upsert-parallel -d 'Upsert requests in flight at once' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l shards -d 'Shards of a collection imbed creates' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l replication-factor -d 'Replication factor of a collection imbed creates' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l shard -d 'Take only shard I of N (0-based), split by a hash of each item\'s key' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l shard-count -d 'Number of shards, with JOB_COMPLETION_INDEX (a Kubernetes Job\'s completions)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s b -l batch-size -d 'Images per inference batch (a model with a static batch size imposes its own)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-attempts -d 'Tries of a transient failure (a sink write) before the item fails' -r
@@ -77,6 +79,9 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -s L -l follow-links 
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l on-disk -d 'Keep vectors and payloads on disk in a collection imbed creates'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l bulk -d 'Bulk load: build the HNSW index only at the end. imbed sets m=0 on a collection it created, and restores m=16 when the run (or its resume) finishes'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l verify-content -d 'Tell changed files by a hash of their content, not only by size and modification time'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l delete-missing -d 'Delete the points of items whose files are gone, once the walk has finished'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l reindex -d 'Embed every item again, into the same collection, even with a changed model'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'

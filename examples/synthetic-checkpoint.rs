@@ -40,6 +40,9 @@ fn main() -> anyhow::Result<()> {
         store,
         collection: "images".into(),
         qdrant: None,
+        shard: None,
+        verify_content: false,
+        delete_missing: false,
         batch_size: 32,
         device: "cpu".into(),
         working_dir: std::env::current_dir()?,
@@ -48,7 +51,7 @@ fn main() -> anyhow::Result<()> {
         let chunk = (start..(start + 10_000).min(count))
             .map(|i| {
                 let path = images[i % images.len()].clone();
-                Ok(Item { key: format!("synthetic/{i:08}"), path, fields: Default::default() })
+                (Ok(Item { key: format!("synthetic/{i:08}"), path, fields: Default::default() }), None)
             })
             .collect();
         checkpoint.discover(chunk)?;

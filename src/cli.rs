@@ -92,6 +92,12 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub setup: CollectionSetupArgs,
 
+    #[command(flatten)]
+    pub changes: ChangeArgs,
+
+    #[command(flatten)]
+    pub shard: ShardArgs,
+
     /// Images per inference batch (a model with a static batch size imposes its own).
     #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE",
           value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -99,6 +105,43 @@ pub struct IndexArgs {
 
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// How a run over a finished checkpoint finds what changed.
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// Tell changed files by a hash of their content, not only by size and modification time.
+    ///
+    /// Reads every file on every run; a file touched without being changed is not embedded again.
+    #[arg(long, env = "IMBED_VERIFY_CONTENT")]
+    pub verify_content: bool,
+
+    /// Delete the points of items whose files are gone, once the walk has finished.
+    ///
+    /// Items under a folder that could not be read are kept. Deleted items are counted by `stats`.
+    #[arg(long, env = "IMBED_DELETE_MISSING")]
+    pub delete_missing: bool,
+
+    /// Embed every item again, into the same collection, even with a changed model.
+    #[arg(long)]
+    pub reindex: bool,
+}
+
+/// Which part of the corpus this machine takes.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Take only shard I of N (0-based), split by a hash of each item's key.
+    ///
+    /// Run the same command on N machines with I = 0..N-1, each with its own checkpoint: together
+    /// they take every item exactly once. Without it, a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX with --shard-count) or a Slurm array job (SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT) picks the shard.
+    #[arg(long, value_name = "I/N", env = "IMBED_SHARD")]
+    pub shard: Option<crate::shard::Shard>,
+
+    /// Number of shards, with JOB_COMPLETION_INDEX (a Kubernetes Job's completions).
+    #[arg(long, value_name = "N", env = "IMBED_SHARD_COUNT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_count: Option<u32>,
 }
 
 #[derive(Debug, Args)]

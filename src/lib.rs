@@ -11,5 +11,6 @@ pub mod pipeline;
 pub mod plan;
 pub mod preprocess;
 pub mod progress;
+pub mod shard;
 pub mod sink;
 pub mod source;

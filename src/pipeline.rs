@@ -17,7 +17,7 @@ use crate::checkpoint::{Checkpoint, Outcome};
 use crate::decode::{decode_file, panic_reason, DecodeError, DecodeOptions, DecodedImage, MemoryBudget};
 use crate::embed::Encoder;
 use crate::item::{path_text, ErrorClass, Failure, Item};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanOutcome, WalkSeen};
 use crate::preprocess::{Layout, Preprocessor};
 use crate::progress::Reporter;
 use crate::sink::{point_id, Point, Sink, SinkError};
@@ -44,6 +44,14 @@ pub struct PipelineSettings {
 pub struct RunSummary {
     /// Items this run set out to process.
     pub planned: u64,
+    /// Known items skipped because their files had not changed.
+    pub unchanged: u64,
+    /// Known items embedded again because their files changed.
+    pub changed: u64,
+    /// What the walk found, when it went to the end.
+    pub walk: Option<WalkSeen>,
+    /// Items whose points were deleted because their files are gone.
+    pub deleted: u64,
     pub done: u64,
     pub failed: u64,
     pub failures_by_class: BTreeMap<ErrorClass, u64>,
@@ -131,7 +139,9 @@ pub fn run(
         let committed = committer.run(embedded_rx);
         let planned = planner.join().map_err(|_| anyhow::anyhow!("the planner thread panicked"))?;
         committed?;
-        committer.summary.planned = planned?;
+        let PlanOutcome { emitted, unchanged, changed, walk } = planned?;
+        let summary = &mut committer.summary;
+        (summary.planned, summary.unchanged, summary.changed, summary.walk) = (emitted, unchanged, changed, walk);
         Ok(())
     })?;
     summary.interrupted = interrupted.load(Ordering::Relaxed);
@@ -146,7 +156,7 @@ fn plan_stage(
     items: Sender<Result<Item, Failure>>,
     reporter: &dyn Reporter,
     stop: &Stop<'_>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<PlanOutcome> {
     let mut planned = 0;
     plan.run(checkpoint, &|| stop.is_set(), |item| {
         if stop.is_set() {
@@ -158,8 +168,7 @@ fn plan_stage(
             Ok(()) => ControlFlow::Continue(()),
             Err(_) => ControlFlow::Break(()),
         }
-    })?;
-    Ok(planned)
+    })
 }
 
 fn decode_stage(

@@ -1,11 +1,18 @@
-//! What a run processes: first the items the checkpoint holds as pending, then the items a
-//! walk of the sources finds that the checkpoint has never seen. Items already done (or
-//! failed) are skipped without being decoded.
+//! What a run processes: first the items the checkpoint holds as pending, then what a walk of
+//! the sources finds that is new, changed or back since the last run. An item whose file has
+//! the size and modification time (or with `--verify-content`, the content hash) recorded when
+//! it was planned last is skipped without being decoded.
 
+use std::io::ErrorKind;
 use std::ops::ControlFlow;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
-use crate::checkpoint::Checkpoint;
-use crate::item::{Failure, Item};
+use rayon::prelude::*;
+
+use crate::checkpoint::{fields_json, Checkpoint, FileStamp, ItemState, Known, RunConfig};
+use crate::item::{content_hash, ErrorClass, Failure, Item};
+use crate::shard::Shard;
 use crate::source::SourceSpec;
 
 /// Rows read or inserted per checkpoint transaction.
@@ -14,72 +21,275 @@ const CHUNK: usize = 512;
 pub struct Plan<'a> {
     /// Process the items that are pending in the checkpoint (resume, retry-failed).
     pub pending: bool,
-    /// Walk these sources for items the checkpoint does not know yet (index, resume).
+    /// Walk these sources for items that are new or changed (index, resume).
     pub discover: Option<&'a SourceSpec>,
+    /// Take only the items of this shard.
+    pub shard: Option<Shard>,
+    /// Compare content hashes, not modification times.
+    pub verify_content: bool,
 }
 
-impl Plan<'_> {
+/// What planning found.
+#[derive(Debug, Default)]
+pub struct PlanOutcome {
+    /// Items sent to be embedded.
+    pub emitted: u64,
+    /// Known items whose files had not changed.
+    pub unchanged: u64,
+    /// Known items whose files changed or came back, sent again.
+    pub changed: u64,
+    /// What a walk that went to the end saw; `None` without a walk or when it stopped early.
+    pub walk: Option<WalkSeen>,
+}
+
+/// The items a finished walk found, so that the ones it did not find can be deleted.
+#[derive(Debug)]
+pub struct WalkSeen {
+    /// One bit per item id known before the walk: set when the walk found the item.
+    seen: Vec<u64>,
+    last_known: i64,
+    /// Folders (or links) that could not be read: what is under them may still exist.
+    unreadable: Vec<PathBuf>,
+    /// Items the walk found, in this shard.
+    pub found: u64,
+}
+
+impl WalkSeen {
+    fn new(last_known: i64) -> Self {
+        Self { seen: vec![0; last_known as usize / 64 + 1], last_known, unreadable: Vec::new(), found: 0 }
+    }
+
+    fn mark(&mut self, id: i64) {
+        if (0..=self.last_known).contains(&id) {
+            self.seen[id as usize / 64] |= 1 << (id % 64);
+        }
+    }
+
+    /// Whether the item with this id and path is gone: known before the walk, not found by it,
+    /// and not under a folder that could not be read.
+    pub fn is_missing(&self, id: i64, path: Option<&Path>) -> bool {
+        let seen = (0..=self.last_known).contains(&id) && self.seen[id as usize / 64] & (1 << (id % 64)) != 0;
+        let hidden = path.is_some_and(|path| self.unreadable.iter().any(|folder| path.starts_with(folder)));
+        id <= self.last_known && !seen && !hidden
+    }
+
+    /// Folders that could not be read, whose items are kept.
+    pub fn unreadable(&self) -> &[PathBuf] {
+        &self.unreadable
+    }
+}
+
+impl<'a> Plan<'a> {
+    /// The plan of index and resume: pending items, then a walk for new and changed ones.
+    pub fn pending_then_walk(source: &'a SourceSpec, config: &RunConfig) -> Self {
+        Self { pending: true, discover: Some(source), shard: config.shard, verify_content: config.verify_content }
+    }
+
+    /// The plan of retry-failed: pending items only.
+    pub fn pending_only() -> Self {
+        Self { pending: true, discover: None, shard: None, verify_content: false }
+    }
+
     /// Calls `emit` with each item to process; stops early when `emit` breaks.
-    /// Returns how many items were emitted.
     /// `should_stop` is asked at every walked entry, so a walk over known files stops promptly.
     pub fn run(
         &self,
         checkpoint: &mut Checkpoint,
         should_stop: &dyn Fn() -> bool,
         mut emit: impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
-    ) -> anyhow::Result<u64> {
-        let mut emitted = 0;
+    ) -> anyhow::Result<PlanOutcome> {
+        let mut outcome = PlanOutcome::default();
         let mut send = |entry| {
-            emitted += 1;
+            outcome.emitted += 1;
             emit(entry)
         };
-        if self.pending && stream_pending(checkpoint, &mut send)?.is_break() {
-            return Ok(emitted);
+        let last_known = checkpoint.max_id()?;
+        if self.pending && stream_pending(checkpoint, last_known, &mut send)?.is_break() {
+            return Ok(outcome);
         }
-        if let Some(source) = self.discover {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            let mut failed: Option<anyhow::Error> = None;
-            let mut flush = |chunk: &mut Vec<_>, send: &mut dyn FnMut(_) -> ControlFlow<()>| -> ControlFlow<()> {
-                match checkpoint.discover(std::mem::take(chunk)) {
-                    Ok(new) => new.into_iter().try_for_each(send),
-                    Err(error) => {
-                        failed = Some(error.into());
-                        ControlFlow::Break(())
+        let Some(source) = self.discover else { return Ok(outcome) };
+        let mut walk = WalkSeen::new(last_known);
+        let (mut unchanged, mut changed) = (0, 0);
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut failed: Option<anyhow::Error> = None;
+        let mut flush = |chunk: &mut Vec<_>, walk: &mut WalkSeen| -> ControlFlow<()> {
+            let entries = std::mem::take(chunk);
+            match self.reconcile(checkpoint, entries, walk, &mut unchanged, &mut changed) {
+                Ok(to_send) => to_send.into_iter().try_for_each(&mut send),
+                Err(error) => {
+                    failed = Some(error);
+                    ControlFlow::Break(())
+                }
+            }
+        };
+        let mut stopped = false;
+        source.for_each(|entry| {
+            if should_stop() {
+                stopped = true;
+                return ControlFlow::Break(());
+            }
+            let key = match &entry {
+                Ok(item) => &item.key,
+                Err(failure) => &failure.key,
+            };
+            if self.shard.is_some_and(|shard| !shard.contains(key)) {
+                return ControlFlow::Continue(());
+            }
+            chunk.push(entry);
+            if chunk.len() < CHUNK {
+                return ControlFlow::Continue(());
+            }
+            let flow = flush(&mut chunk, &mut walk);
+            stopped = flow.is_break();
+            flow
+        })?;
+        if !stopped && !chunk.is_empty() {
+            stopped = flush(&mut chunk, &mut walk).is_break();
+        }
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        outcome.unchanged = unchanged;
+        outcome.changed = changed;
+        if !stopped {
+            outcome.walk = Some(walk);
+        }
+        Ok(outcome)
+    }
+
+    /// Compares one chunk of walked entries with the checkpoint: records new items and new
+    /// stamps, and returns the entries to process.
+    fn reconcile(
+        &self,
+        checkpoint: &mut Checkpoint,
+        entries: Vec<Result<Item, Failure>>,
+        walk: &mut WalkSeen,
+        unchanged: &mut u64,
+        changed: &mut u64,
+    ) -> anyhow::Result<Vec<Result<Item, Failure>>> {
+        // stat (and hash) in parallel: on a cold disk each one waits on I/O.
+        let stamps: Vec<Option<std::io::Result<FileStamp>>> = entries
+            .par_iter()
+            .map(|entry| entry.as_ref().ok().map(|item| stamp(&item.path, self.verify_content)))
+            .collect();
+        let keys: Vec<&str> = entries
+            .iter()
+            .map(|entry| match entry {
+                Ok(item) => item.key.as_str(),
+                Err(failure) => failure.key.as_str(),
+            })
+            .collect();
+        let known = checkpoint.known(&keys)?;
+        let mut new = Vec::new();
+        let mut updates = Vec::new();
+        let mut requeued = Vec::new();
+        for ((entry, stamp), known) in entries.iter().zip(stamps).zip(known) {
+            let item = match entry {
+                Err(failure) => {
+                    if failure.class == ErrorClass::Walk {
+                        walk.unreadable.extend(failure.path.clone());
+                    }
+                    if let Some(known) = &known {
+                        walk.mark(known.id);
+                    } else {
+                        new.push((Err(failure.clone()), None));
+                    }
+                    continue;
+                }
+                Ok(item) => item,
+            };
+            let gone = matches!(&stamp, Some(Err(error)) if error.kind() == ErrorKind::NotFound);
+            let mut stamp = stamp.and_then(Result::ok);
+            let Some(known) = known else {
+                // A new file that is already gone still fails, so that it is reported.
+                new.push((Ok(item.clone()), stamp));
+                continue;
+            };
+            if gone {
+                continue;
+            }
+            walk.found += 1;
+            walk.mark(known.id);
+            // A run without --verify-content keeps the hash of a file whose size and time still match.
+            if let (Some(new), Some(old)) = (stamp.as_mut(), known.stamp) {
+                if new.hash.is_none() && (new.size, new.mtime_ns) == (old.size, old.mtime_ns) {
+                    new.hash = old.hash;
+                }
+            }
+            match judge(&known, item, stamp.as_ref(), self.verify_content) {
+                Verdict::Unchanged { restamp } => {
+                    *unchanged += 1;
+                    if restamp {
+                        updates.push((known.id, item, stamp, false));
                     }
                 }
-            };
-            let mut stopped = false;
-            source.for_each(|entry| {
-                if should_stop() {
-                    stopped = true;
-                    return ControlFlow::Break(());
+                Verdict::Changed => {
+                    *changed += 1;
+                    updates.push((known.id, item, stamp, true));
+                    requeued.push(Ok(item.clone()));
                 }
-                chunk.push(entry);
-                if chunk.len() < CHUNK {
-                    return ControlFlow::Continue(());
-                }
-                let flow = flush(&mut chunk, &mut send);
-                stopped = flow.is_break();
-                flow
-            })?;
-            if !stopped && !chunk.is_empty() {
-                let _ = flush(&mut chunk, &mut send);
-            }
-            if let Some(error) = failed {
-                return Err(error);
             }
         }
-        Ok(emitted)
+        walk.found += new.iter().filter(|(entry, _)| entry.is_ok()).count() as u64;
+        checkpoint.restamp(&updates)?;
+        let mut to_send = checkpoint.discover(new)?;
+        to_send.extend(requeued);
+        Ok(to_send)
     }
+}
+
+enum Verdict {
+    /// Nothing to do; `restamp` when the checkpoint should record the stamp seen now.
+    Unchanged { restamp: bool },
+    /// Embed it again.
+    Changed,
+}
+
+fn judge(known: &Known, item: &Item, stamp: Option<&FileStamp>, verify_content: bool) -> Verdict {
+    let restamp = known.stamp.as_ref() != stamp && stamp.is_some();
+    match known.state {
+        // Sent already by the pending pass, or on its way there.
+        ItemState::Pending => return Verdict::Unchanged { restamp },
+        ItemState::Deleted => return Verdict::Changed,
+        ItemState::Done | ItemState::Failed => {}
+    }
+    let (Some(old), Some(new)) = (&known.stamp, stamp) else {
+        return match (&known.stamp, stamp) {
+            // Recorded before imbed kept stamps: trust that run, and remember the file as it is.
+            (None, Some(_)) => Verdict::Unchanged { restamp: true },
+            // Cannot stat it now: a stored item is tried again, so that the reason is reported.
+            _ if known.state == ItemState::Done => Verdict::Changed,
+            _ => Verdict::Unchanged { restamp: false },
+        };
+    };
+    let same_content = old.size == new.size
+        && match (verify_content, old.hash, new.hash) {
+            (true, Some(before), Some(now)) => before == now,
+            _ => old.mtime_ns == new.mtime_ns,
+        };
+    let same_item = known.path.as_deref() == Some(item.path.as_path()) && known.fields == fields_json(&item.fields);
+    if same_content && same_item {
+        Verdict::Unchanged { restamp }
+    } else {
+        Verdict::Changed
+    }
+}
+
+/// Size and modification time of the file (following links), and its hash when asked.
+fn stamp(path: &Path, hash: bool) -> std::io::Result<FileStamp> {
+    let metadata = std::fs::metadata(path)?;
+    let mtime_ns = metadata.mtime().saturating_mul(1_000_000_000).saturating_add(metadata.mtime_nsec());
+    let hash = if hash { Some(content_hash(path)?) } else { None };
+    Ok(FileStamp { size: metadata.len(), mtime_ns, hash })
 }
 
 /// Pending items that existed when the run started, in discovery order. Items discovered
 /// later in this run are emitted by the walk, so they are not read here a second time.
 fn stream_pending(
     checkpoint: &mut Checkpoint,
+    last: i64,
     send: &mut impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
 ) -> anyhow::Result<ControlFlow<()>> {
-    let last = checkpoint.max_id()?;
     let mut after = 0;
     loop {
         let page = checkpoint.pending_after(after, CHUNK)?;

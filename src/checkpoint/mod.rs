@@ -31,10 +31,16 @@ CREATE TABLE IF NOT EXISTS items (
     error_class TEXT,
     error_message TEXT,
     discovered_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    size INTEGER,
+    mtime_ns INTEGER,
+    content_hash BLOB
 );
 CREATE INDEX IF NOT EXISTS items_by_state ON items (state, id);
 ";
+
+/// Columns added after format 1 was first written: older files get them on open.
+const ADDED_COLUMNS: &[&str] = &["size INTEGER", "mtime_ns INTEGER", "content_hash BLOB"];
 
 /// Bumped when the schema changes incompatibly.
 const FORMAT_VERSION: i64 = 1;
@@ -44,6 +50,40 @@ pub enum ItemState {
     Pending = 0,
     Done = 1,
     Failed = 2,
+    /// The file disappeared and `--delete-missing` removed its point.
+    Deleted = 3,
+}
+
+impl ItemState {
+    fn from_code(code: i64) -> Self {
+        match code {
+            0 => Self::Pending,
+            1 => Self::Done,
+            3 => Self::Deleted,
+            _ => Self::Failed,
+        }
+    }
+}
+
+/// What an item's file looked like when it was last planned: an incremental run compares it
+/// with the file now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    pub size: u64,
+    /// Modification time, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// xxh3-128 of the content, with `--verify-content`.
+    pub hash: Option<u128>,
+}
+
+/// What the checkpoint holds for a key, for an incremental run to compare with.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub id: i64,
+    pub state: ItemState,
+    pub stamp: Option<FileStamp>,
+    pub path: Option<PathBuf>,
+    pub fields: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +130,15 @@ pub struct RunConfig {
     /// The Qdrant server the run writes to instead of `store`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qdrant: Option<crate::sink::qdrant::ServerTarget>,
+    /// The part of the corpus this run takes, when several machines split it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Compare file contents, not only size and modification time, to find changed files.
+    #[serde(default)]
+    pub verify_content: bool,
+    /// Delete the points of items whose files are gone, once a walk has finished.
+    #[serde(default)]
+    pub delete_missing: bool,
     pub batch_size: u32,
     pub device: String,
     /// Where the run started: relative sources, keys and the store are relative to it.
@@ -116,13 +165,25 @@ pub struct Checkpoint {
     path: PathBuf,
 }
 
-/// Counts by state, for progress and `stats`.
+/// Counts by state, for progress and `stats`. `total` counts the items still present;
+/// deleted ones are counted apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
     pub total: u64,
     pub done: u64,
     pub failed: u64,
     pub pending: u64,
+    pub deleted: u64,
+}
+
+impl std::ops::AddAssign for Totals {
+    fn add_assign(&mut self, other: Self) {
+        self.total += other.total;
+        self.done += other.done;
+        self.failed += other.failed;
+        self.pending += other.pending;
+        self.deleted += other.deleted;
+    }
 }
 
 /// An error class with its count and a few example paths.
@@ -177,6 +238,7 @@ impl Checkpoint {
         if !read_only {
             run("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
             run(SCHEMA)?;
+            self.add_missing_columns()?;
             match self.meta("format")? {
                 None => self.set_meta("format", &FORMAT_VERSION.to_string())?,
                 Some(found) if found.parse::<i64>().ok() == Some(FORMAT_VERSION) => {}
@@ -189,6 +251,21 @@ impl Checkpoint {
         self.connection
             .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
             .map_err(|source| classify(&self.path, source))
+    }
+
+    fn add_missing_columns(&self) -> Result<()> {
+        let mut statement = self.sql(self.connection.prepare("SELECT name FROM pragma_table_info('items')"))?;
+        let present: Vec<String> = self
+            .sql(statement.query_map([], |row| row.get(0)))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|source| classify(&self.path, source))?;
+        for column in ADDED_COLUMNS {
+            let name = column.split(' ').next().unwrap_or(column);
+            if !present.iter().any(|p| p == name) {
+                self.sql(self.connection.execute_batch(&format!("ALTER TABLE items ADD COLUMN {column}")))?;
+            }
+        }
+        Ok(())
     }
 
     fn sql<T>(&self, result: rusqlite::Result<T>) -> Result<T> {
@@ -246,9 +323,12 @@ impl Checkpoint {
         self.set_meta("run_outcome", outcome)
     }
 
-    /// Adds newly discovered items as pending, and source failures as failed, in one
-    /// transaction. Returns the items that were not known before, in order.
-    pub fn discover(&mut self, batch: Vec<Result<Item, Failure>>) -> Result<Vec<Result<Item, Failure>>> {
+    /// Adds newly discovered items as pending (with the stamp of their file), and source
+    /// failures as failed, in one transaction. Returns the items that were not known before, in order.
+    pub fn discover(
+        &mut self,
+        batch: Vec<(Result<Item, Failure>, Option<FileStamp>)>,
+    ) -> Result<Vec<Result<Item, Failure>>> {
         let now = now_millis();
         let path = self.path.clone();
         let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
@@ -256,11 +336,13 @@ impl Checkpoint {
         {
             let mut insert = transaction
                 .prepare_cached(
-                    "INSERT INTO items (key, path, fields, state, attempts, error_class, error_message, discovered_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (key) DO NOTHING",
+                    "INSERT INTO items (key, path, fields, state, attempts, error_class, error_message, discovered_at, updated_at,
+                         size, mtime_ns, content_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11) ON CONFLICT (key) DO NOTHING",
                 )
                 .map_err(|source| classify(&path, source))?;
-            for entry in batch {
+            for (entry, stamp) in batch {
+                let (size, mtime_ns, hash) = stamp_columns(stamp.as_ref());
                 let inserted = match &entry {
                     Ok(item) => insert.execute(params![
                         item.key,
@@ -270,7 +352,10 @@ impl Checkpoint {
                         0,
                         None::<String>,
                         None::<String>,
-                        now
+                        now,
+                        size,
+                        mtime_ns,
+                        hash
                     ]),
                     Err(failure) => insert.execute(params![
                         failure.key,
@@ -281,7 +366,10 @@ impl Checkpoint {
                         0,
                         failure.class.as_str(),
                         failure.message,
-                        now
+                        now,
+                        size,
+                        mtime_ns,
+                        hash
                     ]),
                 }
                 .map_err(|source| classify(&path, source))?;
@@ -292,6 +380,117 @@ impl Checkpoint {
         }
         transaction.commit().map_err(|source| classify(&path, source))?;
         Ok(new_items)
+    }
+
+    /// What the checkpoint holds for each key (`None` for a key it has never seen), read in
+    /// one transaction.
+    pub fn known(&mut self, keys: &[&str]) -> Result<Vec<Option<Known>>> {
+        let path = self.path.clone();
+        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
+        let mut found = Vec::with_capacity(keys.len());
+        {
+            let mut lookup = transaction
+                .prepare_cached(
+                    "SELECT id, state, size, mtime_ns, content_hash, path, fields FROM items WHERE key = ?1",
+                )
+                .map_err(|source| classify(&path, source))?;
+            for key in keys {
+                let row = lookup.query_row([key], |row| {
+                    let size: Option<i64> = row.get(2)?;
+                    let mtime_ns: Option<i64> = row.get(3)?;
+                    let hash: Option<Vec<u8>> = row.get(4)?;
+                    let stamp = size.zip(mtime_ns).map(|(size, mtime_ns)| FileStamp {
+                        size: size as u64,
+                        mtime_ns,
+                        hash: hash.and_then(|bytes| bytes.try_into().ok()).map(u128::from_be_bytes),
+                    });
+                    let path: Option<Vec<u8>> = row.get(5)?;
+                    Ok(Known {
+                        id: row.get(0)?,
+                        state: ItemState::from_code(row.get(1)?),
+                        stamp,
+                        path: path.map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes))),
+                        fields: row.get(6)?,
+                    })
+                });
+                found.push(row.optional().map_err(|source| classify(&path, source))?);
+            }
+        }
+        transaction.commit().map_err(|source| classify(&path, source))?;
+        Ok(found)
+    }
+
+    /// Records new stamps of known items in one transaction. `requeue` items changed and go
+    /// back to pending, with the path and payload fields they have now.
+    pub fn restamp(&mut self, updates: &[(i64, &Item, Option<FileStamp>, bool)]) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let now = now_millis();
+        let path = self.path.clone();
+        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
+        {
+            let mut requeue = transaction
+                .prepare_cached(
+                    "UPDATE items SET state = 0, attempts = 0, path = ?2, fields = ?3, size = ?4, mtime_ns = ?5,
+                         content_hash = ?6, updated_at = ?7 WHERE id = ?1",
+                )
+                .map_err(|source| classify(&path, source))?;
+            let mut restamp = transaction
+                .prepare_cached("UPDATE items SET size = ?2, mtime_ns = ?3, content_hash = ?4 WHERE id = ?1")
+                .map_err(|source| classify(&path, source))?;
+            for (id, item, stamp, requeued) in updates {
+                let (size, mtime_ns, hash) = stamp_columns(stamp.as_ref());
+                if *requeued {
+                    let fields = fields_json(&item.fields);
+                    requeue.execute(params![id, item.path.as_os_str().as_bytes(), fields, size, mtime_ns, hash, now])
+                } else {
+                    restamp.execute(params![id, size, mtime_ns, hash])
+                }
+                .map_err(|source| classify(&path, source))?;
+            }
+        }
+        transaction.commit().map_err(|source| classify(&path, source))
+    }
+
+    /// Puts every item that was embedded or failed back to pending, for `--reindex`.
+    pub fn requeue_all(&self) -> Result<u64> {
+        let changed = self
+            .connection
+            .execute(&format!("UPDATE items SET state = 0, attempts = 0 WHERE state = 1 OR ({RETRYABLE})"), []);
+        self.sql(changed).map(|n| n as u64)
+    }
+
+    /// Up to `limit` items that are not deleted, with an id above `after`: (id, key, path).
+    pub fn present_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, Option<PathBuf>)>> {
+        let mut statement = self.sql(
+            self.connection
+                .prepare_cached("SELECT id, key, path FROM items WHERE state != 3 AND id > ?1 ORDER BY id LIMIT ?2"),
+        )?;
+        let rows = statement.query_map(params![after, limit as i64], |row| {
+            let path: Option<Vec<u8>> = row.get(2)?;
+            Ok((row.get(0)?, row.get(1)?, path.map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes)))))
+        });
+        let items = self.sql(rows)?.collect::<rusqlite::Result<_>>();
+        items.map_err(|source| classify(&self.path, source))
+    }
+
+    /// Marks items deleted, in one transaction.
+    pub fn mark_deleted(&mut self, ids: &[i64]) -> Result<()> {
+        let now = now_millis();
+        let path = self.path.clone();
+        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
+        {
+            let mut delete = transaction
+                .prepare_cached(
+                    "UPDATE items SET state = 3, error_class = NULL, error_message = NULL, updated_at = ?2 WHERE id = ?1",
+                )
+                .map_err(|source| classify(&path, source))?;
+            for id in ids {
+                delete.execute(params![id, now]).map_err(|source| classify(&path, source))?;
+            }
+        }
+        transaction.commit().map_err(|source| classify(&path, source))
     }
 
     /// Up to `limit` pending items with an id above `after`, with their ids, in id order.
@@ -361,9 +560,6 @@ impl Checkpoint {
 
     /// Puts failed items (all, or those of `classes`) back to pending. Returns how many.
     pub fn requeue_failed(&self, classes: &[String]) -> Result<u64> {
-        // Walk and manifest failures name a folder or a manifest line, not an image to retry.
-        const RETRYABLE: &str =
-            "state = 2 AND path IS NOT NULL AND coalesce(error_class, '') NOT IN ('walk', 'manifest')";
         let changed = if classes.is_empty() {
             self.connection.execute(&format!("UPDATE items SET state = 0 WHERE {RETRYABLE}"), [])
         } else {
@@ -392,10 +588,14 @@ impl Checkpoint {
         let mut totals = Totals::default();
         for row in rows {
             let (state, count) = self.sql(row)?;
-            match state {
-                0 => totals.pending += count,
-                1 => totals.done += count,
-                _ => totals.failed += count,
+            match ItemState::from_code(state) {
+                ItemState::Pending => totals.pending += count,
+                ItemState::Done => totals.done += count,
+                ItemState::Failed => totals.failed += count,
+                ItemState::Deleted => {
+                    totals.deleted += count;
+                    continue;
+                }
             }
             totals.total += count;
         }
@@ -436,7 +636,18 @@ impl Checkpoint {
     }
 }
 
-fn fields_json(fields: &Map<String, Value>) -> Option<String> {
+/// Failed items that name an image to retry: walk and manifest failures name a folder or a
+/// manifest line instead.
+const RETRYABLE: &str = "state = 2 AND path IS NOT NULL AND coalesce(error_class, '') NOT IN ('walk', 'manifest')";
+
+fn stamp_columns(stamp: Option<&FileStamp>) -> (Option<i64>, Option<i64>, Option<[u8; 16]>) {
+    match stamp {
+        Some(stamp) => (Some(stamp.size as i64), Some(stamp.mtime_ns), stamp.hash.map(u128::to_be_bytes)),
+        None => (None, None, None),
+    }
+}
+
+pub(crate) fn fields_json(fields: &Map<String, Value>) -> Option<String> {
     (!fields.is_empty()).then(|| Value::Object(fields.clone()).to_string())
 }
 
@@ -467,13 +678,13 @@ mod tests {
     fn discovers_once_and_commits_states() {
         let dir = tempfile::tempdir().unwrap();
         let mut checkpoint = Checkpoint::open(&dir.path().join("c")).unwrap();
-        let new = checkpoint.discover(vec![Ok(item("a")), Ok(item("b"))]).unwrap();
+        let new = checkpoint.discover(vec![(Ok(item("a")), None), (Ok(item("b")), None)]).unwrap();
         assert_eq!(new.len(), 2);
-        let again = checkpoint.discover(vec![Ok(item("a")), Ok(item("c"))]).unwrap();
+        let again = checkpoint.discover(vec![(Ok(item("a")), None), (Ok(item("c")), None)]).unwrap();
         assert_eq!(again.len(), 1, "only c is new");
         let failure = Failure { key: "b".into(), path: None, class: ErrorClass::Corrupt, message: "bad".into() };
         checkpoint.commit(&[Outcome::Done("a"), Outcome::Failed(&failure)]).unwrap();
-        assert_eq!(checkpoint.totals().unwrap(), Totals { total: 3, done: 1, failed: 1, pending: 1 });
+        assert_eq!(checkpoint.totals().unwrap(), Totals { total: 3, done: 1, failed: 1, pending: 1, deleted: 0 });
         let pending = checkpoint.pending_after(0, 10).unwrap();
         assert_eq!(pending.iter().map(|(_, i)| i.key.as_str()).collect::<Vec<_>>(), ["c"]);
         assert_eq!(checkpoint.requeue_failed(&["corrupt".into()]).unwrap(), 1);

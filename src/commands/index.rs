@@ -7,6 +7,7 @@ use super::{
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, IndexArgs};
 use crate::plan::Plan;
+use crate::shard::Shard;
 use crate::sink::qdrant::ServerTarget;
 use crate::source::SourceSpec;
 
@@ -30,6 +31,7 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         api_key_used: args.store.server.api_key().is_some(),
         bulk: args.setup.bulk,
     });
+    let shard = Shard::resolve(args.shard.shard, args.shard.shard_count)?;
     let resolved = resolve_model(&args.model, remembered.as_ref(), 1)?;
     let config = RunConfig {
         paths: source.paths.clone(),
@@ -47,6 +49,9 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         store: args.store.store.clone(),
         collection: args.store.collection.clone(),
         qdrant,
+        shard,
+        verify_content: args.changes.verify_content,
+        delete_missing: args.changes.delete_missing,
         batch_size: args.batch_size,
         device: resolved.settings.device.to_string(),
         working_dir: std::env::current_dir().context("cannot read the current folder")?,
@@ -73,11 +78,28 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
                 previous.sink_location()
             );
         }
-        check_fingerprints(&previous, &config, false, &args.run.checkpoint)?;
+        if previous.shard != config.shard {
+            let describe =
+                |shard: Option<Shard>| shard.map_or("the whole corpus".to_string(), |s| format!("shard {s}"));
+            bail!(
+                "checkpoint {} holds {}, not {}; give each shard its own --checkpoint",
+                args.run.checkpoint.display(),
+                describe(previous.shard),
+                describe(config.shard)
+            );
+        }
+        if !args.changes.reindex {
+            let remedy = format!("pass --reindex to embed every item again into collection `{}`", config.collection);
+            check_fingerprints(&previous, &config, &remedy, &args.run.checkpoint)?;
+        }
     }
     checkpoint.set_config(&config)?;
+    if args.changes.reindex {
+        let requeued = checkpoint.requeue_all()?;
+        tracing::info!("--reindex: {requeued} items will be embedded again");
+    }
     let source = source_of(&config);
-    let plan = Plan { pending: true, discover: Some(&source) };
+    let plan = Plan::pending_then_walk(&source, &config);
     let sink = SinkOptions { server, setup: collection_setup(&args.setup) };
     execute(global, &args.run, "index", &config, checkpoint, lock, &plan, args.model.intra_threads, sink)
 }

@@ -7,6 +7,6 @@ use crate::plan::Plan;
 pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<ExitStatus> {
     let ExistingRun { checkpoint, lock, config, sink } = open_existing(&args.run, &args.server, args.force)?;
     let source = source_of(&config);
-    let plan = Plan { pending: true, discover: Some(&source) };
+    let plan = Plan::pending_then_walk(&source, &config);
     execute(global, &args.run, "resume", &config, checkpoint, lock, &plan, None, sink)
 }

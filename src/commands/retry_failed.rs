@@ -14,6 +14,6 @@ pub fn retry_failed(global: &GlobalArgs, args: RetryFailedArgs) -> anyhow::Resul
             if args.classes.is_empty() { String::new() } else { format!(" of class {}", args.classes.join(", ")) };
         writeln!(std::io::stderr(), "imbed: retrying {requeued} failed items{which}")?;
     }
-    let plan = Plan { pending: true, discover: None };
+    let plan = Plan::pending_only();
     execute(global, &args.run, "retry-failed", &config, checkpoint, lock, &plan, None, sink)
 }

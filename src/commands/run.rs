@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{connect_server, install_stop_handler, load_encoder, parse_preset, thread_split, ExitStatus, ModelChoice};
 use crate::checkpoint::{Checkpoint, CheckpointLock, RunConfig};
 use crate::cli::{GlobalArgs, RunArgs, ServerArgs};
 use crate::embed::ModelSpec;
 use crate::pipeline::{self, PipelineSettings, RunSummary};
-use crate::plan::Plan;
+use crate::plan::{Plan, WalkSeen};
 use crate::progress::ProgressMode;
 use crate::sink::edge::{ensure_free_space, CollectionInfo};
 use crate::sink::qdrant::{CollectionSetup, QdrantSink, DEFAULT_HNSW_M};
-use crate::sink::{EdgeStore, Sink};
+use crate::sink::{point_id, EdgeStore, Sink};
 use crate::source::SourceSpec;
 
 /// Refuses a checkpoint whose model or preprocessing changed since its run started.
@@ -24,12 +25,12 @@ use crate::source::SourceSpec;
 pub(crate) fn check_fingerprints(
     recorded: &RunConfig,
     current: &RunConfig,
-    force: bool,
+    remedy: &str,
     checkpoint: &Path,
 ) -> anyhow::Result<()> {
     let model_changed = recorded.model_fingerprint != current.model_fingerprint;
     let preprocess_changed = recorded.preprocess_fingerprint != current.preprocess_fingerprint;
-    if force || !(model_changed || preprocess_changed) {
+    if !(model_changed || preprocess_changed) {
         return Ok(());
     }
     let what = match (model_changed, preprocess_changed) {
@@ -39,7 +40,7 @@ pub(crate) fn check_fingerprints(
     };
     bail!(
         "{what} changed since the run in {} started, so new vectors would not match stored ones; \
-         pass --force to go on anyway, or index into a new collection with a new --checkpoint",
+         {remedy}, or index into a new collection with a new --checkpoint",
         checkpoint.display()
     )
 }
@@ -74,7 +75,9 @@ pub(crate) fn open_existing(args: &RunArgs, server: &ServerArgs, force: bool) ->
         preprocess_fingerprint: spec.preprocess_fingerprint(config.decode.background),
         ..config.clone()
     };
-    check_fingerprints(&config, &current, force, &args.checkpoint)?;
+    if !force {
+        check_fingerprints(&config, &current, "pass --force to go on anyway", &args.checkpoint)?;
+    }
     let bulk = config.qdrant.as_ref().is_some_and(|target| target.bulk);
     let sink = SinkOptions { server: connected, setup: CollectionSetup { bulk, ..CollectionSetup::default() } };
     Ok(ExistingRun { checkpoint, lock, config, sink })
@@ -246,7 +249,7 @@ pub(crate) fn execute(
         reporter.as_ref(),
         stop,
     );
-    let summary = match outcome {
+    let mut summary = match outcome {
         Ok(summary) => summary,
         Err(error) => {
             // Best effort: the checkpoint itself may be what failed.
@@ -255,6 +258,11 @@ pub(crate) fn execute(
             return Err(error);
         }
     };
+    if let Some(walk) = summary.walk.as_ref().filter(|_| config.delete_missing && !summary.interrupted) {
+        summary.deleted = delete_missing(&mut checkpoint, store.as_sink(), walk).inspect_err(|_| {
+            let _ = checkpoint.end_run("failed");
+        })?;
+    }
     checkpoint.end_run(match (summary.interrupted, summary.failure_limit_hit) {
         (true, _) => "interrupted",
         (false, true) => "stopped",
@@ -273,6 +281,40 @@ pub(crate) fn execute(
     } else {
         ExitStatus::Success
     })
+}
+
+/// Deletes the points of items that a finished walk did not find, and marks them deleted.
+/// A point is deleted before its item is marked, so a run killed between the two deletes it again.
+fn delete_missing(checkpoint: &mut Checkpoint, sink: &mut dyn Sink, walk: &WalkSeen) -> anyhow::Result<u64> {
+    if walk.found == 0 && checkpoint.totals()?.total > 0 {
+        tracing::warn!(
+            "--delete-missing: the sources hold no images now, so nothing is deleted (an unmounted volume?)"
+        );
+        return Ok(0);
+    }
+    for folder in walk.unreadable() {
+        tracing::warn!("--delete-missing: {} could not be read, so its items are kept", folder.display());
+    }
+    let mut deleted = 0;
+    let mut after = 0;
+    loop {
+        let page = checkpoint.present_after(after, 1024)?;
+        let Some((last, _, _)) = page.last() else { return Ok(deleted) };
+        after = *last;
+        let (ids, points): (Vec<i64>, Vec<Uuid>) = page
+            .iter()
+            .filter(|(id, _, path)| walk.is_missing(*id, path.as_deref()))
+            .map(|(id, key, _)| (*id, point_id(key)))
+            .unzip();
+        if ids.is_empty() {
+            continue;
+        }
+        sink.delete(&points).and_then(|()| sink.flush()).context(
+            "cannot delete the points of files that are gone; the next run with --delete-missing tries again",
+        )?;
+        checkpoint.mark_deleted(&ids)?;
+        deleted += ids.len() as u64;
+    }
 }
 
 pub(crate) fn resume_command(args: &RunArgs) -> String {
@@ -306,6 +348,7 @@ fn report(
             "items": totals,
             "errors": errors,
             "run": {"planned": summary.planned, "done": summary.done, "failed": summary.failed,
+                    "unchanged": summary.unchanged, "changed": summary.changed, "deleted": summary.deleted,
                     "elapsed_seconds": seconds, "images_per_second": rate,
                     "checkpoint_seconds": summary.checkpoint_time.as_secs_f64(),
                     "sink_flush_seconds": summary.flush_time.as_secs_f64(),
@@ -323,9 +366,17 @@ fn report(
     if args.json || (quiet && totals.failed == 0) {
         return Ok(());
     }
+    let mut changes = String::new();
+    if summary.unchanged + summary.changed > 0 {
+        changes +=
+            &format!(" {} unchanged and {} changed files since the last run.", summary.unchanged, summary.changed);
+    }
+    if summary.deleted > 0 {
+        changes += &format!(" Deleted {} points of files that are gone.", summary.deleted);
+    }
     writeln!(
         err,
-        "Embedded {} of {} planned images in {seconds:.1}s ({rate:.1} images/s), {} failed. \
+        "Embedded {} of {} planned images in {seconds:.1}s ({rate:.1} images/s), {} failed.{changes} \
          Checkpoint: {} done, {} failed, {} pending. Collection `{}` at {} holds {points} points.",
         summary.done,
         summary.planned,

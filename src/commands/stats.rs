@@ -28,10 +28,7 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
     for path in &paths {
         let checkpoint = Checkpoint::open_read_only(path)?;
         let these = checkpoint.totals()?;
-        totals.total += these.total;
-        totals.done += these.done;
-        totals.failed += these.failed;
-        totals.pending += these.pending;
+        totals += these;
         for error in checkpoint.errors(EXAMPLES)? {
             let entry = errors.entry(error.class).or_default();
             entry.0 += error.count;
@@ -73,11 +70,15 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
         writeln!(out, "{object}")?;
         return Ok(ExitStatus::Success);
     }
-    writeln!(
+    write!(
         out,
         "Items: {} total, {} done, {} failed, {} pending",
         totals.total, totals.done, totals.failed, totals.pending
     )?;
+    if totals.deleted > 0 {
+        write!(out, " ({} deleted: their files are gone)", totals.deleted)?;
+    }
+    writeln!(out)?;
     for (class, (count, examples)) in &errors {
         writeln!(out, "  {class}: {count}")?;
         for example in examples {
@@ -114,8 +115,11 @@ fn run_info(checkpoint: &Checkpoint, path: &std::path::Path, totals: Totals) -> 
         (false, None, Some(_)) => "killed".to_string(),
         (false, None, None) => "not started".to_string(),
     };
+    let shard = checkpoint.config().ok().and_then(|config| config.shard).map(|shard| shard.to_string());
     Ok(json!({
         "checkpoint": path,
+        "shard": shard,
+        "items": totals,
         "command": checkpoint.meta("run_command")?,
         "state": state,
         "elapsed_seconds": elapsed,
@@ -131,6 +135,9 @@ fn describe_run(run: &Value) -> String {
         run["state"].as_str().unwrap_or("unknown"),
         run["checkpoint"].as_str().unwrap_or("?")
     );
+    if let Some(shard) = run["shard"].as_str() {
+        line += &format!(", shard {shard}");
+    }
     if let Some(elapsed) = run["elapsed_seconds"].as_f64() {
         line += &format!(", {elapsed:.0}s");
     }

@@ -86,18 +86,9 @@ impl ModelSpec {
 
     /// Hash of `model.onnx`, to notice a model that changed under a checkpoint.
     pub fn model_fingerprint(&self) -> anyhow::Result<String> {
-        let read_error = || format!("cannot read {}", self.onnx.display());
-        let mut file = std::fs::File::open(&self.onnx).with_context(read_error)?;
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        let mut buffer = vec![0; 1 << 20];
-        loop {
-            let read = std::io::Read::read(&mut file, &mut buffer).with_context(read_error)?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-        }
-        Ok(format!("xxh3:{:032x}", hasher.digest128()))
+        let hash =
+            crate::item::content_hash(&self.onnx).with_context(|| format!("cannot read {}", self.onnx.display()))?;
+        Ok(format!("xxh3:{hash:032x}"))
     }
 
     /// Hash of the resolved preprocessing steps (not of the file's formatting), and of the

@@ -278,6 +278,12 @@ impl Sink for EdgeStore {
         self.shard.update(operation).map_err(|error| SinkError::Write(error.to_string()))
     }
 
+    fn delete(&mut self, ids: &[Uuid]) -> Result<(), SinkError> {
+        let ids = ids.iter().map(|&id| PointId::Uuid(id)).collect();
+        let operation = UpdateOperation::PointOperation(PointOperations::DeletePoints { ids });
+        self.shard.update(operation).map_err(|error| SinkError::Write(error.to_string()))
+    }
+
     fn ensure_space(&self) -> Result<(), SinkError> {
         ensure_free_space(&self.dir, self.min_free_space)
     }

@@ -50,6 +50,8 @@ impl SinkError {
 pub trait Sink: Send {
     /// Writes the points; overwrites points with the same IDs.
     fn upsert(&mut self, points: Vec<Point>) -> Result<(), SinkError>;
+    /// Deletes the points with these IDs; IDs without a point are ignored.
+    fn delete(&mut self, ids: &[Uuid]) -> Result<(), SinkError>;
     /// Makes every earlier upsert durable.
     fn flush(&mut self) -> Result<(), SinkError>;
     /// Fails when the disk under the sink is nearly full. Qdrant Edge memory-maps its files,

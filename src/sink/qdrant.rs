@@ -13,13 +13,14 @@ use anyhow::{anyhow, bail, Context};
 use prost::Message;
 use qdrant_client::qdrant::{
     point_id::PointIdOptions, vectors_config::Config as VectorsConfigKind, CollectionStatus, CountPointsBuilder,
-    CreateCollectionBuilder, Distance, HnswConfigDiffBuilder, NamedVectors, PointStruct, QueryPointsBuilder,
-    UpdateCollectionBuilder, UpsertPoints, UpsertPointsBuilder, VectorParams, VectorParamsBuilder, VectorsConfig,
-    VectorsConfigBuilder,
+    CreateCollectionBuilder, DeletePointsBuilder, Distance, HnswConfigDiffBuilder, NamedVectors, PointId, PointStruct,
+    PointsIdsList, QueryPointsBuilder, UpdateCollectionBuilder, UpsertPoints, UpsertPointsBuilder, VectorParams,
+    VectorParamsBuilder, VectorsConfig, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use serde::{Deserialize, Serialize};
 use tonic::Code;
+use uuid::Uuid;
 
 use super::{Point, ScoredPoint, Sink, SinkError};
 
@@ -360,6 +361,18 @@ impl Sink for QdrantSink {
                 Some(error) => Err(SinkError::GaveUp(format!("after {} tries: {error}", retries + 1))),
             }
         })
+    }
+
+    fn delete(&mut self, ids: &[Uuid]) -> Result<(), SinkError> {
+        let ids: Vec<PointId> = ids.iter().map(|id| PointId::from(id.to_string())).collect();
+        let request = DeletePointsBuilder::new(&self.collection).points(PointsIdsList { ids }).wait(true).build();
+        let retries = self.connection.max_retries;
+        self.call(|client, _| {
+            let request = request.clone();
+            async move { client.delete_points(request).await }
+        })
+        .map(drop)
+        .map_err(|error| SinkError::GaveUp(format!("after {} tries: {error:#}", retries + 1)))
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
