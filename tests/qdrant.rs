@@ -438,3 +438,85 @@ fn a_server_that_restarts_mid_run_loses_nothing() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_all_points(&server, &ws);
 }
+
+/// The `key` payloads of the points on the server, sorted; a key twice shows up twice.
+fn server_keys(server: &TestServer) -> Vec<String> {
+    let mut keys: Vec<String> = server
+        .points(COLLECTION)
+        .iter()
+        .map(|point| point.payload["key"].as_str().expect("key payload").to_string())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn a_nightly_run_sends_only_changes_and_deletes_what_is_gone() {
+    let ws = Workspace::new();
+    let server = TestServer::start();
+    for name in ["landscape_gradient.jpg", "portrait_shapes.jpg", "checker.webp"] {
+        ws.copy_fixture(name, &format!("photos/{name}"));
+    }
+    let nightly = |ws: &Workspace| {
+        let output = ws
+            .imbed()
+            .args(["index", "photos", "--qdrant", &server.url(), "--collection", COLLECTION])
+            .args(["--delete-missing", "--json", "--model"])
+            .arg(tiny_model())
+            .output()
+            .expect("run imbed");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).expect("JSON summary")
+    };
+    nightly(&ws);
+    let upserts = server.upsert_calls();
+    let quiet = nightly(&ws);
+    assert_eq!(quiet["run"]["planned"], 0, "{quiet}");
+    assert_eq!(server.upsert_calls(), upserts, "nothing is sent when nothing changed");
+
+    std::fs::remove_file(ws.path().join("photos/checker.webp")).expect("remove");
+    ws.copy_fixture("UPPER_PLASMA.JPG", "photos/new.jpg");
+    let changed = nightly(&ws);
+    assert_eq!((changed["run"]["planned"].as_u64(), changed["run"]["deleted"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(server_keys(&server), ["photos/landscape_gradient.jpg", "photos/new.jpg", "photos/portrait_shapes.jpg"]);
+    assert_eq!(stats(&ws, &[])["items"]["deleted"], 1);
+}
+
+#[test]
+fn shards_running_at_once_write_every_item_once_into_one_collection() {
+    let ws = Workspace::new();
+    let server = TestServer::start();
+    let mut expected = Vec::new();
+    for copy in 0..3 {
+        for entry in std::fs::read_dir(fixture_images()).expect("fixtures").flatten() {
+            if entry.path().is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                ws.copy_fixture(&name, &format!("corpus/{copy}/{name}"));
+                expected.push(format!("corpus/{copy}/{name}"));
+            }
+        }
+    }
+    expected.sort();
+    let shards: Vec<_> = (0..3)
+        .map(|index| {
+            Command::new(assert_cmd::cargo::cargo_bin("imbed"))
+                .current_dir(ws.path())
+                .env("ORT_DYLIB_PATH", ort_library())
+                .env("JOB_COMPLETION_INDEX", index.to_string())
+                .args(["index", "corpus", "--qdrant", &server.url(), "--collection", COLLECTION, "--quiet"])
+                .args(["--shard-count", "3", "--checkpoint", &format!("shard-{index}.ckpt"), "--model"])
+                .arg(tiny_model())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for shard in shards {
+        let output = shard.wait_with_output().expect("wait");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!(server_keys(&server), expected, "each item once, none missing");
+    let merged = stats(&ws, &["shard-0.ckpt", "shard-1.ckpt", "shard-2.ckpt"]);
+    assert_eq!(merged["items"]["done"], expected.len(), "{merged}");
+    assert_eq!(merged["sink"]["collections"][0]["points"], expected.len(), "one collection, counted once");
+}

@@ -694,6 +694,30 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpoint_from_before_stamps_gets_the_columns_and_keeps_its_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old");
+        let old_schema = SCHEMA.replace(",\n    size INTEGER,\n    mtime_ns INTEGER,\n    content_hash BLOB", "");
+        assert!(!old_schema.contains("mtime_ns"));
+        let connection = Connection::open(&path).unwrap();
+        connection.execute_batch(&old_schema).unwrap();
+        connection
+            .execute("INSERT INTO items (key, path, state, discovered_at, updated_at) VALUES ('a', X'61', 1, 0, 0)", [])
+            .unwrap();
+        drop(connection);
+        let mut checkpoint = Checkpoint::open(&path).unwrap();
+        let known = checkpoint.known(&["a", "b"]).unwrap();
+        let a = known[0].as_ref().unwrap();
+        assert_eq!((a.state, a.stamp), (ItemState::Done, None));
+        assert!(known[1].is_none());
+        let stamp = FileStamp { size: 3, mtime_ns: 7, hash: Some(u128::MAX - 1) };
+        checkpoint.restamp(&[(a.id, &item("a"), Some(stamp), false)]).unwrap();
+        assert_eq!(checkpoint.known(&["a"]).unwrap()[0].as_ref().unwrap().stamp, Some(stamp));
+        checkpoint.mark_deleted(&[a.id]).unwrap();
+        assert_eq!(checkpoint.totals().unwrap(), Totals { deleted: 1, ..Totals::default() });
+    }
+
+    #[test]
     fn error_examples_show_paths_that_are_not_utf8() {
         let dir = tempfile::tempdir().unwrap();
         let mut checkpoint = Checkpoint::open(&dir.path().join("c")).unwrap();
