@@ -118,7 +118,8 @@ pub struct ChangeArgs {
 
     /// Delete the points of items whose files are gone, once the walk has finished.
     ///
-    /// Items under a folder that could not be read are kept. Deleted items are counted by `stats`.
+    /// Items under a folder that could not be read, or in a source folder where no image is
+    /// left (an unmounted volume?), are kept. Deleted items are counted by `stats`.
     #[arg(long, env = "IMBED_DELETE_MISSING")]
     pub delete_missing: bool,
 

@@ -50,13 +50,31 @@ pub struct WalkSeen {
     last_known: i64,
     /// Folders (or links) that could not be read: what is under them may still exist.
     unreadable: Vec<PathBuf>,
+    /// Source folders in which the walk found nothing at all (an unmounted volume?).
+    empty_roots: Vec<PathBuf>,
+    /// Items the walk found in each source folder, in this shard.
+    found_per_root: Vec<u64>,
     /// Items the walk found, in this shard.
     pub found: u64,
 }
 
 impl WalkSeen {
-    fn new(last_known: i64) -> Self {
-        Self { seen: vec![0; last_known as usize / 64 + 1], last_known, unreadable: Vec::new(), found: 0 }
+    fn new(last_known: i64, roots: usize) -> Self {
+        Self {
+            seen: vec![0; last_known as usize / 64 + 1],
+            last_known,
+            unreadable: Vec::new(),
+            empty_roots: Vec::new(),
+            found_per_root: vec![0; roots],
+            found: 0,
+        }
+    }
+
+    fn found(&mut self, path: &Path, roots: &[PathBuf]) {
+        self.found += 1;
+        if let Some(root) = roots.iter().position(|root| path.starts_with(root)) {
+            self.found_per_root[root] += 1;
+        }
     }
 
     fn mark(&mut self, id: i64) {
@@ -69,13 +87,14 @@ impl WalkSeen {
     /// and not under a folder that could not be read.
     pub fn is_missing(&self, id: i64, path: Option<&Path>) -> bool {
         let seen = (0..=self.last_known).contains(&id) && self.seen[id as usize / 64] & (1 << (id % 64)) != 0;
-        let hidden = path.is_some_and(|path| self.unreadable.iter().any(|folder| path.starts_with(folder)));
+        let hidden = path.is_some_and(|path| self.kept_folders().any(|(folder, _)| path.starts_with(folder)));
         id <= self.last_known && !seen && !hidden
     }
 
-    /// Folders that could not be read, whose items are kept.
-    pub fn unreadable(&self) -> &[PathBuf] {
-        &self.unreadable
+    /// Folders whose items are kept although the walk did not find them, and why.
+    pub fn kept_folders(&self) -> impl Iterator<Item = (&Path, &'static str)> {
+        let unreadable = self.unreadable.iter().map(|folder| (folder.as_path(), "could not be read"));
+        unreadable.chain(self.empty_roots.iter().map(|root| (root.as_path(), "holds no images now (unmounted?)")))
     }
 }
 
@@ -108,7 +127,7 @@ impl<'a> Plan<'a> {
             return Ok(outcome);
         }
         let Some(source) = self.discover else { return Ok(outcome) };
-        let mut walk = WalkSeen::new(last_known);
+        let mut walk = WalkSeen::new(last_known, source.paths.len());
         let (mut unchanged, mut changed) = (0, 0);
         let mut chunk = Vec::with_capacity(CHUNK);
         let mut failed: Option<anyhow::Error> = None;
@@ -152,9 +171,15 @@ impl<'a> Plan<'a> {
         outcome.unchanged = unchanged;
         outcome.changed = changed;
         if !stopped {
+            let roots = source.paths.iter().zip(&walk.found_per_root);
+            walk.empty_roots = roots.filter(|(_, &found)| found == 0).map(|(root, _)| root.clone()).collect();
             outcome.walk = Some(walk);
         }
         Ok(outcome)
+    }
+
+    fn source_paths(&self) -> &[PathBuf] {
+        self.discover.map_or(&[], |source| &source.paths)
     }
 
     /// Compares one chunk of walked entries with the checkpoint: records new items and new
@@ -208,7 +233,7 @@ impl<'a> Plan<'a> {
             if gone {
                 continue;
             }
-            walk.found += 1;
+            walk.found(&item.path, &self.source_paths());
             walk.mark(known.id);
             // A run without --verify-content keeps the hash of a file whose size and time still match.
             if let (Some(new), Some(old)) = (stamp.as_mut(), known.stamp) {
@@ -230,7 +255,11 @@ impl<'a> Plan<'a> {
                 }
             }
         }
-        walk.found += new.iter().filter(|(entry, _)| entry.is_ok()).count() as u64;
+        for (entry, _) in &new {
+            if let Ok(item) = entry {
+                walk.found(&item.path, &self.source_paths());
+            }
+        }
         checkpoint.restamp(&updates)?;
         let mut to_send = checkpoint.discover(new)?;
         to_send.extend(requeued);

@@ -108,19 +108,32 @@ fn a_second_run_embeds_only_new_and_changed_files_and_deletes_only_when_asked() 
 }
 
 #[test]
-fn an_empty_source_deletes_nothing() {
+fn a_source_folder_that_went_empty_keeps_its_items() {
     let ws = Workspace::new();
     ws.copy_fixture("landscape_gradient.jpg", "photos/a.jpg");
-    let (first, code) = ws.index(&[Path::new("photos")], &[]);
+    ws.copy_fixture("portrait_shapes.jpg", "other/b.jpg");
+    ws.copy_fixture("checker.webp", "other/c.webp");
+    let roots = [Path::new("photos"), Path::new("other")];
+    let (first, code) = ws.index(&roots, &[]);
     assert_eq!(code, 0, "{first}");
-    // As if the volume were not mounted tonight.
+    // As if the volume under photos/ were not mounted tonight, while c.webp really went away.
     std::fs::remove_file(ws.path().join("photos/a.jpg")).expect("remove");
-    let mut command = ws.imbed();
-    command.args(["index", "photos", "--delete-missing", "--json", "--model"]).arg(common::tiny_model());
-    let output = command.output().expect("run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("nothing is deleted"));
-    assert_eq!(stored(&ws).len(), 1);
+    std::fs::remove_file(ws.path().join("other/c.webp")).expect("remove");
+    let nightly = |ws: &Workspace| {
+        let mut command = ws.imbed();
+        command.args(["index", "photos", "other", "--delete-missing", "--json", "--model"]).arg(common::tiny_model());
+        let output = command.output().expect("run");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = nightly(&ws);
+    assert!(stderr.contains("photos holds no images now"), "{stderr}");
+    assert_eq!(keys(&stored(&ws)), ["other/b.jpg", "photos/a.jpg"]);
+
+    std::fs::remove_file(ws.path().join("other/b.jpg")).expect("remove");
+    let stderr = nightly(&ws);
+    assert!(stderr.contains("nothing is deleted"), "{stderr}");
+    assert_eq!(keys(&stored(&ws)), ["other/b.jpg", "photos/a.jpg"]);
 }
 
 #[test]
@@ -235,4 +248,26 @@ fn shards_cover_every_item_exactly_once() {
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("holds shard 0/3, not shard 1/3"));
+}
+
+#[test]
+fn items_under_a_folder_that_cannot_be_read_are_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    ws.copy_fixture("landscape_gradient.jpg", "photos/open/a.jpg");
+    ws.copy_fixture("portrait_shapes.jpg", "photos/locked/b.jpg");
+    let Some((first, code)) = ws.index_unprivileged(&[Path::new("photos")], &[]) else {
+        eprintln!("skipped: cannot drop root's privileges here");
+        return;
+    };
+    assert_eq!(code, 0, "{first}");
+    let locked = ws.path().join("photos/locked");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    let outcome = ws.index_unprivileged(&[Path::new("photos")], &["--delete-missing"]);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
+    let (summary, code) = outcome.expect("ran before");
+    assert_eq!(code, 1, "the folder fails as a walk error: {summary}");
+    assert_eq!(summary["errors"]["walk"], 1, "{summary}");
+    assert_eq!(run(&summary)["deleted"], 0, "{summary}");
+    assert_eq!(keys(&stored(&ws)), ["photos/locked/b.jpg", "photos/open/a.jpg"]);
 }

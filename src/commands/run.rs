@@ -292,8 +292,8 @@ fn delete_missing(checkpoint: &mut Checkpoint, sink: &mut dyn Sink, walk: &WalkS
         );
         return Ok(0);
     }
-    for folder in walk.unreadable() {
-        tracing::warn!("--delete-missing: {} could not be read, so its items are kept", folder.display());
+    for (folder, why) in walk.kept_folders() {
+        tracing::warn!("--delete-missing: {} {why}, so its items are kept", folder.display());
     }
     let mut deleted = 0;
     let mut after = 0;
