@@ -233,7 +233,7 @@ impl<'a> Plan<'a> {
             if gone {
                 continue;
             }
-            walk.found(&item.path, &self.source_paths());
+            walk.found(&item.path, self.source_paths());
             walk.mark(known.id);
             // A run without --verify-content keeps the hash of a file whose size and time still match.
             if let (Some(new), Some(old)) = (stamp.as_mut(), known.stamp) {
@@ -257,7 +257,7 @@ impl<'a> Plan<'a> {
         }
         for (entry, _) in &new {
             if let Ok(item) = entry {
-                walk.found(&item.path, &self.source_paths());
+                walk.found(&item.path, self.source_paths());
             }
         }
         checkpoint.restamp(&updates)?;
