@@ -52,6 +52,8 @@ pub struct RunSummary {
     pub walk: Option<WalkSeen>,
     /// Items whose points were deleted because their files are gone.
     pub deleted: u64,
+    /// ONNX Runtime's intra-op threads and the decode threads, as the run split the cores.
+    pub threads: (usize, usize),
     pub done: u64,
     pub failed: u64,
     pub failures_by_class: BTreeMap<ErrorClass, u64>,

@@ -258,6 +258,7 @@ pub(crate) fn execute(
             return Err(error);
         }
     };
+    summary.threads = (intra_threads, decode_threads);
     if let Some(walk) = summary.walk.as_ref().filter(|_| config.delete_missing && !summary.interrupted) {
         summary.deleted = delete_missing(&mut checkpoint, store.as_sink(), walk).inspect_err(|_| {
             let _ = checkpoint.end_run("failed");
@@ -351,6 +352,7 @@ fn report(
                     "unchanged": summary.unchanged, "changed": summary.changed, "deleted": summary.deleted,
                     "elapsed_seconds": seconds, "images_per_second": rate,
                     "checkpoint_seconds": summary.checkpoint_time.as_secs_f64(),
+                    "threads": {"intra": summary.threads.0, "decode": summary.threads.1},
                     "sink_flush_seconds": summary.flush_time.as_secs_f64(),
                     "interrupted": summary.interrupted, "failure_limit_hit": summary.failure_limit_hit},
             "checkpoint": checkpoint.path(),
