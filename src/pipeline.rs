@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::checkpoint::{Checkpoint, Outcome};
-use crate::decode::{decode_file, panic_reason, DecodeError, DecodeOptions, DecodedImage, MemoryBudget};
+use crate::decode::{decode_file_for, panic_reason, DecodeError, DecodeOptions, DecodedImage, MemoryBudget};
 use crate::embed::Encoder;
 use crate::item::{path_text, ErrorClass, Failure, Item};
 use crate::plan::Plan;
@@ -214,15 +214,15 @@ impl TensorLoader<'_> {
     }
 
     fn load_unguarded(&self, path: &Path) -> Result<(DecodedImage, Vec<f32>), DecodeError> {
-        let image = decode_file(path, &self.decode, &self.budget)?;
         let preprocessor = self.preprocessor;
+        let image = decode_file_for(path, preprocessor.decode_target(), &self.decode, &self.budget)?;
         preprocessor
-            .check_size(image.rgb.width(), image.rgb.height())
+            .check_size(image.width, image.height)
             .map_err(|message| DecodeError::new(ErrorClass::TooLarge, message))?;
         let (height, width) = preprocessor.output_size();
         let mut slot = vec![0.0; 3 * height as usize * width as usize];
         preprocessor
-            .apply(&image.rgb, self.layout, &mut slot)
+            .apply_region(&image.rgb, image.region, (image.width, image.height), self.layout, &mut slot)
             .map_err(|error| DecodeError::new(ErrorClass::Corrupt, format!("{error:#}")))?;
         Ok((image, slot))
     }
