@@ -173,7 +173,7 @@ fn is_cmyk<R>(decompress: &Decompress<R>) -> bool {
 
 /// Whether the frame header is progressive (SOF2, 6, 10, 14). A marker walk, since libjpeg
 /// keeps that flag to itself; when the walk is unsure it says yes, which over-reserves.
-fn is_progressive(reader: &mut (impl Read + Seek)) -> bool {
+pub fn is_progressive(reader: &mut (impl Read + Seek)) -> bool {
     frame_is_progressive(reader).unwrap_or(true)
 }
 

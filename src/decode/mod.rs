@@ -28,6 +28,7 @@ mod sniff;
 mod webp;
 
 pub use budget::{MemoryBudget, Reservation};
+pub use jpeg::is_progressive as is_progressive_jpeg;
 use sniff::{sniff, Sniffed};
 
 /// Images above this many pixels fail as `too_large` before their pixels are allocated.
