@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::checkpoint::{Checkpoint, Outcome};
-use crate::decode::{decode_file, panic_reason, DecodeError, DecodeOptions, DecodedImage, MemoryBudget};
+use crate::decode::{decode_file_for, panic_reason, DecodeError, DecodeOptions, DecodedImage, MemoryBudget};
 use crate::embed::Encoder;
 use crate::item::{path_text, ErrorClass, Failure, Item};
 use crate::plan::{Plan, PlanOutcome, WalkSeen};
@@ -132,12 +132,14 @@ pub fn run(
         decode: settings.decode,
         budget: MemoryBudget::new(settings.decode_memory),
     };
+    // As many slots as the decoded channel, the batch being filled and the decoders hold.
+    let slots = SlotPool::new(batch_size * 3 + settings.decode_threads, loader.slot_len());
     let mut summary = RunSummary::default();
     let mut committer = Committer { checkpoint, sink, settings, reporter, stop: &stop, summary: &mut summary };
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let planner = scope.spawn(|| plan_stage(plan, &mut planner_checkpoint, item_tx, reporter, &stop));
-        scope.spawn(|| decode_pool.install(|| decode_stage(item_rx, decoded_tx, &loader, &stop)));
-        scope.spawn(|| embed_stage(decoded_rx, embedded_tx, encoder, batch_size, embed_log, &stop));
+        scope.spawn(|| decode_pool.install(|| decode_stage(item_rx, decoded_tx, &loader, &slots, &stop)));
+        scope.spawn(|| embed_stage(decoded_rx, embedded_tx, encoder, batch_size, &slots, embed_log, &stop));
         let committed = committer.run(embedded_rx);
         let planned = planner.join().map_err(|_| anyhow::anyhow!("the planner thread panicked"))?;
         committed?;
@@ -173,10 +175,33 @@ fn plan_stage(
     })
 }
 
+/// Tensor slots handed back by the embed stage once their batch has run, so that decoding
+/// does not allocate (and zero) 600 kB per image. It keeps at most `capacity` slots and drops
+/// the rest, so memory stays where the channels bound it; it never waits.
+struct SlotPool {
+    free: (Sender<Vec<f32>>, Receiver<Vec<f32>>),
+    len: usize,
+}
+
+impl SlotPool {
+    fn new(capacity: usize, len: usize) -> Self {
+        Self { free: bounded(capacity), len }
+    }
+
+    fn take(&self) -> Vec<f32> {
+        self.free.1.try_recv().unwrap_or_else(|_| vec![0.0; self.len])
+    }
+
+    fn give(&self, slot: Vec<f32>) {
+        let _ = self.free.0.try_send(slot);
+    }
+}
+
 fn decode_stage(
     items: Receiver<Result<Item, Failure>>,
     decoded: Sender<Decoded>,
     loader: &TensorLoader<'_>,
+    slots: &SlotPool,
     stop: &Stop<'_>,
 ) {
     let downstream_closed = AtomicBool::new(false);
@@ -185,7 +210,7 @@ fn decode_stage(
             return;
         }
         let outcome = match item {
-            Ok(item) => prepare(item, loader),
+            Ok(item) => prepare(item, loader, slots),
             Err(failure) => Decoded::Failed(failure),
         };
         // A closed channel means a later stage has ended: decoding on would be wasted.
@@ -195,13 +220,17 @@ fn decode_stage(
     });
 }
 
-fn prepare(item: Item, loader: &TensorLoader<'_>) -> Decoded {
-    match loader.load(&item.path) {
-        Ok((image, slot)) => {
+fn prepare(item: Item, loader: &TensorLoader<'_>, slots: &SlotPool) -> Decoded {
+    let mut slot = slots.take();
+    match loader.load_into(&item.path, &mut slot) {
+        Ok(image) => {
             let payload = payload_for(&item, &image);
             Decoded::Ready(Prepared { item, slot, payload })
         }
-        Err(error) => Decoded::Failed(Failure::of(&item, error.class, error.message)),
+        Err(error) => {
+            slots.give(slot);
+            Decoded::Failed(Failure::of(&item, error.class, error.message))
+        }
     }
 }
 
@@ -215,27 +244,40 @@ pub struct TensorLoader<'a> {
 }
 
 impl TensorLoader<'_> {
-    /// Decodes one image file and preprocesses it into a new tensor slot. A decoder that
-    /// panics fails this image alone instead of ending the run (and every resume).
-    pub fn load(&self, path: &Path) -> Result<(DecodedImage, Vec<f32>), DecodeError> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load_unguarded(path))).unwrap_or_else(|panic| {
-            let reason = panic_reason(panic.as_ref()).unwrap_or("no reason given");
-            Err(DecodeError::new(ErrorClass::Corrupt, format!("the decoder crashed on this file: {reason}")))
-        })
+    /// Floats in one image's tensor slot.
+    pub fn slot_len(&self) -> usize {
+        let (height, width) = self.preprocessor.output_size();
+        3 * height as usize * width as usize
     }
 
-    fn load_unguarded(&self, path: &Path) -> Result<(DecodedImage, Vec<f32>), DecodeError> {
-        let image = decode_file(path, &self.decode, &self.budget)?;
+    /// Decodes one image file and preprocesses it into a new tensor slot.
+    pub fn load(&self, path: &Path) -> Result<(DecodedImage, Vec<f32>), DecodeError> {
+        let mut slot = vec![0.0; self.slot_len()];
+        self.load_into(path, &mut slot).map(|image| (image, slot))
+    }
+
+    /// Decodes one image file and preprocesses it into `slot`, every value of which it
+    /// writes. A decoder that panics fails this image alone instead of ending the run (and
+    /// every resume).
+    pub fn load_into(&self, path: &Path, slot: &mut [f32]) -> Result<DecodedImage, DecodeError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load_unguarded(path, slot))).unwrap_or_else(
+            |panic| {
+                let reason = panic_reason(panic.as_ref()).unwrap_or("no reason given");
+                Err(DecodeError::new(ErrorClass::Corrupt, format!("the decoder crashed on this file: {reason}")))
+            },
+        )
+    }
+
+    fn load_unguarded(&self, path: &Path, slot: &mut [f32]) -> Result<DecodedImage, DecodeError> {
         let preprocessor = self.preprocessor;
+        let image = decode_file_for(path, preprocessor.decode_target(), &self.decode, &self.budget)?;
         preprocessor
-            .check_size(image.rgb.width(), image.rgb.height())
+            .check_size(image.width, image.height)
             .map_err(|message| DecodeError::new(ErrorClass::TooLarge, message))?;
-        let (height, width) = preprocessor.output_size();
-        let mut slot = vec![0.0; 3 * height as usize * width as usize];
         preprocessor
-            .apply(&image.rgb, self.layout, &mut slot)
+            .apply_region(&image.rgb, image.region, (image.width, image.height), self.layout, slot)
             .map_err(|error| DecodeError::new(ErrorClass::Corrupt, format!("{error:#}")))?;
-        Ok((image, slot))
+        Ok(image)
     }
 }
 
@@ -268,6 +310,7 @@ fn embed_stage(
     embedded: Sender<Embedded>,
     encoder: &mut Encoder,
     batch_size: usize,
+    slots: &SlotPool,
     mut embed_log: Option<EmbedLog>,
     stop: &Stop<'_>,
 ) {
@@ -278,7 +321,7 @@ fn embed_stage(
             batch.clear();
             return Ok(());
         }
-        for message in embed_batch(encoder, std::mem::take(batch)) {
+        for message in embed_batch(encoder, batch, slots) {
             if let (Some(log), Embedded::Points { keys, .. }) = (&mut embed_log, &message) {
                 log.record(keys);
             }
@@ -305,25 +348,31 @@ fn embed_stage(
     let _ = flush(&mut batch);
 }
 
-/// Runs one batch; a model error fails the batch's items, not the run.
-fn embed_batch(encoder: &mut Encoder, batch: Vec<Prepared>) -> Vec<Embedded> {
-    let slots: Vec<&[f32]> = batch.iter().map(|prepared| prepared.slot.as_slice()).collect();
-    match encoder.embed(&slots) {
+/// Runs one batch and empties it, handing its slots back to the pool; a model error fails
+/// the batch's items, not the run.
+fn embed_batch(encoder: &mut Encoder, batch: &mut Vec<Prepared>, slots: &SlotPool) -> Vec<Embedded> {
+    let views: Vec<&[f32]> = batch.iter().map(|prepared| prepared.slot.as_slice()).collect();
+    let embedded = encoder.embed(&views);
+    let parts: Vec<(Item, Map<String, Value>)> = batch
+        .drain(..)
+        .map(|Prepared { item, slot, payload }| {
+            slots.give(slot);
+            (item, payload)
+        })
+        .collect();
+    match embedded {
         Ok(vectors) => {
-            let mut keys = Vec::with_capacity(batch.len());
-            let points = batch
+            let keys = parts.iter().map(|(item, _)| item.key.clone()).collect();
+            let points = parts
                 .into_iter()
                 .zip(vectors)
-                .map(|(prepared, vector)| {
-                    keys.push(prepared.item.key.clone());
-                    Point { id: point_id(&prepared.item.key), vector, payload: prepared.payload }
-                })
+                .map(|((item, payload), vector)| Point { id: point_id(&item.key), vector, payload })
                 .collect();
             vec![Embedded::Points { keys, points }]
         }
-        Err(error) => batch
+        Err(error) => parts
             .iter()
-            .map(|prepared| Embedded::Failed(Failure::of(&prepared.item, ErrorClass::Model, format!("{error:#}"))))
+            .map(|(item, _)| Embedded::Failed(Failure::of(item, ErrorClass::Model, format!("{error:#}"))))
             .collect(),
     }
 }
@@ -485,5 +534,23 @@ impl EmbedLog {
         text.push('\n');
         // One append per batch; the kernel keeps it even if the process is killed next.
         let _ = self.file.write_all(text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slot_pool_recycles_up_to_its_capacity() {
+        let pool = SlotPool::new(1, 4);
+        let (first, second) = (pool.take(), pool.take());
+        assert_eq!((first.len(), second.len()), (4, 4));
+        let kept = first.as_ptr();
+        pool.give(first);
+        pool.give(second);
+        let reused = pool.take();
+        assert_eq!(reused.as_ptr(), kept, "the first slot handed back is reused");
+        assert_eq!(pool.take().len(), 4, "the second was dropped: a new one is allocated");
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cli::PreprocessPreset;
+use crate::decode::{Region, Target};
 
 const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 // Digits as in the published CLIP config, so the preset equals the parsed file.
@@ -162,6 +163,15 @@ impl Preprocessor {
         }
     }
 
+    /// The smallest decoded image the resize can start from without losing detail.
+    pub fn decode_target(&self) -> Target {
+        match self.resize {
+            None => Target::Full,
+            Some(Resize::ShortestEdge(edge)) => Target::ShortSide(edge),
+            Some(Resize::Exact { height, width }) => Target::Size { width, height },
+        }
+    }
+
     /// Refuses a sliver such as 10x100000, which would resize to 224x2240000.
     pub fn check_size(&self, width: u32, height: u32) -> Result<(), String> {
         let (resized_w, resized_h) = self.resized_size(width, height);
@@ -171,30 +181,52 @@ impl Preprocessor {
         Ok(())
     }
 
-    /// Writes one image into `slot`, which holds exactly `3 * height * width` floats.
+    /// Writes one full-size image into `slot`, which holds exactly `3 * height * width` floats.
     pub fn apply(&self, image: &RgbImage, layout: Layout, slot: &mut [f32]) -> anyhow::Result<()> {
+        let (width, height) = image.dimensions();
+        self.apply_region(image, Region::whole(width, height), (width, height), layout, slot)
+    }
+
+    /// Writes into `slot` the picture of `size` (its full-size width and height) that
+    /// `region` of `pixels` shows, as from a reduced-scale decode. The resize starts from that
+    /// fractional region and ends at the size the full image would resize to, so the tensor
+    /// has the full decode's geometry.
+    pub fn apply_region(
+        &self,
+        pixels: &RgbImage,
+        region: Region,
+        (width, height): (u32, u32),
+        layout: Layout,
+        slot: &mut [f32],
+    ) -> anyhow::Result<()> {
         let (out_h, out_w) = self.output_size();
         debug_assert_eq!(slot.len(), 3 * out_h as usize * out_w as usize);
-        let (resized_w, resized_h) = self.resized_size(image.width(), image.height());
-        self.check_size(image.width(), image.height()).map_err(anyhow::Error::msg)?;
+        let (resized_w, resized_h) = self.resized_size(width, height);
+        self.check_size(width, height).map_err(anyhow::Error::msg)?;
         SCRATCH.with_borrow_mut(|scratch| {
-            let options = ResizeOptions::new().resize_alg(self.filter);
             let Scratch { resizer, wide, resized } = scratch;
             // Two one-dimensional passes, horizontal first, each rounded to 8 bits: Pillow's
             // order. fast_image_resize alone runs the vertical pass first for u8 images, which
             // moved CLIP embeddings of photos by up to 1e-3 in cosine.
-            let mut source = image;
-            if resized_w != source.width() {
+            let mut source = pixels;
+            let whole = Region::whole(pixels.width(), pixels.height());
+            if resized_w != pixels.width() || (region.left, region.width) != (whole.left, whole.width) {
+                let options = self.resize_options().crop(region.left, 0.0, region.width, whole.height);
                 resize_into(resizer, source, wide, (resized_w, source.height()), &options)?;
                 source = wide;
             }
-            if resized_h != source.height() {
+            if resized_h != pixels.height() || (region.top, region.height) != (whole.top, whole.height) {
+                let options = self.resize_options().crop(0.0, region.top, f64::from(resized_w), region.height);
                 resize_into(resizer, source, resized, (resized_w, resized_h), &options)?;
                 source = resized;
             }
             self.crop_and_normalize(source, layout, (out_h, out_w), slot);
             Ok(())
         })
+    }
+
+    fn resize_options(&self) -> ResizeOptions {
+        ResizeOptions::new().resize_alg(self.filter)
     }
 
     /// Centre crop as transformers does: offsets rounded down, zero padding where the image is smaller.
@@ -350,6 +382,38 @@ mod tests {
         assert_eq!(at(1, 1), 1.0, "the image sits in the centre");
         assert_eq!(at(2, 2), 1.0);
         assert_eq!(at(3, 3), -1.0);
+    }
+
+    #[test]
+    fn a_reduced_image_with_its_region_gives_the_full_image_tensor() {
+        let (width, height) = (1003, 757);
+        let wave = |x: u32, y: u32| 128.0 + 100.0 * ((x as f32 / 37.0).sin() * (y as f32 / 53.0).cos());
+        let full = RgbImage::from_fn(width, height, |x, y| image::Rgb([wave(x, y) as u8, (y / 3) as u8, 50]));
+        // What a 1/4 DCT-scale decode gives: 4x4 block means, the last column and row padded
+        // by repeating the edge, as JPEG encoders do.
+        let reduced = RgbImage::from_fn(width.div_ceil(4), height.div_ceil(4), |bx, by| {
+            let mut sum = [0u32; 3];
+            for (x, y) in (0..4).flat_map(|dy| (0..4).map(move |dx| (bx * 4 + dx, by * 4 + dy))) {
+                let pixel = full.get_pixel(x.min(width - 1), y.min(height - 1)).0;
+                (0..3).for_each(|c| sum[c] += u32::from(pixel[c]));
+            }
+            image::Rgb(sum.map(|s| ((s + 8) / 16) as u8))
+        });
+        let clip = Preprocessor::from_preset(PreprocessPreset::Clip);
+        let mut expected = vec![0.0; 3 * 224 * 224];
+        clip.apply(&full, Layout::Nchw, &mut expected).unwrap();
+        let region = Region { left: 0.0, top: 0.0, width: width as f64 / 4.0, height: height as f64 / 4.0 };
+        let mut got = vec![0.0; 3 * 224 * 224];
+        clip.apply_region(&reduced, region, (width, height), Layout::Nchw, &mut got).unwrap();
+        // In 8-bit levels: one level is about 0.015 after normalisation.
+        let levels: Vec<f32> = expected.iter().zip(&got).map(|(a, b)| (a - b).abs() * 0.27 * 255.0).collect();
+        let mean = levels.iter().sum::<f32>() / levels.len() as f32;
+        let max = levels.iter().copied().fold(0.0, f32::max);
+        assert!(mean < 0.5 && max < 3.0, "mean {mean} max {max} levels");
+        // Without the region, the padding column and row stretch the picture.
+        clip.apply(&reduced, Layout::Nchw, &mut got).unwrap();
+        let shifted = expected.iter().zip(&got).map(|(a, b)| (a - b).abs() * 0.27 * 255.0).sum::<f32>();
+        assert!(shifted / levels.len() as f32 > 2.0 * mean, "{shifted} vs {mean}");
     }
 
     #[test]

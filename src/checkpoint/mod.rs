@@ -122,8 +122,9 @@ pub struct RunConfig {
     pub model_fingerprint: String,
     /// Hash of the resolved preprocessing steps (and of the background under transparency).
     pub preprocess_fingerprint: String,
-    /// Size limits and the background; checkpoints from before they existed get the defaults.
-    #[serde(default)]
+    /// Size limits, the background and the JPEG scale; checkpoints from before they existed
+    /// get the defaults of then (full-size decoding).
+    #[serde(default = "DecodeOptions::before_recorded")]
     pub decode: DecodeOptions,
     pub store: PathBuf,
     pub collection: String,

@@ -146,6 +146,7 @@ pub(crate) fn decode_options(args: &DecodeArgs) -> DecodeOptions {
         max_pixels: args.max_pixels,
         max_file_size: args.max_file_size.saturating_mul(1 << 20),
         background: args.background,
+        full_decode: args.full_decode,
     }
 }
 

@@ -37,9 +37,24 @@ pub struct Header {
     pub width: u32,
     pub height: u32,
     pub orientation: Orientation,
-    /// Bytes the decoder holds at its peak: the output, plus every DCT coefficient of the image
-    /// when it is progressive, plus the RGB copy of a CMYK image.
-    pub peak_bytes: u64,
+    cmyk: bool,
+    /// Every DCT coefficient of a progressive image, held until the last scan, whatever the scale.
+    coefficient_bytes: u64,
+}
+
+impl Header {
+    /// Width and height of the output at `eighths`/8 of the full size: libjpeg rounds up.
+    pub fn scaled_size(&self, eighths: u8) -> (u32, u32) {
+        let scale = |side: u32| (u64::from(side) * u64::from(eighths)).div_ceil(8) as u32;
+        (scale(self.width), scale(self.height))
+    }
+
+    /// Bytes the decoder holds at its peak at `eighths`/8 of the full size: the output, plus
+    /// the RGB copy of a CMYK image, plus the coefficients of a progressive image.
+    pub fn peak_bytes(&self, eighths: u8) -> u64 {
+        let (width, height) = self.scaled_size(eighths);
+        u64::from(width) * u64::from(height) * if self.cmyk { 4 + 3 } else { 3 } + self.coefficient_bytes
+    }
 }
 
 unsafe extern "C-unwind" fn on_message(common: &mut jpeg_common_struct, level: c_int) {
@@ -80,10 +95,8 @@ pub fn read_header<R: BufRead + Seek>(reader: &mut R) -> Result<Header, JpegErro
     reader.rewind().map_err(|error| JpegError { message: error.to_string(), truncated: false })?;
     guarded(|| {
         let decompress = open(&mut *reader)?;
-        let (width, height) = (decompress.width() as u64, decompress.height() as u64);
-        let pixels = width * height;
         let cmyk = is_cmyk(&decompress);
-        let coefficients: u64 = if progressive {
+        let coefficient_bytes: u64 = if progressive {
             // 64 coefficients of 2 bytes per 8x8 block, per component.
             decompress
                 .components()
@@ -98,18 +111,21 @@ pub fn read_header<R: BufRead + Seek>(reader: &mut R) -> Result<Header, JpegErro
             .find_map(|marker| marker.data.strip_prefix(b"Exif\0\0").and_then(Orientation::from_exif_chunk))
             .unwrap_or(Orientation::NoTransforms);
         Ok(Header {
-            width: width as u32,
-            height: height as u32,
+            width: decompress.width() as u32,
+            height: decompress.height() as u32,
             orientation,
-            peak_bytes: pixels * if cmyk { 4 + 3 } else { 3 } + coefficients,
+            cmyk,
+            coefficient_bytes,
         })
     })
 }
 
-/// Decodes to RGB8 at full size, without orientation.
-pub fn decode(reader: impl BufRead) -> Result<image::RgbImage, JpegError> {
+/// Decodes to RGB8 at `eighths`/8 of the full size (8: full size), without orientation.
+/// Scaling happens in the inverse DCT, so a reduced decode skips most of the work.
+pub fn decode(reader: impl BufRead, eighths: u8) -> Result<image::RgbImage, JpegError> {
     guarded(|| {
-        let decompress = open(reader)?;
+        let mut decompress = open(reader)?;
+        decompress.scale(eighths);
         let cmyk = is_cmyk(&decompress);
         let adobe = decompress.markers().any(|marker| marker.data.starts_with(b"Adobe"));
         let mut started = if cmyk { decompress.to_colorspace(ColorSpace::JCS_CMYK) } else { decompress.rgb() }
@@ -157,7 +173,7 @@ fn is_cmyk<R>(decompress: &Decompress<R>) -> bool {
 
 /// Whether the frame header is progressive (SOF2, 6, 10, 14). A marker walk, since libjpeg
 /// keeps that flag to itself; when the walk is unsure it says yes, which over-reserves.
-fn is_progressive(reader: &mut (impl Read + Seek)) -> bool {
+pub fn is_progressive(reader: &mut (impl Read + Seek)) -> bool {
     frame_is_progressive(reader).unwrap_or(true)
 }
 
@@ -230,7 +246,7 @@ mod tests {
         // Adobe-style inverted CMYK, as Photoshop writes it: 255 is no ink.
         let ink = [255, 255 - 200, 255 - 200, 255];
         for stored_as in [ColorSpace::JCS_CMYK, ColorSpace::JCS_YCCK] {
-            let rgb = decode(cmyk_jpeg(ink, stored_as).as_slice()).unwrap();
+            let rgb = decode(cmyk_jpeg(ink, stored_as).as_slice(), 8).unwrap();
             let pixel = rgb.get_pixel(8, 8).0;
             // No cyan, much magenta and yellow: red.
             assert!(pixel[0] > 230 && pixel[1] < 80 && pixel[2] < 80, "{stored_as:?}: {pixel:?}");
@@ -245,17 +261,19 @@ mod tests {
         assert_eq!(header.orientation, Orientation::NoTransforms);
         // mozjpeg writes progressive files: four components of 2x2 blocks stay in memory.
         assert!(is_progressive(&mut Cursor::new(&jpeg)));
-        assert_eq!(header.peak_bytes, 16 * 16 * 7 + 4 * 4 * 128, "CMYK output, its RGB copy, coefficients");
+        assert_eq!(header.peak_bytes(8), 16 * 16 * 7 + 4 * 4 * 128, "CMYK output, its RGB copy, coefficients");
+        assert_eq!(header.scaled_size(2), (4, 4));
+        assert_eq!(header.peak_bytes(2), 4 * 4 * 7 + 4 * 4 * 128, "the coefficients stay whole at any scale");
     }
 
     #[test]
     fn a_truncated_file_is_told_apart_from_garbage() {
         let jpeg = cmyk_jpeg([10, 20, 30, 40], ColorSpace::JCS_YCCK);
-        assert!(decode(&jpeg[..jpeg.len() / 2]).unwrap_err().truncated);
+        assert!(decode(&jpeg[..jpeg.len() / 2], 8).unwrap_err().truncated);
         let mut garbage = jpeg.clone();
         garbage.truncate(20);
         garbage.extend(std::iter::repeat_n(0x55, 200));
-        let error = decode(garbage.as_slice()).unwrap_err();
+        let error = decode(garbage.as_slice(), 8).unwrap_err();
         assert!(!error.message.is_empty());
     }
 }

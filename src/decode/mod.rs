@@ -4,6 +4,10 @@
 //!
 //! Files are streamed, never read whole: the header (size, orientation) comes first, then
 //! the memory is reserved, then the pixels are decoded.
+//!
+//! A large JPEG is decoded at a reduced DCT scale (1/2, 1/4 or 1/8) when the caller names the
+//! smallest image it can use (a [`Target`]); the image then comes with the fractional
+//! [`Region`] of its pixels that shows the whole picture.
 
 use std::fmt;
 use std::fs::File;
@@ -24,6 +28,7 @@ mod sniff;
 mod webp;
 
 pub use budget::{MemoryBudget, Reservation};
+pub use jpeg::is_progressive as is_progressive_jpeg;
 use sniff::{sniff, Sniffed};
 
 /// Images above this many pixels fail as `too_large` before their pixels are allocated.
@@ -31,18 +36,98 @@ pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 /// Files above this many bytes fail as `too_large` without being read.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 512 << 20;
 
-/// What decoding refuses, and the colour under transparent pixels.
+/// What decoding refuses, the colour under transparent pixels, and whether JPEGs may be
+/// decoded at a reduced scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DecodeOptions {
     pub max_pixels: u64,
     pub max_file_size: u64,
     pub background: Background,
+    /// Decode every JPEG at full size. Runs recorded before the reduced-scale path existed
+    /// decoded at full size, so their checkpoints, which lack the field, go on doing so.
+    #[serde(default = "full_size")]
+    pub full_decode: bool,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        Self { max_pixels: DEFAULT_MAX_PIXELS, max_file_size: DEFAULT_MAX_FILE_SIZE, background: Background::WHITE }
+        Self {
+            max_pixels: DEFAULT_MAX_PIXELS,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            background: Background::WHITE,
+            full_decode: false,
+        }
+    }
+}
+
+impl DecodeOptions {
+    /// What a checkpoint from before the decode options existed ran with.
+    pub fn before_recorded() -> Self {
+        Self { full_decode: full_size(), ..Self::default() }
+    }
+}
+
+fn full_size() -> bool {
+    true
+}
+
+/// The smallest upright image the caller can use, which lets a JPEG be decoded at a reduced scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Every pixel.
+    Full,
+    /// The short side at least this long.
+    ShortSide(u32),
+    /// At least this wide and this high.
+    Size { width: u32, height: u32 },
+}
+
+/// How many times the target a reduced JPEG decode keeps on each side, so that the resize
+/// after it still reduces by 2x or more, as Pillow's `reducing_gap` does. libjpeg's scaled
+/// inverse DCT averages blocks with less care than a bicubic filter over the whole image: on
+/// the 239 bench JPEGs and the bench CLIP model, against a full decode, the largest scale
+/// keeping the short side >= 224 gave cosine mean 0.998, min 0.954 (15 photos below 0.99, all
+/// heavily textured paintings); >= 1.25x 224 gave min 0.984, >= 1.5x min 0.987, and >= 2x
+/// mean 0.9998, min 0.997.
+const REDUCING_GAP: u64 = 2;
+
+/// Where the whole picture lies in a decoded image's pixels, in fractional pixels: all of
+/// them after a full decode. A reduced-scale decode of a side that is not a multiple of the
+/// scale has a last column or row that is partly padding, so there the region stops short of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+impl Region {
+    pub fn whole(width: u32, height: u32) -> Self {
+        Self { left: 0.0, top: 0.0, width: f64::from(width), height: f64::from(height) }
+    }
+
+    /// The region of a reduced decode at `eighths`/8 of a `width`x`height` JPEG, once
+    /// `orientation` is applied: the padding ends up on whichever sides the transform moves it to.
+    fn of_scaled(width: u32, height: u32, eighths: u8, orientation: Orientation) -> Self {
+        let exact = |side: u32| f64::from(side) * f64::from(eighths) / 8.0;
+        let (exact_w, exact_h) = (exact(width), exact(height));
+        let scaled = |side: u32| (u64::from(side) * u64::from(eighths)).div_ceil(8) as f64;
+        // Padding past the right column and below the bottom row, before orientation.
+        let (pad_x, pad_y) = (scaled(width) - exact_w, scaled(height) - exact_h);
+        use Orientation::*;
+        let (left, top) = match orientation {
+            NoTransforms | Rotate90FlipH => (0.0, 0.0),
+            FlipHorizontal => (pad_x, 0.0),
+            FlipVertical => (0.0, pad_y),
+            Rotate180 => (pad_x, pad_y),
+            Rotate90 => (pad_y, 0.0),
+            Rotate270 => (0.0, pad_x),
+            Rotate270FlipH => (pad_y, pad_x),
+        };
+        let (width, height) = if turns_a_quarter(orientation) { (exact_h, exact_w) } else { (exact_w, exact_h) };
+        Self { left, top, width, height }
     }
 }
 
@@ -107,8 +192,11 @@ impl TryFrom<String> for Background {
 /// A decoded image and the facts about its file that go into the payload.
 #[derive(Debug)]
 pub struct DecodedImage {
+    /// Upright pixels; smaller than `width`x`height` after a reduced-scale JPEG decode.
     pub rgb: RgbImage,
-    /// Dimensions after EXIF orientation.
+    /// The part of `rgb` that shows the whole picture.
+    pub region: Region,
+    /// Dimensions of the full-size picture after EXIF orientation.
     pub width: u32,
     pub height: u32,
     pub format: &'static str,
@@ -131,9 +219,20 @@ impl DecodeError {
     }
 }
 
-/// Decodes the image file at `path`: refuses what is not a regular file or is over the size
-/// limit before opening it, and streams the rest through [`decode_reader`].
+/// Decodes the image file at `path` at full size: see [`decode_file_for`].
 pub fn decode_file(path: &Path, options: &DecodeOptions, budget: &MemoryBudget) -> Result<DecodedImage, DecodeError> {
+    decode_file_for(path, Target::Full, options, budget)
+}
+
+/// Decodes the image file at `path`, a JPEG at the smallest scale that covers `target`
+/// (unless `options.full_decode`): refuses what is not a regular file or is over the size
+/// limit before opening it, and streams the rest through [`decode_reader`].
+pub fn decode_file_for(
+    path: &Path,
+    target: Target,
+    options: &DecodeOptions,
+    budget: &MemoryBudget,
+) -> Result<DecodedImage, DecodeError> {
     let io_error =
         |what: &str, error: std::io::Error| DecodeError::new(ErrorClass::from_io(&error), format!("{what}: {error}"));
     let metadata = std::fs::metadata(path).map_err(|error| io_error("cannot read the file", error))?;
@@ -147,14 +246,15 @@ pub fn decode_file(path: &Path, options: &DecodeOptions, budget: &MemoryBudget) 
     }
     check_file_size(metadata.len(), options)?;
     let file = File::open(path).map_err(|error| io_error("cannot open the file", error))?;
-    let mut image = decode_reader(BufReader::with_capacity(64 << 10, file), metadata.len(), options, budget)?;
+    let reader = BufReader::with_capacity(64 << 10, file);
+    let mut image = decode_reader(reader, metadata.len(), target, options, budget)?;
     image.modified = metadata.modified().ok();
     Ok(image)
 }
 
 pub fn decode_bytes(bytes: &[u8], options: &DecodeOptions, budget: &MemoryBudget) -> Result<DecodedImage, DecodeError> {
     check_file_size(bytes.len() as u64, options)?;
-    decode_reader(std::io::Cursor::new(bytes), bytes.len() as u64, options, budget)
+    decode_reader(std::io::Cursor::new(bytes), bytes.len() as u64, Target::Full, options, budget)
 }
 
 fn check_file_size(size: u64, options: &DecodeOptions) -> Result<(), DecodeError> {
@@ -171,11 +271,12 @@ fn check_file_size(size: u64, options: &DecodeOptions) -> Result<(), DecodeError
 }
 
 /// Sniffs the format from the first bytes, reads the header, checks the size, reserves the
-/// decode's peak memory from `budget`, then decodes, orients and flattens to RGB. `length`
-/// is the size of the whole file, which the callers know already.
+/// decode's peak memory from `budget`, then decodes (a JPEG at the scale `target` allows),
+/// orients and flattens to RGB. `length` is the size of the whole file, which the callers know.
 fn decode_reader<R: BufRead + Seek>(
     mut reader: R,
     length: u64,
+    target: Target,
     options: &DecodeOptions,
     budget: &MemoryBudget,
 ) -> Result<DecodedImage, DecodeError> {
@@ -185,13 +286,23 @@ fn decode_reader<R: BufRead + Seek>(
     }
     let name = sniff::format_name(format);
     let failure = |error| classify(name, error, cut_short);
-    let (rgb, orientation, memory) = if format == ImageFormat::Jpeg {
+    let (rgb, (width, height), orientation, region, memory) = if format == ImageFormat::Jpeg {
         let header = jpeg::read_header(&mut reader).map_err(|error| jpeg_failure(name, error))?;
-        let pixels = check_pixels(name, header.width, header.height, options)?;
-        let memory = budget.reserve(header.peak_bytes + orientation_bytes(header.orientation, pixels));
+        check_pixels(name, header.width, header.height, options)?;
+        let eighths = if options.full_decode { 8 } else { jpeg_eighths(&header, target) };
+        let (scaled_w, scaled_h) = header.scaled_size(eighths);
+        let scaled_pixels = u64::from(scaled_w) * u64::from(scaled_h);
+        let memory = budget.reserve(header.peak_bytes(eighths) + orientation_bytes(header.orientation, scaled_pixels));
         reader.rewind().map_err(|error| read_failure(name, &error))?;
-        let rgb = jpeg::decode(reader).map_err(|error| jpeg_failure(name, error))?;
-        (rgb, header.orientation, memory)
+        let rgb = jpeg::decode(reader, eighths).map_err(|error| jpeg_failure(name, error))?;
+        if rgb.dimensions() != (scaled_w, scaled_h) {
+            return Err(DecodeError::new(
+                ErrorClass::Corrupt,
+                format!("{name}: decoded size does not match the header"),
+            ));
+        }
+        let region = Region::of_scaled(header.width, header.height, eighths, header.orientation);
+        (rgb, (header.width, header.height), header.orientation, region, memory)
     } else {
         let mut image_reader = ImageReader::with_format(reader, format);
         image_reader.limits(allocation_limits(options));
@@ -202,15 +313,24 @@ fn decode_reader<R: BufRead + Seek>(
         let peak = conversion_bytes(decoder.total_bytes(), decoder.color_type(), pixels);
         let memory = budget.reserve(peak + orientation_bytes(orientation, pixels));
         let image = DynamicImage::from_decoder(decoder).map_err(failure)?;
-        (flatten_to_rgb(image, options.background), orientation, memory)
+        let (upright_w, upright_h) = upright(width, height, orientation);
+        (
+            flatten_to_rgb(image, options.background),
+            (width, height),
+            orientation,
+            Region::whole(upright_w, upright_h),
+            memory,
+        )
     };
     let mut image = DynamicImage::ImageRgb8(rgb);
     image.apply_orientation(orientation);
     let rgb = image.into_rgb8();
+    let (width, height) = upright(width, height, orientation);
     Ok(DecodedImage {
-        width: rgb.width(),
-        height: rgb.height(),
+        width,
+        height,
         rgb,
+        region,
         format: format.extensions_str().first().copied().unwrap_or("unknown"),
         size_bytes: length,
         modified: None,
@@ -284,11 +404,48 @@ fn conversion_bytes(native: u64, color: ColorType, pixels: u64) -> u64 {
 
 /// A quarter turn writes a rotated copy of the RGB image; flips work in place.
 fn orientation_bytes(orientation: Orientation, pixels: u64) -> u64 {
+    if turns_a_quarter(orientation) {
+        3 * pixels
+    } else {
+        0
+    }
+}
+
+fn turns_a_quarter(orientation: Orientation) -> bool {
     use Orientation::*;
     match orientation {
-        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => 3 * pixels,
-        NoTransforms | Rotate180 | FlipHorizontal | FlipVertical => 0,
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => true,
+        NoTransforms | Rotate180 | FlipHorizontal | FlipVertical => false,
     }
+}
+
+/// Width and height once `orientation` is applied.
+fn upright(width: u32, height: u32, orientation: Orientation) -> (u32, u32) {
+    if turns_a_quarter(orientation) {
+        (height, width)
+    } else {
+        (width, height)
+    }
+}
+
+/// The smallest scale, in eighths, at which the upright JPEG still covers `target` with the
+/// [`REDUCING_GAP`]; 8 (full size) when none does.
+fn jpeg_eighths(header: &jpeg::Header, target: Target) -> u8 {
+    let (width, height) = upright(header.width, header.height, header.orientation);
+    // The picture spans side * eighths / 8 pixels of the output: compare in integers.
+    let covers = |side: u32, eighths: u8, wanted: u32| {
+        wanted > 0 && u64::from(side) * u64::from(eighths) >= 8 * REDUCING_GAP * u64::from(wanted)
+    };
+    [1, 2, 4]
+        .into_iter()
+        .find(|&eighths| match target {
+            Target::Full => false,
+            Target::ShortSide(edge) => covers(width.min(height), eighths, edge),
+            Target::Size { width: wanted_w, height: wanted_h } => {
+                covers(width, eighths, wanted_w) && covers(height, eighths, wanted_h)
+            }
+        })
+        .unwrap_or(8)
 }
 
 /// Composites alpha over `background`, as transformers' `convert_rgb` does over white.
@@ -407,6 +564,79 @@ mod tests {
         let small = DecodeOptions { max_file_size: 10, ..options };
         assert_eq!(decode_bytes(&png, &small, &budget).unwrap_err().class, ErrorClass::TooLarge);
         assert_eq!(decode_bytes(b"", &options, &budget).unwrap_err().class, ErrorClass::Empty);
+    }
+
+    /// A baseline JPEG of a smooth pattern.
+    fn jpeg(width: u32, height: u32) -> Vec<u8> {
+        let image = RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+        let mut bytes = Vec::new();
+        image.write_to(&mut std::io::Cursor::new(&mut bytes), ImageFormat::Jpeg).expect("encode a JPEG");
+        bytes
+    }
+
+    #[test]
+    fn a_large_jpeg_is_decoded_at_the_smallest_scale_that_keeps_twice_the_target() {
+        let bytes = jpeg(1001, 701);
+        let decode = |target, options: &DecodeOptions, budget: &MemoryBudget| {
+            decode_reader(std::io::Cursor::new(&bytes), bytes.len() as u64, target, options, budget).expect("decode")
+        };
+        let budget = MemoryBudget::unlimited();
+        let fast = DecodeOptions::default();
+        // 701 * 4/8 >= 2 * 100, but 701 * 2/8 is not.
+        let image = decode(Target::ShortSide(100), &fast, &budget);
+        assert_eq!(image.rgb.dimensions(), (501, 351));
+        assert_eq!((image.width, image.height), (1001, 701), "the payload keeps the full size");
+        assert_eq!(image.region, Region { left: 0.0, top: 0.0, width: 500.5, height: 350.5 });
+        assert_eq!(budget.in_use(), 501 * 351 * 3, "the budget holds the scaled output");
+        drop(image);
+        assert_eq!(decode(Target::ShortSide(40), &fast, &budget).rgb.dimensions(), (126, 88), "1/8");
+        assert_eq!(decode(Target::Size { width: 240, height: 80 }, &fast, &budget).rgb.dimensions(), (501, 351));
+        for (target, options) in [
+            (Target::ShortSide(351), fast),
+            (Target::Full, fast),
+            (Target::ShortSide(40), DecodeOptions { full_decode: true, ..fast }),
+        ] {
+            let image = decode(target, &options, &budget);
+            assert_eq!((image.rgb.dimensions(), image.region), ((1001, 701), Region::whole(1001, 701)), "{target:?}");
+        }
+    }
+
+    #[test]
+    fn the_region_follows_the_padding_through_every_orientation() {
+        // 1001x701 at 4/8: 501x351 pixels, the last column and row half padding.
+        let (width, height) = (1001, 701);
+        let padded = RgbImage::from_fn(501, 351, |x, y| image::Rgb([u8::from(x == 500 || y == 350), 0, 0]));
+        for exif in 1..=8 {
+            let orientation = Orientation::from_exif(exif).expect("an EXIF orientation");
+            let mut oriented = DynamicImage::ImageRgb8(padded.clone());
+            oriented.apply_orientation(orientation);
+            let oriented = oriented.into_rgb8();
+            let region = Region::of_scaled(width, height, 4, orientation);
+            assert_eq!(
+                (region.width.ceil() as u32, region.height.ceil() as u32),
+                oriented.dimensions(),
+                "{orientation:?}"
+            );
+            for (x, y, pixel) in oriented.enumerate_pixels() {
+                let (x, y) = (f64::from(x), f64::from(y));
+                let inside = x >= region.left
+                    && x + 1.0 <= region.left + region.width
+                    && y >= region.top
+                    && y + 1.0 <= region.top + region.height;
+                assert_eq!(pixel.0[0] == 0, inside, "{orientation:?} at {x},{y}: {region:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn checkpoints_without_the_field_decode_at_full_size() {
+        let recorded: DecodeOptions = serde_json::from_str(r#"{"max_pixels": 5}"#).expect("parse");
+        assert!(recorded.full_decode);
+        assert_eq!(recorded.max_pixels, 5);
+        assert!(DecodeOptions::before_recorded().full_decode && !DecodeOptions::default().full_decode);
+        let round_trip: DecodeOptions =
+            serde_json::from_str(&serde_json::to_string(&DecodeOptions::default()).expect("print")).expect("parse");
+        assert_eq!(round_trip, DecodeOptions::default());
     }
 
     #[test]
