@@ -30,7 +30,12 @@ use preprocess::{Layout, Preprocessor};
 fuzz_target!(|data: &[u8]| {
     // Small limits keep each run fast and inside libFuzzer's memory limit; the checks are the
     // same at any size.
-    let options = DecodeOptions { max_pixels: 16_000_000, max_file_size: 64 << 20, background: Background::BLACK };
+    let options = DecodeOptions {
+        max_pixels: 16_000_000,
+        max_file_size: 64 << 20,
+        background: Background::BLACK,
+        ..DecodeOptions::default()
+    };
     let budget = MemoryBudget::new(512 << 20);
     let Ok(image) = decode_bytes(data, &options, &budget) else {
         return;

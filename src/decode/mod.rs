@@ -11,7 +11,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek};
+use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::SystemTime;
@@ -28,7 +28,6 @@ mod sniff;
 mod webp;
 
 pub use budget::{MemoryBudget, Reservation};
-pub use jpeg::is_progressive as is_progressive_jpeg;
 use sniff::{sniff, Sniffed};
 
 /// Images above this many pixels fail as `too_large` before their pixels are allocated.
@@ -336,6 +335,12 @@ fn decode_reader<R: BufRead + Seek>(
         modified: None,
         _memory: memory,
     })
+}
+
+/// Whether `reader` holds a progressive JPEG (a marker walk; when unsure, yes). Their
+/// coefficients all stay in memory, and libjpeg decodes them several times slower.
+pub fn is_progressive_jpeg(reader: &mut (impl Read + Seek)) -> bool {
+    jpeg::is_progressive(reader)
 }
 
 /// What the first bytes say.
