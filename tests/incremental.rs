@@ -271,3 +271,16 @@ fn items_under_a_folder_that_cannot_be_read_are_kept() {
     assert_eq!(run(&summary)["deleted"], 0, "{summary}");
     assert_eq!(keys(&stored(&ws)), ["photos/locked/b.jpg", "photos/open/a.jpg"]);
 }
+
+#[test]
+fn a_run_does_not_mix_full_and_reduced_jpeg_decoding() {
+    let ws = Workspace::new();
+    let (first, code) = ws.index(&[&fixture_images()], &["--full-decode"]);
+    assert_eq!(code, 0, "{first}");
+    let refused = ws.imbed().arg("index").arg(fixture_images()).arg("--model").arg(common::tiny_model()).output();
+    let refused = refused.expect("run");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("the preprocessing has changed"));
+    let (again, code) = ws.index(&[&fixture_images()], &["--full-decode"]);
+    assert_eq!((code, run(&again)["planned"].as_u64()), (0, Some(0)), "{again}");
+}

@@ -44,7 +44,7 @@ pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus>
         output: resolved.settings.output.clone(),
         normalize: resolved.settings.normalize,
         model_fingerprint: resolved.spec.model_fingerprint()?,
-        preprocess_fingerprint: resolved.spec.preprocess_fingerprint(decode.background),
+        preprocess_fingerprint: resolved.spec.preprocess_fingerprint(&decode),
         decode,
         store: args.store.store.clone(),
         collection: args.store.collection.clone(),

@@ -72,7 +72,7 @@ pub(crate) fn open_existing(args: &RunArgs, server: &ServerArgs, force: bool) ->
     let spec = ModelSpec::resolve(&choice.model, choice.preset)?;
     let current = RunConfig {
         model_fingerprint: spec.model_fingerprint()?,
-        preprocess_fingerprint: spec.preprocess_fingerprint(config.decode.background),
+        preprocess_fingerprint: spec.preprocess_fingerprint(&config.decode),
         ..config.clone()
     };
     if !force {

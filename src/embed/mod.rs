@@ -13,7 +13,7 @@ use ort::session::Session;
 use ort::value::{Outlet, TensorElementType, TensorRef, ValueType};
 
 use crate::cli::PreprocessPreset;
-use crate::decode::Background;
+use crate::decode::{Background, DecodeOptions};
 use crate::preprocess::{Layout, Preprocessor};
 pub use runtime::Runtime;
 
@@ -91,13 +91,17 @@ impl ModelSpec {
         Ok(format!("xxh3:{hash:032x}"))
     }
 
-    /// Hash of the resolved preprocessing steps (not of the file's formatting), and of the
-    /// colour under transparent pixels. White, the default, adds nothing, so checkpoints from
-    /// before `--background` existed keep their fingerprint.
-    pub fn preprocess_fingerprint(&self, background: Background) -> String {
+    /// Hash of the resolved preprocessing steps (not of the file's formatting), of the colour
+    /// under transparent pixels, and of reduced-scale JPEG decoding. White and full decoding
+    /// add nothing, so checkpoints from before those options existed keep their fingerprint,
+    /// and a run does not mix vectors of both decodings unknowingly.
+    pub fn preprocess_fingerprint(&self, decode: &DecodeOptions) -> String {
         let mut steps = format!("{:?}", self.preprocessor);
-        if background != Background::WHITE {
-            steps += &format!(" over {background}");
+        if decode.background != Background::WHITE {
+            steps += &format!(" over {}", decode.background);
+        }
+        if !decode.full_decode {
+            steps += " with reduced-scale JPEG decoding";
         }
         format!("xxh3:{:032x}", xxhash_rust::xxh3::xxh3_128(steps.as_bytes()))
     }
