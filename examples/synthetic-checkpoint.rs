@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
         output: None,
         normalize: true,
         model_fingerprint: spec.model_fingerprint()?,
-        preprocess_fingerprint: spec.preprocess_fingerprint(Default::default()),
+        preprocess_fingerprint: spec.preprocess_fingerprint(&Default::default()),
         decode: Default::default(),
         store,
         collection: "images".into(),
