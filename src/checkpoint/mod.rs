@@ -269,6 +269,14 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// Runs `work` in one transaction, committed when it succeeds and rolled back otherwise.
+    fn in_transaction<T>(&mut self, work: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let transaction = self.connection.transaction().map_err(|source| classify(&self.path, source))?;
+        let value = work(&transaction).map_err(|source| classify(&self.path, source))?;
+        transaction.commit().map_err(|source| classify(&self.path, source))?;
+        Ok(value)
+    }
+
     fn sql<T>(&self, result: rusqlite::Result<T>) -> Result<T> {
         result.map_err(|source| classify(&self.path, source))
     }
@@ -331,17 +339,15 @@ impl Checkpoint {
         batch: Vec<(Result<Item, Failure>, Option<FileStamp>)>,
     ) -> Result<Vec<Result<Item, Failure>>> {
         let now = now_millis();
-        let path = self.path.clone();
-        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
+        self.in_transaction(|transaction| {
         let mut new_items = Vec::with_capacity(batch.len());
-        {
             let mut insert = transaction
                 .prepare_cached(
                     "INSERT INTO items (key, path, fields, state, attempts, error_class, error_message, discovered_at, updated_at,
                          size, mtime_ns, content_hash)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11) ON CONFLICT (key) DO NOTHING",
                 )
-                .map_err(|source| classify(&path, source))?;
+                ?;
             for (entry, stamp) in batch {
                 let (size, mtime_ns, hash) = stamp_columns(stamp.as_ref());
                 let inserted = match &entry {
@@ -373,28 +379,23 @@ impl Checkpoint {
                         hash
                     ]),
                 }
-                .map_err(|source| classify(&path, source))?;
+                ?;
                 if inserted == 1 {
                     new_items.push(entry);
                 }
             }
-        }
-        transaction.commit().map_err(|source| classify(&path, source))?;
         Ok(new_items)
+        })
     }
 
     /// What the checkpoint holds for each key (`None` for a key it has never seen), read in
     /// one transaction.
     pub fn known(&mut self, keys: &[&str]) -> Result<Vec<Option<Known>>> {
-        let path = self.path.clone();
-        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
-        let mut found = Vec::with_capacity(keys.len());
-        {
-            let mut lookup = transaction
-                .prepare_cached(
-                    "SELECT id, state, size, mtime_ns, content_hash, path, fields FROM items WHERE key = ?1",
-                )
-                .map_err(|source| classify(&path, source))?;
+        self.in_transaction(|transaction| {
+            let mut found = Vec::with_capacity(keys.len());
+            let mut lookup = transaction.prepare_cached(
+                "SELECT id, state, size, mtime_ns, content_hash, path, fields FROM items WHERE key = ?1",
+            )?;
             for key in keys {
                 let row = lookup.query_row([key], |row| {
                     let size: Option<i64> = row.get(2)?;
@@ -410,15 +411,14 @@ impl Checkpoint {
                         id: row.get(0)?,
                         state: ItemState::from_code(row.get(1)?),
                         stamp,
-                        path: path.map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes))),
+                        path: path.map(path_from_bytes),
                         fields: row.get(6)?,
                     })
                 });
-                found.push(row.optional().map_err(|source| classify(&path, source))?);
+                found.push(row.optional()?);
             }
-        }
-        transaction.commit().map_err(|source| classify(&path, source))?;
-        Ok(found)
+            Ok(found)
+        })
     }
 
     /// Records new stamps of known items in one transaction. `requeue` items changed and go
@@ -428,18 +428,13 @@ impl Checkpoint {
             return Ok(());
         }
         let now = now_millis();
-        let path = self.path.clone();
-        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
-        {
-            let mut requeue = transaction
-                .prepare_cached(
-                    "UPDATE items SET state = 0, attempts = 0, path = ?2, fields = ?3, size = ?4, mtime_ns = ?5,
+        self.in_transaction(|transaction| {
+            let mut requeue = transaction.prepare_cached(
+                "UPDATE items SET state = 0, attempts = 0, path = ?2, fields = ?3, size = ?4, mtime_ns = ?5,
                          content_hash = ?6, updated_at = ?7 WHERE id = ?1",
-                )
-                .map_err(|source| classify(&path, source))?;
+            )?;
             let mut restamp = transaction
-                .prepare_cached("UPDATE items SET size = ?2, mtime_ns = ?3, content_hash = ?4 WHERE id = ?1")
-                .map_err(|source| classify(&path, source))?;
+                .prepare_cached("UPDATE items SET size = ?2, mtime_ns = ?3, content_hash = ?4 WHERE id = ?1")?;
             for (id, item, stamp, requeued) in updates {
                 let (size, mtime_ns, hash) = stamp_columns(stamp.as_ref());
                 if *requeued {
@@ -447,11 +442,10 @@ impl Checkpoint {
                     requeue.execute(params![id, item.path.as_os_str().as_bytes(), fields, size, mtime_ns, hash, now])
                 } else {
                     restamp.execute(params![id, size, mtime_ns, hash])
-                }
-                .map_err(|source| classify(&path, source))?;
+                }?;
             }
-        }
-        transaction.commit().map_err(|source| classify(&path, source))
+            Ok(())
+        })
     }
 
     /// Puts every item that was embedded or failed back to pending, for `--reindex`.
@@ -470,7 +464,7 @@ impl Checkpoint {
         )?;
         let rows = statement.query_map(params![after, limit as i64], |row| {
             let path: Option<Vec<u8>> = row.get(2)?;
-            Ok((row.get(0)?, row.get(1)?, path.map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes)))))
+            Ok((row.get(0)?, row.get(1)?, path.map(path_from_bytes)))
         });
         let items = self.sql(rows)?.collect::<rusqlite::Result<_>>();
         items.map_err(|source| classify(&self.path, source))
@@ -479,19 +473,15 @@ impl Checkpoint {
     /// Marks items deleted, in one transaction.
     pub fn mark_deleted(&mut self, ids: &[i64]) -> Result<()> {
         let now = now_millis();
-        let path = self.path.clone();
-        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
-        {
-            let mut delete = transaction
-                .prepare_cached(
-                    "UPDATE items SET state = 3, error_class = NULL, error_message = NULL, updated_at = ?2 WHERE id = ?1",
-                )
-                .map_err(|source| classify(&path, source))?;
+        self.in_transaction(|transaction| {
+            let mut delete = transaction.prepare_cached(
+                "UPDATE items SET state = 3, error_class = NULL, error_message = NULL, updated_at = ?2 WHERE id = ?1",
+            )?;
             for id in ids {
-                delete.execute(params![id, now]).map_err(|source| classify(&path, source))?;
+                delete.execute(params![id, now])?;
             }
-        }
-        transaction.commit().map_err(|source| classify(&path, source))
+            Ok(())
+        })
     }
 
     /// Up to `limit` pending items with an id above `after`, with their ids, in id order.
@@ -510,7 +500,7 @@ impl Checkpoint {
         let mut items = Vec::new();
         for row in rows {
             let (id, key, path, fields) = self.sql(row)?;
-            let path = PathBuf::from(std::ffi::OsString::from_vec(path.unwrap_or_default()));
+            let path = path_from_bytes(path.unwrap_or_default());
             let fields =
                 fields.and_then(|text| serde_json::from_str::<Map<String, Value>>(&text).ok()).unwrap_or_default();
             items.push((id, Item { key, path, fields }));
@@ -526,14 +516,12 @@ impl Checkpoint {
     /// Records the outcomes of one committed batch in one transaction.
     pub fn commit(&mut self, outcomes: &[Outcome<'_>]) -> Result<()> {
         let now = now_millis();
-        let path = self.path.clone();
-        let transaction = self.connection.transaction().map_err(|source| classify(&path, source))?;
-        {
+        self.in_transaction(|transaction| {
             let mut done = transaction
                 .prepare_cached(
                     "UPDATE items SET state = 1, attempts = attempts + 1, error_class = NULL, error_message = NULL, updated_at = ?2 WHERE key = ?1",
                 )
-                .map_err(|source| classify(&path, source))?;
+                ?;
             let mut failed = transaction
                 .prepare_cached(
                     "INSERT INTO items (key, path, state, attempts, error_class, error_message, discovered_at, updated_at)
@@ -541,7 +529,7 @@ impl Checkpoint {
                      ON CONFLICT (key) DO UPDATE SET state = 2, attempts = attempts + 1,
                          error_class = excluded.error_class, error_message = excluded.error_message, updated_at = excluded.updated_at",
                 )
-                .map_err(|source| classify(&path, source))?;
+                ?;
             for outcome in outcomes {
                 match outcome {
                     Outcome::Done(key) => done.execute(params![key, now]),
@@ -553,10 +541,10 @@ impl Checkpoint {
                         now
                     ]),
                 }
-                .map_err(|source| classify(&path, source))?;
+                ?;
             }
-        }
-        transaction.commit().map_err(|source| classify(&path, source))
+        Ok(())
+        })
     }
 
     /// Puts failed items (all, or those of `classes`) back to pending. Returns how many.
@@ -640,6 +628,11 @@ impl Checkpoint {
 /// Failed items that name an image to retry: walk and manifest failures name a folder or a
 /// manifest line instead.
 const RETRYABLE: &str = "state = 2 AND path IS NOT NULL AND coalesce(error_class, '') NOT IN ('walk', 'manifest')";
+
+/// Paths are stored as their raw bytes, which need not be UTF-8.
+fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
 
 fn stamp_columns(stamp: Option<&FileStamp>) -> (Option<i64>, Option<i64>, Option<[u8; 16]>) {
     match stamp {

@@ -86,9 +86,8 @@ pub(crate) fn install_stop_handler() -> &'static AtomicBool {
 }
 
 /// Cores for ONNX Runtime and for decoding. Both default to every core: ORT's threads do not
-/// spin, and the decoders run at the lowest OS priority, so they fill whatever ORT leaves idle
-/// without slowing it. On 2 cores (bench model and photos, batch 32) end to end: 1 decoder
-/// 26-27 images/s, 2 decoders 29-30, 3 decoders 30; the model alone 37-38.
+/// spin, so the decoders fill whatever ORT leaves idle. On 2 cores (bench model and photos,
+/// batch 32) end to end: 1 decoder 26-27 images/s, 2 decoders 27-30; the model alone 37-40.
 pub(crate) fn thread_split(intra: Option<usize>, decode: Option<usize>) -> (usize, usize) {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     (intra.unwrap_or(cores).max(1), decode.unwrap_or(cores).max(1))
