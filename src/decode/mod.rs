@@ -280,10 +280,14 @@ fn decode_reader<R: BufRead + Seek>(
     budget: &MemoryBudget,
 ) -> Result<DecodedImage, DecodeError> {
     let Sniffing { format, cut_short } = sniff_reader(&mut reader, length)?;
-    if format == ImageFormat::WebP {
-        webp::check_chunks(&mut reader, length)?;
-    }
     let name = sniff::format_name(format);
+    let still_webp = if format == ImageFormat::WebP {
+        webp::check_chunks(&mut reader, length)?;
+        let head = reader.fill_buf().map_err(|error| read_failure(name, &error))?;
+        Some(webp::Features::read(head)?).filter(|features| !features.animated)
+    } else {
+        None
+    };
     let failure = |error| classify(name, error, cut_short);
     let (rgb, (width, height), orientation, region, memory) = if format == ImageFormat::Jpeg {
         let header = jpeg::read_header(&mut reader).map_err(|error| jpeg_failure(name, error))?;
@@ -302,6 +306,20 @@ fn decode_reader<R: BufRead + Seek>(
         }
         let region = Region::of_scaled(header.width, header.height, eighths, header.orientation);
         (rgb, (header.width, header.height), header.orientation, region, memory)
+    } else if let Some(features) = still_webp {
+        let (width, height) = (features.width, features.height);
+        let pixels = check_pixels(name, width, height, options)?;
+        let output = if features.has_alpha { 4 + 3 } else { 3 } * pixels;
+        // The orientation is read after the pixels (EXIF comes last): room for a quarter turn.
+        let turned = orientation_bytes(Orientation::Rotate90, pixels);
+        let memory = budget.reserve(length + features.working_bytes() + output + turned);
+        let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+        reader.read_to_end(&mut data).map_err(|error| read_failure(name, &error))?;
+        let image = webp::decode(&data, &features)?;
+        let orientation = webp::orientation(&data);
+        let (upright_w, upright_h) = upright(width, height, orientation);
+        let rgb = flatten_to_rgb(image, options.background);
+        (rgb, (width, height), orientation, Region::whole(upright_w, upright_h), memory)
     } else {
         let mut image_reader = ImageReader::with_format(reader, format);
         image_reader.limits(allocation_limits(options));
@@ -642,6 +660,28 @@ mod tests {
         let round_trip: DecodeOptions =
             serde_json::from_str(&serde_json::to_string(&DecodeOptions::default()).expect("print")).expect("parse");
         assert_eq!(round_trip, DecodeOptions::default());
+    }
+
+    #[test]
+    fn still_webp_decodes_through_libwebp_exactly_and_a_damaged_one_fails_as_corrupt() {
+        let budget = MemoryBudget::unlimited();
+        let image = image::RgbaImage::from_fn(67, 45, |x, y| image::Rgba([x as u8 * 3, y as u8 * 5, 90, 255]));
+        let mut webp = Vec::new();
+        image.write_to(&mut std::io::Cursor::new(&mut webp), ImageFormat::WebP).expect("encode a lossless WebP");
+        let features = webp::Features::read(&webp).expect("header");
+        assert_eq!((features.width, features.height, features.animated), (67, 45, false));
+        let decoded = decode_bytes(&webp, &DecodeOptions::default(), &budget).expect("decode");
+        assert_eq!(decoded.rgb, DynamicImage::ImageRgba8(image).into_rgb8(), "lossless: every pixel");
+        assert_eq!(decoded.format, "webp");
+        drop(decoded);
+        assert_eq!(budget.in_use(), 0);
+        // Keep the RIFF and VP8L headers, scramble the entropy-coded pixels.
+        for byte in &mut webp[30..] {
+            *byte = byte.wrapping_mul(31).wrapping_add(7);
+        }
+        let error = decode_bytes(&webp, &DecodeOptions::default(), &budget).unwrap_err();
+        assert!(matches!(error.class, ErrorClass::Corrupt | ErrorClass::Truncated), "{error:?}");
+        assert!(error.message.starts_with("WebP: "), "{}", error.message);
     }
 
     #[test]

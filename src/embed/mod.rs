@@ -9,8 +9,9 @@ use std::str::FromStr;
 use anyhow::{anyhow, bail, Context};
 use ort::ep::ExecutionProvider;
 use ort::session::builder::GraphOptimizationLevel;
+use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
-use ort::value::{Outlet, TensorElementType, TensorRef, ValueType};
+use ort::value::{Outlet, Tensor, TensorElementType, ValueType};
 
 use crate::cli::PreprocessPreset;
 use crate::decode::{Background, DecodeOptions};
@@ -127,8 +128,11 @@ pub struct Encoder {
     static_batch: Option<usize>,
     dimension: usize,
     normalize: bool,
-    /// The batch tensor, reused between runs.
-    batch: Vec<f32>,
+    /// Where the batch tensor lives: with CUDA, pinned host memory, which the GPU copies from
+    /// directly instead of through a staging buffer; otherwise the default CPU allocator.
+    staging: Allocator,
+    /// The batch tensor, reused while the number of rows stays the same.
+    batch: Option<Tensor<f32>>,
 }
 
 impl Encoder {
@@ -159,6 +163,7 @@ impl Encoder {
                 output_shape
             );
         }
+        let staging = staging_allocator(&session, settings.device);
         let mut encoder = Self {
             input: input.name().to_string(),
             output: output.name().to_string(),
@@ -168,7 +173,8 @@ impl Encoder {
             layout,
             image_size: (height as usize, width as usize),
             normalize: settings.normalize,
-            batch: Vec::new(),
+            staging,
+            batch: None,
         };
         if encoder.dimension == 0 {
             // A symbolic output dimension: one run on a blank image tells it.
@@ -215,19 +221,26 @@ impl Encoder {
         if slots.len() > rows {
             bail!("{} images for a model with a fixed batch of {rows}", slots.len());
         }
-        // Padding rows of a fixed-size batch stay zero; their outputs are dropped.
-        self.batch.clear();
-        self.batch.resize(rows * slot_len, 0.0);
-        for (row, slot) in self.batch.chunks_exact_mut(slot_len).zip(slots) {
+        let batch = match self.batch.take() {
+            Some(batch) if batch.shape()[0] == rows as i64 => batch,
+            _ => {
+                let (height, width) = self.image_size;
+                let shape = match self.layout {
+                    Layout::Nchw => [rows, 3, height, width],
+                    Layout::Nhwc => [rows, height, width, 3],
+                };
+                Tensor::<f32>::new(&self.staging, shape)?
+            }
+        };
+        let batch = self.batch.insert(batch);
+        let (_, data) = batch.extract_tensor_mut();
+        let mut rows_of_slots = data.chunks_exact_mut(slot_len);
+        for (row, slot) in rows_of_slots.by_ref().zip(slots) {
             row.copy_from_slice(slot);
         }
-        let (height, width) = self.image_size;
-        let shape = match self.layout {
-            Layout::Nchw => [rows, 3, height, width],
-            Layout::Nhwc => [rows, height, width, 3],
-        };
-        let tensor = TensorRef::from_array_view((shape, self.batch.as_slice()))?;
-        let outputs = self.session.run(ort::inputs![self.input.as_str() => tensor])?;
+        // Padding rows of a fixed-size batch are zero; their outputs are dropped.
+        rows_of_slots.for_each(|row| row.fill(0.0));
+        let outputs = self.session.run(ort::inputs![self.input.as_str() => batch.view()])?;
         let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>()?;
         let dimension = usize::try_from(shape.last().copied().unwrap_or(0)).unwrap_or(0);
         if dimension == 0 || data.len() < slots.len() * dimension {
@@ -251,6 +264,18 @@ impl Encoder {
         let describe = |outlets: &[Outlet]| outlets.iter().map(|o| format!("{}: {}", o.name(), o.dtype())).collect();
         (describe(self.session.inputs()), describe(self.session.outputs()))
     }
+}
+
+/// Pinned host memory for CUDA's input copies, or the CPU allocator when there is no CUDA
+/// or ONNX Runtime cannot pin (a run then works as it would on unpinned memory).
+fn staging_allocator(session: &Session, device: Device) -> Allocator {
+    let Device::Cuda(id) = device else { return Allocator::default() };
+    let pinned = MemoryInfo::new(AllocationDevice::CUDA_PINNED, id, AllocatorType::Device, MemoryType::CPUInput)
+        .and_then(|memory| Allocator::new(session, memory));
+    pinned.unwrap_or_else(|error| {
+        tracing::warn!("cannot allocate pinned memory on CUDA device {id}, copying from pageable memory: {error}");
+        Allocator::default()
+    })
 }
 
 fn build_session(runtime: &Runtime, onnx: &Path, settings: &EncoderSettings) -> anyhow::Result<Session> {
