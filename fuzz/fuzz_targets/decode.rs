@@ -23,9 +23,9 @@ mod cli {
     }
 }
 
-use decode::{decode_bytes, Background, DecodeOptions, MemoryBudget};
+use decode::{decode_bytes_for, Background, DecodeOptions, MemoryBudget, Target};
 use libfuzzer_sys::fuzz_target;
-use preprocess::{Layout, Preprocessor};
+use preprocess::{Layout, Preprocessor, Resize};
 
 fuzz_target!(|data: &[u8]| {
     // Small limits keep each run fast and inside libFuzzer's memory limit; the checks are the
@@ -37,15 +37,28 @@ fuzz_target!(|data: &[u8]| {
         ..DecodeOptions::default()
     };
     let budget = MemoryBudget::new(512 << 20);
-    let Ok(image) = decode_bytes(data, &options, &budget) else {
+    // A 16-pixel input, so that JPEGs of 64 pixels and more take the reduced-scale path that
+    // the pipeline takes for large ones; inputs of even length decode at full size.
+    let preprocessor = Preprocessor {
+        resize: Some(Resize::ShortestEdge(16)),
+        crop: Some((16, 16)),
+        ..Preprocessor::from_preset(cli::PreprocessPreset::Clip)
+    };
+    let target = if data.len() % 2 == 1 { preprocessor.decode_target() } else { Target::Full };
+    let Ok(image) = decode_bytes_for(data, target, &options, &budget) else {
         return;
     };
-    assert_eq!((image.width, image.height), image.rgb.dimensions());
-    let preprocessor = Preprocessor::from_preset(cli::PreprocessPreset::Clip);
+    let (decoded_w, decoded_h) = image.rgb.dimensions();
+    assert!(decoded_w <= image.width && decoded_h <= image.height, "a reduced decode is never larger");
+    if target == Target::Full {
+        assert_eq!((image.width, image.height), (decoded_w, decoded_h));
+    }
     if preprocessor.check_size(image.width, image.height).is_ok() {
         let (height, width) = preprocessor.output_size();
         let mut slot = vec![0.0; 3 * height as usize * width as usize];
-        preprocessor.apply(&image.rgb, Layout::Nchw, &mut slot).expect("preprocess a decoded image");
+        preprocessor
+            .apply_region(&image.rgb, image.region, (image.width, image.height), Layout::Nchw, &mut slot)
+            .expect("preprocess a decoded image");
         assert!(slot.iter().all(|value| value.is_finite()));
     }
 });

@@ -252,8 +252,18 @@ pub fn decode_file_for(
 }
 
 pub fn decode_bytes(bytes: &[u8], options: &DecodeOptions, budget: &MemoryBudget) -> Result<DecodedImage, DecodeError> {
+    decode_bytes_for(bytes, Target::Full, options, budget)
+}
+
+/// Decodes an image held in memory, a JPEG at the smallest scale that covers `target`.
+pub fn decode_bytes_for(
+    bytes: &[u8],
+    target: Target,
+    options: &DecodeOptions,
+    budget: &MemoryBudget,
+) -> Result<DecodedImage, DecodeError> {
     check_file_size(bytes.len() as u64, options)?;
-    decode_reader(std::io::Cursor::new(bytes), bytes.len() as u64, Target::Full, options, budget)
+    decode_reader(std::io::Cursor::new(bytes), bytes.len() as u64, target, options, budget)
 }
 
 fn check_file_size(size: u64, options: &DecodeOptions) -> Result<(), DecodeError> {

@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Context};
 use ort::ep::ExecutionProvider;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
+use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{Outlet, Tensor, TensorElementType, ValueType};
 
