@@ -233,8 +233,7 @@ impl Encoder {
             }
         };
         let batch = self.batch.insert(batch);
-        let (_, data) = batch.extract_tensor_mut();
-        let mut rows_of_slots = data.chunks_exact_mut(slot_len);
+        let mut rows_of_slots = host_values(batch).chunks_exact_mut(slot_len);
         for (row, slot) in rows_of_slots.by_ref().zip(slots) {
             row.copy_from_slice(slot);
         }
@@ -264,6 +263,19 @@ impl Encoder {
         let describe = |outlets: &[Outlet]| outlets.iter().map(|o| format!("{}: {}", o.name(), o.dtype())).collect();
         (describe(self.session.inputs()), describe(self.session.outputs()))
     }
+}
+
+/// The values of a tensor from the staging allocator, which is host memory: the CPU's, or
+/// CUDA's pinned memory. ort's `extract_tensor_mut` would refuse the latter: built for API 20,
+/// it takes ONNX Runtime 1.23+'s word that pinned memory is on the GPU.
+fn host_values(tensor: &mut Tensor<f32>) -> &mut [f32] {
+    let len = tensor.shape().num_elements();
+    let data = tensor.data_ptr_mut().cast::<f32>();
+    if len == 0 || data.is_null() {
+        return &mut [];
+    }
+    // SAFETY: the tensor owns `len` f32 values in host memory, and `&mut` makes this the only access.
+    unsafe { std::slice::from_raw_parts_mut(data, len) }
 }
 
 /// Pinned host memory for CUDA's input copies, or the CPU allocator when there is no CUDA
