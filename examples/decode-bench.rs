@@ -18,10 +18,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use imbed::decode::{is_progressive_jpeg, DecodeOptions, MemoryBudget};
-use imbed::embed::{runtime, Device, Encoder, EncoderSettings, ModelSpec};
-use imbed::pipeline::TensorLoader;
-use imbed::preprocess::{Layout, Preprocessor};
+use imbed::decode::{DecodeOptions, MemoryBudget};
+use imbed::embed::{runtime, Device, Encoder, ModelConfig, ResolvedModel};
+use imbed::pipeline::{ImageSource, TensorLoader};
+use imbed::preprocess::{Background, Layout, Preprocessor, Preset};
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -68,8 +68,21 @@ fn main() -> anyhow::Result<()> {
     let photos = find_photos(&args.paths)?;
     let large = photos.iter().filter(|photo| photo.large).count();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.max(1)).build()?;
-    let spec = args.cosine.as_deref().map(|model| ModelSpec::resolve(model, None)).transpose()?;
-    let clip = Preprocessor::from_preset(imbed::cli::PreprocessPreset::Clip);
+    let spec = args
+        .cosine
+        .as_deref()
+        .map(|model| {
+            let config = ModelConfig {
+                path: model.to_path_buf(),
+                preset: None,
+                output: None,
+                normalize: true,
+                device: Device::Cpu,
+            };
+            config.resolve(Background::WHITE)
+        })
+        .transpose()?;
+    let clip = Preprocessor::from_preset(Preset::Clip);
     let preprocessor = spec.as_ref().map_or(&clip, |spec| &spec.preprocessor);
     let fast = loader(preprocessor, Layout::Nchw, false);
     let full = loader(preprocessor, Layout::Nchw, true);
@@ -77,7 +90,9 @@ fn main() -> anyhow::Result<()> {
     for photo in &photos {
         std::fs::read(&photo.path).with_context(|| format!("cannot read {}", photo.path.display()))?;
     }
-    pool.install(|| photos.par_iter().take(4 * args.threads).for_each(|photo| drop(fast.load(&photo.path))));
+    pool.install(|| {
+        photos.par_iter().take(4 * args.threads).for_each(|photo| drop(fast.load(ImageSource::File(&photo.path))))
+    });
 
     let passes: Vec<Pass> =
         (0..args.rounds.max(1)).map(|_| pool.install(|| time_pass(&photos, &fast, &full))).collect();
@@ -162,13 +177,22 @@ fn find_photos(paths: &[PathBuf]) -> anyhow::Result<Vec<Photo>> {
             let read_error = || format!("cannot read {}", path.display());
             let (width, height) = image::image_dimensions(&path).with_context(read_error)?;
             let format = image::ImageFormat::from_path(&path).ok();
-            let progressive = format == Some(image::ImageFormat::Jpeg)
-                && is_progressive_jpeg(&mut std::io::BufReader::new(
-                    std::fs::File::open(&path).with_context(read_error)?,
-                ));
+            let progressive = format == Some(image::ImageFormat::Jpeg) && has_progressive_frame(&path)?;
             Ok(Photo { large: u64::from(width) * u64::from(height) >= LARGE_PIXELS, progressive, path })
         })
         .collect()
+}
+
+/// Whether a JPEG's frame header says progressive (SOF2, 6, 10 or 14), as far as a bench
+/// needs to split photos by coding: the first frame marker in the first 256 kB decides.
+fn has_progressive_frame(path: &Path) -> anyhow::Result<bool> {
+    let mut head = Vec::new();
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 256 << 10), &mut head)?;
+    let frame = head
+        .windows(2)
+        .find(|pair| pair[0] == 0xFF && (0xC0..=0xCF).contains(&pair[1]) && ![0xC4, 0xC8, 0xCC].contains(&pair[1]));
+    Ok(frame.is_some_and(|pair| [0xC2, 0xC6, 0xCA, 0xCE].contains(&pair[1])))
 }
 
 /// Times every photo the three ways, the photos spread over the current pool.
@@ -184,8 +208,8 @@ fn time_pass(photos: &[Photo], fast: &TensorLoader<'_>, full: &TensorLoader<'_>)
         .map(|photo| {
             let path = photo.path.as_path();
             [
-                timed(&|| fast.load(path).is_ok(), path),
-                timed(&|| full.load(path).is_ok(), path),
+                timed(&|| fast.load(ImageSource::File(path)).is_ok(), path),
+                timed(&|| full.load(ImageSource::File(path)).is_ok(), path),
                 timed(&|| image::open(path).map(|image| image.to_rgb8()).is_ok(), path),
             ]
         })
@@ -220,12 +244,11 @@ fn print_rates(report: &serde_json::Value) {
 }
 
 /// Cosine between the reduced and the full decode's embedding of every photo, lowest first.
-fn compare_embeddings(model: &Path, spec: &ModelSpec, photos: &[Photo]) -> anyhow::Result<Vec<(f64, PathBuf)>> {
+fn compare_embeddings(model: &Path, spec: &ResolvedModel, photos: &[Photo]) -> anyhow::Result<Vec<(f64, PathBuf)>> {
     let runtime = runtime::load(None)?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let settings = EncoderSettings { device: Device::Cpu, intra_threads: cores, output: None, normalize: true };
-    let mut encoder = Encoder::load(runtime, spec, &settings)
-        .with_context(|| format!("cannot load the model in {}", model.display()))?;
+    let mut encoder =
+        Encoder::load(runtime, spec, cores).with_context(|| format!("cannot load the model in {}", model.display()))?;
     let fast = loader(&spec.preprocessor, encoder.layout(), false);
     let full = loader(&spec.preprocessor, encoder.layout(), true);
     let batch = encoder.static_batch().map_or(16, |rows| (rows / 2).max(1));
@@ -234,7 +257,8 @@ fn compare_embeddings(model: &Path, spec: &ModelSpec, photos: &[Photo]) -> anyho
         let mut slots = Vec::with_capacity(2 * chunk.len());
         for photo in chunk {
             for loader in [&fast, &full] {
-                let (_, slot) = loader.load(&photo.path).map_err(|error| anyhow::anyhow!("{error}"))?;
+                let (_, slot) =
+                    loader.load(ImageSource::File(&photo.path)).map_err(|error| anyhow::anyhow!("{error}"))?;
                 slots.push(slot);
             }
         }

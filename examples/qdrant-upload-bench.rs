@@ -11,7 +11,8 @@ mod qdrant_server;
 use std::time::{Duration, Instant};
 
 use imbed::sink::qdrant::{CollectionSetup, Connection, QdrantSink};
-use imbed::sink::{point_id, Point, Sink};
+use imbed::sink::{Point, Sink};
+use imbed::util::point_id;
 
 /// Runs per setting; the median is reported, since a shared machine is noisy.
 const RUNS: usize = 5;

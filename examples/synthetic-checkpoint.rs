@@ -8,9 +8,12 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use imbed::checkpoint::{Checkpoint, RunConfig};
-use imbed::embed::ModelSpec;
+use imbed::checkpoint::Checkpoint;
+use imbed::embed::{Device, ModelConfig};
 use imbed::item::Item;
+use imbed::pipeline::{Fingerprints, ImageOptions, RunRecord, RunSpec};
+use imbed::sink::SinkTarget;
+use imbed::source::SourceSpec;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -22,31 +25,21 @@ fn main() -> anyhow::Result<()> {
     let images: Vec<PathBuf> = args.map(std::path::absolute).collect::<Result<_, _>>()?;
     anyhow::ensure!(!images.is_empty(), "{usage}");
 
-    let spec = ModelSpec::resolve(&model, None)?;
-    let mut checkpoint = Checkpoint::open(&file)?;
-    checkpoint.set_config(&RunConfig {
-        paths: Vec::new(),
-        manifests: Vec::new(),
-        hidden: false,
-        follow_links: false,
-        strict_manifest: false,
-        model,
-        preprocess: None,
-        output: None,
-        normalize: true,
-        model_fingerprint: spec.model_fingerprint()?,
-        preprocess_fingerprint: spec.preprocess_fingerprint(&Default::default()),
-        decode: Default::default(),
-        store,
-        collection: "images".into(),
-        qdrant: None,
+    let spec = RunSpec {
+        sources: SourceSpec::default(),
+        model: ModelConfig { path: model, preset: None, output: None, normalize: true, device: Device::Cpu },
+        sink: SinkTarget { store, collection: "images".into(), qdrant: None },
+        decode: ImageOptions::default(),
+        batch_size: 32,
         shard: None,
         verify_content: false,
         delete_missing: false,
-        batch_size: 32,
-        device: "cpu".into(),
         working_dir: std::env::current_dir()?,
-    })?;
+    };
+    let resolved = spec.model.resolve(spec.decode.background)?;
+    let fingerprints = Fingerprints::of(&resolved, &spec.decode)?;
+    let mut checkpoint = Checkpoint::open(&file)?;
+    checkpoint.set_config(&RunRecord { spec, fingerprints })?;
     for start in (0..count).step_by(10_000) {
         let chunk = (start..(start + 10_000).min(count))
             .map(|i| {

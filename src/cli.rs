@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,18 +28,18 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Print only errors and the final result.
-    #[arg(short, long, global = true, env = "IMBED_QUIET")]
+    #[arg(short, long, global = true, env = "IMBED_QUIET", help_heading = "Output")]
     pub quiet: bool,
 
     /// Log more detail (-v info, -vv debug); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 
     /// ONNX Runtime shared library (libonnxruntime.so) to load.
     ///
     /// Without it imbed looks at ORT_DYLIB_PATH, the project's .venv, the onnxruntime
     /// package of python3, then the system library paths.
-    #[arg(long, global = true, value_name = "FILE", env = "IMBED_ORT_LIB")]
+    #[arg(long, global = true, value_name = "FILE", env = "IMBED_ORT_LIB", help_heading = "Model")]
     pub ort_lib: Option<PathBuf>,
 }
 
@@ -70,11 +70,11 @@ pub struct IndexArgs {
     pub paths: Vec<PathBuf>,
 
     /// JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields.
-    #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST")]
+    #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST", help_heading = "Sources")]
     pub manifest: Vec<PathBuf>,
 
     /// Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone.
-    #[arg(long, env = "IMBED_STRICT_MANIFEST")]
+    #[arg(long, env = "IMBED_STRICT_MANIFEST", help_heading = "Sources")]
     pub strict_manifest: bool,
 
     #[command(flatten)]
@@ -99,7 +99,7 @@ pub struct IndexArgs {
     pub shard: ShardArgs,
 
     /// Images per inference batch (a model with a static batch size imposes its own).
-    #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE",
+    #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE", help_heading = "Model",
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch_size: u32,
 
@@ -109,6 +109,7 @@ pub struct IndexArgs {
 
 /// How a run over a finished checkpoint finds what changed.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Sources")]
 pub struct ChangeArgs {
     /// Tell changed files by a hash of their content, not only by size and modification time.
     ///
@@ -130,6 +131,7 @@ pub struct ChangeArgs {
 
 /// Which part of the corpus this machine takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Sources")]
 pub struct ShardArgs {
     /// Take only shard I of N (0-based), split by a hash of each item's key.
     ///
@@ -195,6 +197,7 @@ pub struct StatsArgs {
 
 /// Settings of a run that index, resume and retry-failed share.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Run control")]
 pub struct RunArgs {
     /// Checkpoint file recording every item's state.
     #[arg(long, value_name = "FILE", default_value = "imbed.checkpoint", env = "IMBED_CHECKPOINT")]
@@ -231,7 +234,7 @@ pub struct RunArgs {
     pub min_free_space: u64,
 
     /// Print the final summary as one JSON object on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
 }
 
@@ -243,6 +246,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Sources")]
 pub struct WalkArgs {
     /// Include hidden files and folders (names starting with a dot).
     #[arg(long, env = "IMBED_HIDDEN")]
@@ -255,6 +259,7 @@ pub struct WalkArgs {
 
 /// How image files are read: size limits, and the colour under transparent pixels.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Model")]
 pub struct DecodeArgs {
     /// Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP).
     #[arg(long, value_name = "N", default_value = "100M", env = "IMBED_MAX_PIXELS", value_parser = parse_count)]
@@ -267,7 +272,7 @@ pub struct DecodeArgs {
 
     /// Colour that transparent pixels are composited over: white, black or #RRGGBB.
     #[arg(long, value_name = "COLOUR", default_value = "white", env = "IMBED_BACKGROUND")]
-    pub background: crate::decode::Background,
+    pub background: crate::preprocess::Background,
 
     /// Decode JPEGs at full size, not at the reduced DCT scale (1/2, 1/4, 1/8) that still
     /// leaves twice the model's input size; slower, and embeddings differ by about 1e-3 in cosine.
@@ -290,14 +295,20 @@ fn parse_count(text: &str) -> Result<u64, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Model")]
 pub struct ModelArgs {
     /// Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file.
     #[arg(short, long, value_name = "PATH", env = "IMBED_MODEL")]
     pub model: Option<PathBuf>,
 
-    /// Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json.
+    /// Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides
+    /// preprocessor_config.json.
+    ///
+    /// clip: bicubic resize of the short side to 224, centre crop, CLIP mean/std.
+    /// siglip: bicubic resize to 224x224, mean/std 0.5.
+    /// imagenet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std.
     #[arg(long, value_name = "PRESET", env = "IMBED_PREPROCESS")]
-    pub preprocess: Option<PreprocessPreset>,
+    pub preprocess: Option<crate::preprocess::Preset>,
 
     /// Model output holding the embedding [default: image_embeds, or the only 2-D output].
     #[arg(long, value_name = "NAME", env = "IMBED_OUTPUT")]
@@ -309,24 +320,15 @@ pub struct ModelArgs {
 
     /// Execution device: cpu, cuda or cuda:N.
     #[arg(long, value_name = "DEVICE", default_value = "cpu", env = "IMBED_DEVICE")]
-    pub device: String,
+    pub device: crate::embed::Device,
 
     /// ONNX Runtime intra-op threads [default: automatic split with the decoders].
     #[arg(long, value_name = "N", env = "IMBED_INTRA_THREADS")]
     pub intra_threads: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PreprocessPreset {
-    /// CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std.
-    Clip,
-    /// SigLIP: bilinear resize to 224x224, mean/std 0.5.
-    Siglip,
-    /// ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std.
-    Imagenet,
-}
-
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Store")]
 pub struct StoreArgs {
     /// Embedded Qdrant Edge store folder.
     #[arg(long, value_name = "DIR", default_value = "imbed-store", env = "IMBED_STORE")]
@@ -338,11 +340,11 @@ pub struct StoreArgs {
 
     /// Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the
     /// embedded store, such as http://localhost:6334 or https://host:6334.
-    #[arg(long, value_name = "URL", env = "IMBED_QDRANT_URL", help_heading = "Qdrant server")]
+    #[arg(long, value_name = "URL", env = "IMBED_QDRANT_URL", help_heading = "Store")]
     pub qdrant: Option<String>,
 
     /// Named vector to write and search, for collections that hold several vectors.
-    #[arg(long, value_name = "NAME", env = "IMBED_VECTOR_NAME", help_heading = "Qdrant server")]
+    #[arg(long, value_name = "NAME", env = "IMBED_VECTOR_NAME", help_heading = "Store")]
     pub vector_name: Option<String>,
 
     #[command(flatten)]
@@ -352,7 +354,7 @@ pub struct StoreArgs {
 /// How to talk to a Qdrant server; also given to resume and retry-failed, since the API key
 /// and the time-outs are never stored in a checkpoint.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Qdrant server")]
+#[command(next_help_heading = "Store")]
 pub struct ServerArgs {
     /// API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY.
     /// Never printed, never stored.
@@ -392,7 +394,7 @@ impl ServerArgs {
 
 /// How imbed creates a server collection that does not exist yet.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Qdrant server")]
+#[command(next_help_heading = "Store")]
 pub struct CollectionSetupArgs {
     /// Keep vectors and payloads on disk in a collection imbed creates.
     #[arg(long, env = "IMBED_ON_DISK")]

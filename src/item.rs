@@ -7,24 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-/// xxh3-128 of a file's bytes: a fast hash (tens of GB/s) that notices any change of content.
-/// Nothing here needs a cryptographic hash, which would be several times slower.
-pub fn content_hash(path: &Path) -> std::io::Result<u128> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    let mut buffer = vec![0; 1 << 20];
-    loop {
-        let read = match std::io::Read::read(&mut file, &mut buffer) {
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            other => other?,
-        };
-        if read == 0 {
-            return Ok(hasher.digest128());
-        }
-        hasher.update(&buffer[..read]);
-    }
-}
-
 /// One image to embed.
 #[derive(Debug, Clone)]
 pub struct Item {

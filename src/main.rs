@@ -6,7 +6,7 @@ use imbed::commands::{self, ExitStatus};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.verbose);
+    init_logging(cli.global.verbose, commands::stderr_colour());
     let code = match commands::run(cli) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
@@ -40,7 +40,9 @@ fn record_peak_memory() {
     }
 }
 
-fn init_logging(verbose: u8) {
+/// Warnings and logs go to stderr, with colour only where [`commands::stderr_colour`] allows
+/// it: never escape codes in a cron log.
+fn init_logging(verbose: u8, colour: bool) {
     // qdrant-edge 0.7.0 warns about process-wide flags that only its server initialises.
     let default = match verbose {
         0 => "warn,qdrant_edge=error",
@@ -49,7 +51,7 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

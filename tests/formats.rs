@@ -10,7 +10,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use imbed::decode::{decode_bytes, decode_file, Background, DecodeOptions, MemoryBudget};
+use imbed::decode::{decode_bytes_for, decode_file_for, DecodeError, DecodeOptions, MemoryBudget, Target};
+use imbed::preprocess::{Background, Layout, Preprocessor, Step};
 use serde_json::Value;
 
 /// Writes the odd corpus under `ws/odd` and returns its folder and expectations.
@@ -81,6 +82,23 @@ fn every_odd_file_is_done_or_fails_with_its_class() {
     assert_eq!(points(&summary), expected_classes["done"]);
 }
 
+/// Decodes a file at full size and composites it over `background` through imbed's own
+/// steps: a crop to the whole image, without rescaling, gives the pixels back as values.
+fn decode_rgb(
+    path: &Path,
+    options: &DecodeOptions,
+    background: Background,
+    budget: &MemoryBudget,
+) -> Result<image::RgbImage, DecodeError> {
+    let image = decode_file_for(path, Target::Full, options, budget)?;
+    let steps = vec![Step::Composite(background), Step::CenterCrop { height: image.height, width: image.width }];
+    let preprocessor = Preprocessor::new(steps).expect("steps");
+    let mut slot = vec![0.0; preprocessor.slot_len()];
+    preprocessor.apply(&image, Layout::Nhwc, &mut slot)?;
+    let pixels = slot.iter().map(|&value| value as u8).collect();
+    Ok(image::RgbImage::from_raw(image.width, image.height, pixels).expect("whole image"))
+}
+
 #[test]
 fn decoded_pixels_are_upright_and_composited_over_white() {
     let ws = Workspace::new();
@@ -88,14 +106,14 @@ fn decoded_pixels_are_upright_and_composited_over_white() {
     let budget = MemoryBudget::unlimited();
     let mut wrong = Vec::new();
     for (name, expectation) in expected.iter().filter(|(_, e)| e["class"] == "done") {
-        let image = match decode_file(&corpus.join(name), &DecodeOptions::default(), &budget) {
+        let image = match decode_rgb(&corpus.join(name), &DecodeOptions::default(), Background::WHITE, &budget) {
             Ok(image) => image,
             Err(error) => {
                 wrong.push(format!("{name}: {} {}", error.class, error.message));
                 continue;
             }
         };
-        let size = [image.width, image.height];
+        let size = [image.width(), image.height()];
         if serde_json::json!(size) != expectation["size"] {
             wrong.push(format!("{name}: size {size:?}, expected {}", expectation["size"]));
             continue;
@@ -104,7 +122,7 @@ fn decoded_pixels_are_upright_and_composited_over_white() {
         for sample in expectation["samples"].as_array().expect("samples") {
             let (x, y) = (sample[0].as_u64().expect("x") as u32, sample[1].as_u64().expect("y") as u32);
             let want: Vec<i64> = sample[2].as_array().expect("rgb").iter().map(|c| c.as_i64().expect("c")).collect();
-            let got = image.rgb.get_pixel(x, y).0;
+            let got = image.get_pixel(x, y).0;
             if got.iter().zip(&want).any(|(&g, &w)| (i64::from(g) - w).abs() > tolerance) {
                 wrong.push(format!("{name}: pixel ({x}, {y}) is {got:?}, expected {want:?} ± {tolerance}"));
             }
@@ -117,7 +135,7 @@ fn decoded_pixels_are_upright_and_composited_over_white() {
 #[test]
 fn inputs_the_fuzzer_found_end_with_their_class() {
     // The fuzz target's settings.
-    let options = DecodeOptions { max_pixels: 16_000_000, background: Background::BLACK, ..DecodeOptions::default() };
+    let options = DecodeOptions { max_pixels: 16_000_000, ..DecodeOptions::default() };
     let budget = MemoryBudget::new(512 << 20);
     let mut found = 0;
     for entry in std::fs::read_dir(fixtures().join("fuzz")).expect("tests/fixtures/fuzz") {
@@ -125,7 +143,7 @@ fn inputs_the_fuzzer_found_end_with_their_class() {
         let name = path.file_name().expect("name").to_string_lossy().into_owned();
         let (class, _) = name.split_once("--").expect("named CLASS--WHAT");
         let bytes = std::fs::read(&path).expect("read");
-        let got = match decode_bytes(&bytes, &options, &budget) {
+        let got = match decode_bytes_for(&bytes, Target::Full, &options, &budget) {
             Ok(_) => "done".to_string(),
             Err(error) => error.class.to_string(),
         };
@@ -141,18 +159,19 @@ fn transparency_goes_over_the_chosen_background_which_the_checkpoint_remembers()
     let (corpus, _) = odd_corpus(&ws);
     let budget = MemoryBudget::unlimited();
     for (background, colour) in [("black", [0, 0, 0]), ("#3366ff", [0x33, 0x66, 0xff])] {
-        let options = DecodeOptions { background: background.parse().expect("colour"), ..DecodeOptions::default() };
+        let options = DecodeOptions::default();
         for name in ["png/rgba.png", "png/rgba16.png", "webp/alpha_lossless.webp", "tiff/rgba.tif"] {
-            let image = decode_file(&corpus.join(name), &options, &budget).expect("decode");
-            assert_eq!(image.rgb.get_pixel(4, 4).0, colour, "{name} over {background}");
+            let over = background.parse().expect("colour");
+            let image = decode_rgb(&corpus.join(name), &options, over, &budget).expect("decode");
+            assert_eq!(image.get_pixel(4, 4).0, colour, "{name} over {background}");
         }
     }
 
     // The flag reaches the pixels: over white, the image embeds like its flattened copy.
     let rgba = corpus.join("png/rgba.png");
     let flattened = ws.path().join("flat.png");
-    let options = DecodeOptions { background: Background::WHITE, ..DecodeOptions::default() };
-    decode_file(&rgba, &options, &budget).expect("decode").rgb.save(&flattened).expect("save");
+    let options = DecodeOptions::default();
+    decode_rgb(&rgba, &options, Background::WHITE, &budget).expect("decode").save(&flattened).expect("save");
     let white = ws.embed_vector(&rgba, &tiny_model(), &[]);
     let black = ws.embed_vector(&rgba, &tiny_model(), &["--background", "black"]);
     let flat = ws.embed_vector(&flattened, &tiny_model(), &[]);

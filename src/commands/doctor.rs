@@ -1,12 +1,14 @@
 use std::io::Write;
 
-use super::{connect_server, load_encoder, remembered_collection, resolve_model, thread_split, ExitStatus};
+use super::query::{model_config, remembered_collection, QueryModel};
+use super::{server, ExitStatus, Printer};
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::embed::runtime;
+use crate::pipeline::ImageOptions;
 use crate::sink::{EdgeStore, Sink};
 
 /// Checks each part a run needs and says what is wrong with it; exit 2 if any check fails.
-pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitStatus> {
+pub fn doctor(global: &GlobalArgs, _printer: Printer, args: DoctorArgs) -> anyhow::Result<ExitStatus> {
     let mut out = std::io::stdout().lock();
     let mut healthy = true;
     let mut report = |out: &mut dyn Write, ok: bool, what: &str, detail: String| -> std::io::Result<()> {
@@ -26,20 +28,18 @@ pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitStatu
     }
 
     let remembered = remembered_collection(&args.store).ok().flatten();
-    let (intra_threads, _) = thread_split(args.model.intra_threads, None);
     if args.model.model.is_some() || remembered.is_some() {
-        match resolve_model(&args.model, remembered.as_ref(), intra_threads).and_then(|r| {
-            let encoder = load_encoder(global, &r)?;
-            Ok((r, encoder))
-        }) {
-            Ok((resolved, encoder)) => {
+        let loaded = model_config(&args.model, remembered.as_ref())
+            .and_then(|config| QueryModel::load(global, &config, ImageOptions::default(), args.model.intra_threads));
+        match loaded {
+            Ok(QueryModel { model, encoder, .. }) => {
                 let (inputs, outputs) = encoder.describe();
-                let (h, w) = resolved.spec.preprocessor.output_size();
+                let (h, w) = model.preprocessor.output_size();
                 let batch = encoder.static_batch().map_or("dynamic".to_string(), |n| format!("fixed at {n}"));
                 let detail = format!(
                     "{} on {}: input `{}`, output `{}`, {} dimensions, {h}x{w} images, batch {batch}",
-                    resolved.spec.onnx.display(),
-                    resolved.settings.device,
+                    model.onnx.display(),
+                    model.config.device,
                     encoder.input_name(),
                     encoder.output_name(),
                     encoder.dimension()
@@ -60,7 +60,7 @@ pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitStatu
 
     if let Some(url) = &args.store.qdrant {
         let collection = &args.store.collection;
-        match connect_server(url, collection, args.store.vector_name.clone(), &args.store.server) {
+        match server::connect(url, collection, args.store.vector_name.clone(), &args.store.server) {
             Ok(mut server) => {
                 report(&mut out, true, "qdrant", format!("{url} answers, version {}", server.server_version()))?;
                 match server.open_existing().and_then(|dimension| Ok((dimension, server.state()?))) {

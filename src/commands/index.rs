@@ -1,115 +1,102 @@
+//! `imbed index`: a new run, or the same run again over its checkpoint (embedding what is new
+//! or changed).
+
 use anyhow::{bail, Context};
 
-use super::run::{check_fingerprints, execute, source_of, SinkOptions};
-use super::{
-    collection_setup, connect_store, decode_options, preset_name, remembered_collection, resolve_model, ExitStatus,
-};
-use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock, RunConfig};
+use super::query::{decode_options, model_config, remembered_collection};
+use super::run::{execute, Prepared, RunControl, RunRequest};
+use super::{server, ExitStatus, Printer};
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock};
 use crate::cli::{GlobalArgs, IndexArgs};
-use crate::plan::Plan;
+use crate::pipeline::{Plan, RunRecord, RunSpec};
 use crate::shard::Shard;
-use crate::sink::qdrant::ServerTarget;
+use crate::sink::{ServerTarget, SinkTarget};
 use crate::source::SourceSpec;
 
-pub fn index(global: &GlobalArgs, args: IndexArgs) -> anyhow::Result<ExitStatus> {
-    let source = SourceSpec {
+pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::Result<ExitStatus> {
+    let sources = SourceSpec {
         paths: args.paths.clone(),
         manifests: args.manifest.clone(),
         hidden: args.walk.hidden,
         follow_links: args.walk.follow_links,
         strict_manifest: args.strict_manifest,
     };
-    source.validate()?;
+    sources.validate()?;
     // A server that is down should say so before the model is hashed and loaded.
-    let server = connect_store(&args.store)?;
-    let decode = decode_options(&args.decode);
+    let server = match &args.store.qdrant {
+        Some(url) => {
+            Some(server::connect(url, &args.store.collection, args.store.vector_name.clone(), &args.store.server)?)
+        }
+        None => None,
+    };
     // Without --model, an existing collection keeps the model it was built with.
-    let remembered = remembered_collection(&args.store)?.filter(|_| args.model.model.is_none());
+    let remembered = remembered_collection(&args.store)?;
     let qdrant = args.store.qdrant.as_ref().map(|url| ServerTarget {
         url: url.clone(),
         vector_name: args.store.vector_name.clone(),
         api_key_used: args.store.server.api_key().is_some(),
-        bulk: args.setup.bulk,
+        setup: server::collection_setup(&args.setup),
     });
-    let shard = Shard::resolve(args.shard.shard, args.shard.shard_count)?;
-    let resolved = resolve_model(&args.model, remembered.as_ref(), 1)?;
-    let config = RunConfig {
-        paths: source.paths.clone(),
-        manifests: source.manifests.clone(),
-        hidden: source.hidden,
-        follow_links: source.follow_links,
-        strict_manifest: source.strict_manifest,
-        model: resolved.info.model.clone(),
-        preprocess: resolved.spec.preset.map(preset_name),
-        output: resolved.settings.output.clone(),
-        normalize: resolved.settings.normalize,
-        model_fingerprint: resolved.spec.model_fingerprint()?,
-        preprocess_fingerprint: resolved.spec.preprocess_fingerprint(&decode),
-        decode,
-        store: args.store.store.clone(),
-        collection: args.store.collection.clone(),
-        qdrant,
-        shard,
+    let spec = RunSpec {
+        sources,
+        model: model_config(&args.model, remembered.as_ref())?,
+        sink: SinkTarget { store: args.store.store.clone(), collection: args.store.collection.clone(), qdrant },
+        decode: decode_options(&args.decode),
+        batch_size: args.batch_size,
+        shard: Shard::resolve(args.shard.shard, args.shard.shard_count)?,
         verify_content: args.changes.verify_content,
         delete_missing: args.changes.delete_missing,
-        batch_size: args.batch_size,
-        device: resolved.settings.device.to_string(),
         working_dir: std::env::current_dir().context("cannot read the current folder")?,
     };
 
     let lock = CheckpointLock::acquire(&args.run.checkpoint)?;
     let checkpoint = Checkpoint::open(&args.run.checkpoint)?;
-    let previous = match checkpoint.config() {
+    let previous: Option<RunRecord> = match checkpoint.config() {
         Ok(previous) => Some(previous),
         Err(CheckpointError::NoConfig { .. }) => None,
         Err(error) => return Err(error.into()),
     };
-    if let Some(previous) = previous {
-        // Same sources into the same collection: carry on, adding what is new.
-        if (&previous.paths, &previous.manifests, previous.sink_location(), &previous.collection)
-            != (&config.paths, &config.manifests, config.sink_location(), &config.collection)
-        {
-            bail!(
-                "checkpoint {} belongs to another run ({} into collection `{}` at {}); \
-                 pass another --checkpoint, or `imbed resume` to finish that run",
-                args.run.checkpoint.display(),
-                describe_sources(&source_of(&previous)),
-                previous.collection,
-                previous.sink_location()
-            );
-        }
-        if previous.shard != config.shard {
-            let describe =
-                |shard: Option<Shard>| shard.map_or("the whole corpus".to_string(), |s| format!("shard {s}"));
-            bail!(
-                "checkpoint {} holds {}, not {}; give each shard its own --checkpoint",
-                args.run.checkpoint.display(),
-                describe(previous.shard),
-                describe(config.shard)
-            );
-        }
-        if !args.changes.reindex {
-            let remedy = format!("pass --reindex to embed every item again into collection `{}`", config.collection);
-            check_fingerprints(&previous, &config, &remedy, &args.run.checkpoint)?;
-        }
+    if let Some(previous) = &previous {
+        check_same_run(&previous.spec, &spec, &checkpoint)?;
     }
-    checkpoint.set_config(&config)?;
+    let prepared = Prepared::new(spec)?;
+    if let Some(previous) = &previous {
+        let remedy =
+            format!("pass --reindex to embed every item again into collection `{}`", prepared.spec.sink.collection);
+        prepared.check_against(previous, &checkpoint, (!args.changes.reindex).then_some(remedy.as_str()))?;
+    }
+    checkpoint.set_config(&prepared.record())?;
     if args.changes.reindex {
         let requeued = checkpoint.requeue_all()?;
-        tracing::info!("--reindex: {requeued} items will be embedded again");
+        printer.message(format_args!("imbed: --reindex: {requeued} items will be embedded again"));
     }
-    let source = source_of(&config);
-    let plan = Plan::pending_then_walk(&source, &config);
-    let sink = SinkOptions { server, setup: collection_setup(&args.setup) };
-    execute(global, &args.run, "index", &config, checkpoint, lock, &plan, args.model.intra_threads, sink)
+    let sources = prepared.spec.sources.clone();
+    let plan = Plan::pending_then_walk(&sources, &prepared.spec);
+    let control = RunControl::from_args(&args.run, args.model.intra_threads);
+    let request = RunRequest { command: "index", prepared, checkpoint, lock, plan, control, server };
+    execute(global, printer, request)
 }
 
-fn describe_sources(source: &SourceSpec) -> String {
-    let names: Vec<String> = source
-        .paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .chain(source.manifests.iter().map(|m| format!("--manifest {}", m.display())))
-        .collect();
-    names.join(" ")
+/// Same sources into the same collection, in the same shard: carry on, adding what is new.
+fn check_same_run(previous: &RunSpec, spec: &RunSpec, checkpoint: &Checkpoint) -> anyhow::Result<()> {
+    if !previous.same_items_and_collection(spec) {
+        bail!(
+            "checkpoint {} belongs to another run ({} into collection `{}` at {}); \
+             pass another --checkpoint, or `imbed resume` to finish that run",
+            checkpoint.path().display(),
+            previous.describe_sources(),
+            previous.sink.collection,
+            previous.sink_location()
+        );
+    }
+    if previous.shard != spec.shard {
+        let describe = |shard: Option<Shard>| shard.map_or("the whole corpus".to_string(), |s| format!("shard {s}"));
+        bail!(
+            "checkpoint {} holds {}, not {}; give each shard its own --checkpoint",
+            checkpoint.path().display(),
+            describe(previous.shard),
+            describe(spec.shard)
+        );
+    }
+    Ok(())
 }

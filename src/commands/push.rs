@@ -4,7 +4,6 @@
 //! the server acknowledged, the checkpoint records the ID where the next page starts; an
 //! interrupted push resumes there.
 
-use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -12,11 +11,10 @@ use anyhow::{bail, Context};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::run::{finish_bulk, open_server_collection};
-use super::{collection_setup, connect_server, install_stop_handler, ExitStatus};
+use super::printer::sink_json;
+use super::{install_stop_handler, server, ExitStatus, Printer};
 use crate::checkpoint::{Checkpoint, CheckpointLock};
 use crate::cli::PushArgs;
-use crate::progress::ProgressMode;
 use crate::sink::{EdgeStore, Sink};
 
 const META_SOURCE: &str = "push_source";
@@ -25,7 +23,8 @@ const META_TARGET: &str = "push_target";
 const META_NEXT: &str = "push_next";
 const META_PUSHED: &str = "push_pushed";
 
-pub fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
+pub fn push(printer: Printer, args: PushArgs) -> anyhow::Result<ExitStatus> {
+    let printer = printer.with_json(args.json);
     let target_collection = args.to_collection.clone().unwrap_or_else(|| args.collection.clone());
     let store = EdgeStore::open(&args.store, &args.collection)?;
     let source = format!("{}#{}", std::path::absolute(store.dir())?.display(), args.collection);
@@ -55,14 +54,14 @@ pub fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
         None => 0,
     };
 
-    let mut server = connect_server(&args.qdrant, &target_collection, args.vector_name.clone(), &args.server)?;
-    open_server_collection(&mut server, &checkpoint, store.dimension(), &collection_setup(&args.setup))?;
+    let mut server = server::connect(&args.qdrant, &target_collection, args.vector_name.clone(), &args.server)?;
+    server::open_for_load(&mut server, &checkpoint, store.dimension(), &server::collection_setup(&args.setup))?;
 
     let total = store.count()?;
-    let reporter = ProgressMode::detect(false, Duration::from_secs(10)).reporter("Pushing");
+    let reporter = printer.progress("Pushing", Duration::from_secs(10));
     reporter.discovered(total);
     reporter.progressed(pushed, 0);
-    let stop = install_stop_handler();
+    let stop = install_stop_handler(printer);
     let started = Instant::now();
     let mut pushed_now = 0u64;
     // Enough points per page to keep every parallel request busy.
@@ -92,7 +91,9 @@ pub fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
     }
     reporter.finish();
     if !interrupted {
-        finish_bulk(&server, &checkpoint, args.json)?;
+        if let Some(m) = server::finish_bulk(&server, &checkpoint)? {
+            printer.summary(format_args!("imbed: bulk load finished; HNSW indexing is back on (m={m})"), false);
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
     let points = server.count()?;
@@ -101,19 +102,21 @@ pub fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
         let object = json!({
             "pushed": pushed_now, "elapsed_seconds": seconds, "points_per_second": rate,
             "interrupted": interrupted, "checkpoint": args.checkpoint,
-            "sink": super::run::sink_json(&server, &target_collection, points),
+            "sink": sink_json(&server, &target_collection, points),
         });
-        writeln!(std::io::stdout().lock(), "{object}")?;
-    } else {
-        eprintln!(
+        printer.result(object)?;
+    }
+    printer.summary(
+        format_args!(
             "Pushed {pushed_now} points in {seconds:.1}s ({rate:.0} points/s). Collection `{target_collection}` \
              at {} holds {points} points.",
             args.qdrant
-        );
-    }
+        ),
+        false,
+    );
     drop(lock);
     if interrupted {
-        eprintln!("imbed: interrupted; run the same `imbed push` again to go on from where it stopped");
+        printer.notice("interrupted; run the same `imbed push` again to go on from where it stopped");
         return Ok(ExitStatus::Interrupted);
     }
     Ok(ExitStatus::Success)

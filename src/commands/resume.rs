@@ -1,12 +1,14 @@
-use super::run::{execute, open_existing, source_of, ExistingRun};
-use super::ExitStatus;
+//! `imbed resume`: the run a checkpoint records, carried on.
+
+use super::run::{execute, Existing};
+use super::{ExitStatus, Printer};
 use crate::cli::{GlobalArgs, ResumeArgs};
-use crate::plan::Plan;
+use crate::pipeline::Plan;
 
 /// Processes the pending items, then whatever appeared in the sources since.
-pub fn resume(global: &GlobalArgs, args: ResumeArgs) -> anyhow::Result<ExitStatus> {
-    let ExistingRun { checkpoint, lock, config, sink } = open_existing(&args.run, &args.server, args.force)?;
-    let source = source_of(&config);
-    let plan = Plan::pending_then_walk(&source, &config);
-    execute(global, &args.run, "resume", &config, checkpoint, lock, &plan, None, sink)
+pub fn resume(global: &GlobalArgs, printer: Printer, args: ResumeArgs) -> anyhow::Result<ExitStatus> {
+    let existing = Existing::open(&args.run, &args.server, args.force)?;
+    let sources = existing.prepared.spec.sources.clone();
+    let plan = Plan::pending_then_walk(&sources, &existing.prepared.spec);
+    execute(global, printer, existing.request("resume", plan, &args.run))
 }

@@ -1,19 +1,15 @@
-use std::io::Write;
+//! `imbed retry-failed`: failed items (all, or those of some classes) back to pending, then run.
 
-use super::run::{execute, open_existing, ExistingRun};
-use super::ExitStatus;
+use super::run::{execute, Existing};
+use super::{ExitStatus, Printer};
 use crate::cli::{GlobalArgs, RetryFailedArgs};
-use crate::plan::Plan;
+use crate::pipeline::Plan;
 
 /// Puts failed items back to pending and processes them; attempts keep counting.
-pub fn retry_failed(global: &GlobalArgs, args: RetryFailedArgs) -> anyhow::Result<ExitStatus> {
-    let ExistingRun { checkpoint, lock, config, sink } = open_existing(&args.run, &args.server, args.force)?;
-    let requeued = checkpoint.requeue_failed(&args.classes)?;
-    if !global.quiet {
-        let which =
-            if args.classes.is_empty() { String::new() } else { format!(" of class {}", args.classes.join(", ")) };
-        writeln!(std::io::stderr(), "imbed: retrying {requeued} failed items{which}")?;
-    }
-    let plan = Plan::pending_only();
-    execute(global, &args.run, "retry-failed", &config, checkpoint, lock, &plan, None, sink)
+pub fn retry_failed(global: &GlobalArgs, printer: Printer, args: RetryFailedArgs) -> anyhow::Result<ExitStatus> {
+    let existing = Existing::open(&args.run, &args.server, args.force)?;
+    let requeued = existing.checkpoint.requeue_failed(&args.classes)?;
+    let which = if args.classes.is_empty() { String::new() } else { format!(" of class {}", args.classes.join(", ")) };
+    printer.message(format_args!("imbed: retrying {requeued} failed items{which}"));
+    execute(global, printer, existing.request("retry-failed", Plan::pending_only(), &args.run))
 }

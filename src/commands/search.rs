@@ -1,18 +1,18 @@
-use std::io::Write;
+//! `imbed search`: the nearest points of the store to each query image.
 
-use anyhow::Context;
 use serde_json::json;
 
-use super::{
-    connect_store, load_encoder, query_loader, remembered_collection, resolve_model, thread_split, ExitStatus,
-};
+use super::query::{decode_options, model_config, remembered_collection, QueryModel};
+use super::{server, ExitStatus, Printer};
 use crate::cli::{GlobalArgs, SearchArgs};
 use crate::item::path_text;
 use crate::sink::{EdgeStore, Sink};
 
-pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatus> {
-    let (store, dimension): (Box<dyn Sink>, usize) = match connect_store(&args.store)? {
-        Some(mut server) => {
+pub fn search(global: &GlobalArgs, printer: Printer, args: SearchArgs) -> anyhow::Result<ExitStatus> {
+    let (store, dimension): (Box<dyn Sink>, usize) = match &args.store.qdrant {
+        Some(url) => {
+            let mut server =
+                server::connect(url, &args.store.collection, args.store.vector_name.clone(), &args.store.server)?;
             let dimension = server.open_existing()?;
             (Box::new(server), dimension)
         }
@@ -24,45 +24,33 @@ pub fn search(global: &GlobalArgs, args: SearchArgs) -> anyhow::Result<ExitStatu
     };
     // A server keeps no record of the model, so it must be named there.
     let remembered = remembered_collection(&args.store)?;
-    let (intra_threads, _) = thread_split(args.model.intra_threads, None);
-    let resolved = resolve_model(&args.model, remembered.as_ref(), intra_threads)?;
-    let mut encoder = load_encoder(global, &resolved)?;
-    if encoder.dimension() != dimension {
+    let config = model_config(&args.model, remembered.as_ref())?;
+    let mut query = QueryModel::load(global, &config, decode_options(&args.decode), args.model.intra_threads)?;
+    if query.encoder.dimension() != dimension {
         anyhow::bail!(
             "the model gives {}-dimensional vectors but collection `{}` holds {dimension}-dimensional ones",
-            encoder.dimension(),
+            query.encoder.dimension(),
             args.store.collection,
         );
     }
-    let loader = query_loader(&resolved, &encoder, &args.decode);
-    let mut out = std::io::stdout().lock();
-    let mut failed = false;
-    for image in &args.images {
-        let slot = match loader.load(image) {
-            Ok((_, slot)) => slot,
-            Err(error) => {
-                eprintln!("warning: {} [{}]: {}", path_text(image), error.class, error.message);
-                failed = true;
-                continue;
-            }
-        };
-        let vector = encoder.embed(&[&slot])?.pop().context("the model returned no vector")?;
+    let several = args.images.len() > 1;
+    query.for_each_vector(&args.images, printer, |image, vector| {
         let hits = store.search(&vector, args.top)?;
         if args.json {
             let results: Vec<_> = hits
                 .iter()
                 .map(|hit| json!({"id": hit.id, "score": hit.score, "path": hit.payload.get("path"), "payload": hit.payload}))
                 .collect();
-            writeln!(out, "{}", json!({"query": path_text(image), "results": results}))?;
-            continue;
+            printer.result(json!({"query": path_text(image), "results": results}))?;
+            return Ok(());
         }
-        if args.images.len() > 1 {
-            writeln!(out, "{}:", image.display())?;
+        if several {
+            printer.result(format_args!("{}:", path_text(image)))?;
         }
         for (rank, hit) in hits.iter().enumerate() {
             let path = hit.payload.get("path").and_then(|p| p.as_str()).unwrap_or(&hit.id);
-            writeln!(out, "{:>3}  {:.4}  {path}", rank + 1, hit.score)?;
+            printer.result(format_args!("{:>3}  {:.4}  {path}", rank + 1, hit.score))?;
         }
-    }
-    Ok(if failed { ExitStatus::ItemsFailed } else { ExitStatus::Success })
+        Ok(())
+    })
 }

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::{connect_server, ExitStatus};
+use super::{server, ExitStatus, Printer};
 use crate::checkpoint::{self, now_millis, Checkpoint, Totals};
 use crate::cli::{ServerArgs, StatsArgs};
+use crate::pipeline::RunRecord;
 use crate::sink::qdrant::ServerTarget;
 use crate::sink::{EdgeStore, Sink};
 
@@ -14,7 +15,7 @@ use crate::sink::{EdgeStore, Sink};
 const EXAMPLES: usize = 3;
 
 /// Reads checkpoints without locking them, so it works beside a running index.
-pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
+pub fn stats(_printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
     let mut paths = args.checkpoints.clone();
     paths.extend(args.checkpoint.clone());
     if paths.is_empty() {
@@ -36,15 +37,16 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
             entry.1.truncate(EXAMPLES);
         }
         runs.push(run_info(&checkpoint, path, these)?);
-        if let Ok(config) = checkpoint.config() {
-            match config.qdrant {
+        if let Ok(record) = checkpoint.config::<RunRecord>() {
+            let spec = record.spec;
+            match spec.sink.qdrant.clone() {
                 Some(target) => {
-                    let bulk = checkpoint.meta(super::run::META_BULK_RESTORE_M)?.is_some_and(|m| !m.is_empty());
-                    let entry = servers.entry((target.url.clone(), config.collection)).or_insert((target, false));
+                    let bulk = server::bulk_load(&checkpoint)?.restore_m.is_some();
+                    let entry = servers.entry((target.url.clone(), spec.sink.collection)).or_insert((target, false));
                     entry.1 |= bulk;
                 }
                 None => {
-                    sinks.insert((config.store_dir(), config.collection));
+                    sinks.insert((spec.store_dir(), spec.sink.collection));
                 }
             }
         }
@@ -115,7 +117,8 @@ fn run_info(checkpoint: &Checkpoint, path: &std::path::Path, totals: Totals) -> 
         (false, None, Some(_)) => "killed".to_string(),
         (false, None, None) => "not started".to_string(),
     };
-    let shard = checkpoint.config().ok().and_then(|config| config.shard).map(|shard| shard.to_string());
+    let shard =
+        checkpoint.config::<RunRecord>().ok().and_then(|record| record.spec.shard).map(|shard| shard.to_string());
     Ok(json!({
         "checkpoint": path,
         "shard": shard,
@@ -170,7 +173,7 @@ fn server_states(servers: &BTreeMap<(String, String), (ServerTarget, bool)>, acc
         .map(|((url, collection), (target, bulk))| {
             let mut object = json!({"qdrant": url, "collection": collection, "bulk_load": bulk});
             let state =
-                connect_server(url, collection, target.vector_name.clone(), &access).and_then(|server| server.state());
+                server::connect(url, collection, target.vector_name.clone(), &access).and_then(|server| server.state());
             match state {
                 Ok(state) => {
                     object["status"] = json!(state.status);

@@ -142,13 +142,12 @@ pub fn decode(reader: impl BufRead, eighths: u8) -> Result<image::RgbImage, Jpeg
 fn guarded<T>(run: impl FnOnce() -> Result<T, String>) -> Result<T, JpegError> {
     HIT_END_OF_FILE.with(|flag| flag.set(false));
     SCANS.with(|scans| scans.set(0));
-    let outcome = panic::catch_unwind(panic::AssertUnwindSafe(run));
+    let outcome = crate::util::catch_panic("the JPEG decoder failed", run);
     let truncated = HIT_END_OF_FILE.with(Cell::get);
     let message = match outcome {
         Ok(Ok(_)) if truncated => "image file is truncated".to_string(),
         Ok(Ok(value)) => return Ok(value),
-        Ok(Err(message)) => message,
-        Err(payload) => super::panic_reason(payload.as_ref()).unwrap_or("the JPEG decoder failed").to_string(),
+        Ok(Err(message)) | Err(message) => message,
     };
     Err(JpegError { message, truncated })
 }

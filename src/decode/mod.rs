@@ -1,6 +1,6 @@
-//! Bytes to an upright RGB image: content sniffing, size limits checked on the header before
-//! any pixel is allocated, a shared budget of decoded bytes, EXIF orientation, and alpha
-//! composited over a background colour.
+//! Bytes to an upright image: content sniffing, size limits checked on the header before any
+//! pixel is allocated, a shared budget of decoded bytes, and EXIF orientation. Images with
+//! alpha stay RGBA; compositing is a preprocessing step.
 //!
 //! Files are streamed, never read whole: the header (size, orientation) comes first, then
 //! the memory is reserved, then the pixels are decoded.
@@ -9,15 +9,13 @@
 //! smallest image it can use (a [`Target`]); the image then comes with the fractional
 //! [`Region`] of its pixels that shows the whole picture.
 
-use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek};
+use std::io::{BufRead, BufReader, Seek};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::SystemTime;
 
 use image::metadata::Orientation;
-use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage};
+use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, RgbImage, RgbaImage};
 use serde::{Deserialize, Serialize};
 
 use crate::item::ErrorClass;
@@ -35,14 +33,12 @@ pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 /// Files above this many bytes fail as `too_large` without being read.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 512 << 20;
 
-/// What decoding refuses, the colour under transparent pixels, and whether JPEGs may be
-/// decoded at a reduced scale.
+/// What decoding refuses, and whether JPEGs may be decoded at a reduced scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DecodeOptions {
     pub max_pixels: u64,
     pub max_file_size: u64,
-    pub background: Background,
     /// Decode every JPEG at full size. Runs recorded before the reduced-scale path existed
     /// decoded at full size, so their checkpoints, which lack the field, go on doing so.
     #[serde(default = "full_size")]
@@ -51,12 +47,7 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        Self {
-            max_pixels: DEFAULT_MAX_PIXELS,
-            max_file_size: DEFAULT_MAX_FILE_SIZE,
-            background: Background::WHITE,
-            full_decode: false,
-        }
+        Self { max_pixels: DEFAULT_MAX_PIXELS, max_file_size: DEFAULT_MAX_FILE_SIZE, full_decode: false }
     }
 }
 
@@ -130,61 +121,27 @@ impl Region {
     }
 }
 
-/// The colour that transparent pixels are composited over: `white`, `black` or `#RRGGBB`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
-pub struct Background(pub [u8; 3]);
-
-impl Background {
-    /// What transformers' `convert_rgb` composites over.
-    pub const WHITE: Self = Self([255, 255, 255]);
-    pub const BLACK: Self = Self([0, 0, 0]);
+/// Decoded pixels: RGB, or RGBA for an image with alpha.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pixels {
+    Rgb(RgbImage),
+    Rgba(RgbaImage),
 }
 
-impl Default for Background {
-    fn default() -> Self {
-        Self::WHITE
-    }
-}
-
-impl FromStr for Background {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let invalid = || format!("`{text}` is not a colour: use white, black or #RRGGBB");
-        match text.to_ascii_lowercase().as_str() {
-            "white" => Ok(Self::WHITE),
-            "black" => Ok(Self::BLACK),
-            hex => {
-                let digits = hex.strip_prefix('#').filter(|d| d.len() == 6 && d.is_ascii()).ok_or_else(invalid)?;
-                let channel = |i: usize| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| invalid());
-                Ok(Self([channel(0)?, channel(2)?, channel(4)?]))
-            }
+impl Pixels {
+    fn of(image: DynamicImage) -> Self {
+        if image.color().has_alpha() {
+            Self::Rgba(image.into_rgba8())
+        } else {
+            Self::Rgb(image.into_rgb8())
         }
     }
-}
 
-impl fmt::Display for Background {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Self::WHITE => f.write_str("white"),
-            Self::BLACK => f.write_str("black"),
-            Self([r, g, b]) => write!(f, "#{r:02x}{g:02x}{b:02x}"),
+    pub fn dimensions(&self) -> (u32, u32) {
+        match self {
+            Self::Rgb(rgb) => rgb.dimensions(),
+            Self::Rgba(rgba) => rgba.dimensions(),
         }
-    }
-}
-
-impl From<Background> for String {
-    fn from(background: Background) -> Self {
-        background.to_string()
-    }
-}
-
-impl TryFrom<String> for Background {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        text.parse()
     }
 }
 
@@ -192,8 +149,8 @@ impl TryFrom<String> for Background {
 #[derive(Debug)]
 pub struct DecodedImage {
     /// Upright pixels; smaller than `width`x`height` after a reduced-scale JPEG decode.
-    pub rgb: RgbImage,
-    /// The part of `rgb` that shows the whole picture.
+    pub pixels: Pixels,
+    /// The part of `pixels` that shows the whole picture.
     pub region: Region,
     /// Dimensions of the full-size picture after EXIF orientation.
     pub width: u32,
@@ -212,15 +169,21 @@ pub struct DecodeError {
     pub message: String,
 }
 
+impl DecodedImage {
+    /// A whole, upright image held outside any budget, for tests of the later stages.
+    #[cfg(test)]
+    pub fn of_pixels(pixels: Pixels) -> Self {
+        let (width, height) = pixels.dimensions();
+        let region = Region::whole(width, height);
+        let memory = MemoryBudget::unlimited().reserve(0);
+        Self { pixels, region, width, height, format: "png", size_bytes: 0, modified: None, _memory: memory }
+    }
+}
+
 impl DecodeError {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
         Self { class, message: message.into() }
     }
-}
-
-/// Decodes the image file at `path` at full size: see [`decode_file_for`].
-pub fn decode_file(path: &Path, options: &DecodeOptions, budget: &MemoryBudget) -> Result<DecodedImage, DecodeError> {
-    decode_file_for(path, Target::Full, options, budget)
 }
 
 /// Decodes the image file at `path`, a JPEG at the smallest scale that covers `target`
@@ -249,10 +212,6 @@ pub fn decode_file_for(
     let mut image = decode_reader(reader, metadata.len(), target, options, budget)?;
     image.modified = metadata.modified().ok();
     Ok(image)
-}
-
-pub fn decode_bytes(bytes: &[u8], options: &DecodeOptions, budget: &MemoryBudget) -> Result<DecodedImage, DecodeError> {
-    decode_bytes_for(bytes, Target::Full, options, budget)
 }
 
 /// Decodes an image held in memory, a JPEG at the smallest scale that covers `target`.
@@ -299,13 +258,14 @@ fn decode_reader<R: BufRead + Seek>(
         None
     };
     let failure = |error| classify(name, error, cut_short);
-    let (rgb, (width, height), orientation, region, memory) = if format == ImageFormat::Jpeg {
+    let (image, (width, height), orientation, region, memory) = if format == ImageFormat::Jpeg {
         let header = jpeg::read_header(&mut reader).map_err(|error| jpeg_failure(name, error))?;
         check_pixels(name, header.width, header.height, options)?;
         let eighths = if options.full_decode { 8 } else { jpeg_eighths(&header, target) };
         let (scaled_w, scaled_h) = header.scaled_size(eighths);
         let scaled_pixels = u64::from(scaled_w) * u64::from(scaled_h);
-        let memory = budget.reserve(header.peak_bytes(eighths) + orientation_bytes(header.orientation, scaled_pixels));
+        let memory =
+            budget.reserve(header.peak_bytes(eighths) + orientation_bytes(header.orientation, scaled_pixels, 3));
         reader.rewind().map_err(|error| read_failure(name, &error))?;
         let rgb = jpeg::decode(reader, eighths).map_err(|error| jpeg_failure(name, error))?;
         if rgb.dimensions() != (scaled_w, scaled_h) {
@@ -315,21 +275,20 @@ fn decode_reader<R: BufRead + Seek>(
             ));
         }
         let region = Region::of_scaled(header.width, header.height, eighths, header.orientation);
-        (rgb, (header.width, header.height), header.orientation, region, memory)
+        (DynamicImage::ImageRgb8(rgb), (header.width, header.height), header.orientation, region, memory)
     } else if let Some(features) = still_webp {
         let (width, height) = (features.width, features.height);
         let pixels = check_pixels(name, width, height, options)?;
         let output = if features.has_alpha { 4 + 3 } else { 3 } * pixels;
         // The orientation is read after the pixels (EXIF comes last): room for a quarter turn.
-        let turned = orientation_bytes(Orientation::Rotate90, pixels);
+        let turned = orientation_bytes(Orientation::Rotate90, pixels, if features.has_alpha { 4 } else { 3 });
         let memory = budget.reserve(length + features.working_bytes() + output + turned);
         let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
         reader.read_to_end(&mut data).map_err(|error| read_failure(name, &error))?;
         let image = webp::decode(&data, &features)?;
         let orientation = webp::orientation(&data);
         let (upright_w, upright_h) = upright(width, height, orientation);
-        let rgb = flatten_to_rgb(image, options.background);
-        (rgb, (width, height), orientation, Region::whole(upright_w, upright_h), memory)
+        (image, (width, height), orientation, Region::whole(upright_w, upright_h), memory)
     } else {
         let mut image_reader = ImageReader::with_format(reader, format);
         image_reader.limits(allocation_limits(options));
@@ -338,37 +297,25 @@ fn decode_reader<R: BufRead + Seek>(
         let pixels = check_pixels(name, width, height, options)?;
         let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
         let peak = conversion_bytes(decoder.total_bytes(), decoder.color_type(), pixels);
-        let memory = budget.reserve(peak + orientation_bytes(orientation, pixels));
+        let channels = if decoder.color_type().has_alpha() { 4 } else { 3 };
+        let memory = budget.reserve(peak + orientation_bytes(orientation, pixels, channels));
         let image = DynamicImage::from_decoder(decoder).map_err(failure)?;
         let (upright_w, upright_h) = upright(width, height, orientation);
-        (
-            flatten_to_rgb(image, options.background),
-            (width, height),
-            orientation,
-            Region::whole(upright_w, upright_h),
-            memory,
-        )
+        (image, (width, height), orientation, Region::whole(upright_w, upright_h), memory)
     };
-    let mut image = DynamicImage::ImageRgb8(rgb);
+    let mut image = image;
     image.apply_orientation(orientation);
-    let rgb = image.into_rgb8();
     let (width, height) = upright(width, height, orientation);
     Ok(DecodedImage {
         width,
         height,
-        rgb,
+        pixels: Pixels::of(image),
         region,
         format: format.extensions_str().first().copied().unwrap_or("unknown"),
         size_bytes: length,
         modified: None,
         _memory: memory,
     })
-}
-
-/// Whether `reader` holds a progressive JPEG (a marker walk; when unsure, yes). Their
-/// coefficients all stay in memory, and libjpeg decodes them several times slower.
-pub fn is_progressive_jpeg(reader: &mut (impl Read + Seek)) -> bool {
-    jpeg::is_progressive(reader)
 }
 
 /// What the first bytes say.
@@ -428,17 +375,17 @@ fn conversion_bytes(native: u64, color: ColorType, pixels: u64) -> u64 {
     let converted = match color {
         ColorType::Rgb8 => 0,
         ColorType::Rgba8 => 3,
-        // To RGBA8, then composited into RGB8.
+        // To RGBA8, then composited into RGB8 by the preprocessing.
         color if color.has_alpha() => 4 + 3,
         _ => 3,
     };
     native.saturating_add(converted * pixels)
 }
 
-/// A quarter turn writes a rotated copy of the RGB image; flips work in place.
-fn orientation_bytes(orientation: Orientation, pixels: u64) -> u64 {
+/// A quarter turn writes a rotated copy of the image; flips work in place.
+fn orientation_bytes(orientation: Orientation, pixels: u64, channels: u64) -> u64 {
     if turns_a_quarter(orientation) {
-        3 * pixels
+        channels * pixels
     } else {
         0
     }
@@ -479,29 +426,6 @@ fn jpeg_eighths(header: &jpeg::Header, target: Target) -> u8 {
             }
         })
         .unwrap_or(8)
-}
-
-/// Composites alpha over `background`, as transformers' `convert_rgb` does over white.
-fn flatten_to_rgb(image: DynamicImage, background: Background) -> RgbImage {
-    if !image.color().has_alpha() {
-        return image.into_rgb8();
-    }
-    let rgba = image.into_rgba8();
-    let (width, height) = rgba.dimensions();
-    let mut rgb = RgbImage::new(width, height);
-    let Background(under) = background;
-    for (out, pixel) in rgb.pixels_mut().zip(rgba.pixels()) {
-        let [r, g, b, a] = pixel.0;
-        let (a, rest) = (u16::from(a), 255 - u16::from(a));
-        let over = |c: u8, under: u8| ((u16::from(c) * a + u16::from(under) * rest + 127) / 255) as u8;
-        out.0 = [over(r, under[0]), over(g, under[1]), over(b, under[2])];
-    }
-    rgb
-}
-
-/// The message a panic carries (libjpeg's errors unwind the same way).
-pub fn panic_reason(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
-    payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied())
 }
 
 fn jpeg_failure(name: &str, error: jpeg::JpegError) -> DecodeError {
@@ -563,27 +487,6 @@ mod tests {
     }
 
     #[test]
-    fn backgrounds_parse_and_print() {
-        assert_eq!("white".parse(), Ok(Background::WHITE));
-        assert_eq!("Black".parse(), Ok(Background::BLACK));
-        assert_eq!("#FF8000".parse(), Ok(Background([255, 128, 0])));
-        assert_eq!(Background([255, 128, 0]).to_string(), "#ff8000");
-        for bad in ["", "#ff80", "ff8000", "#gg0000", "#ff80001", "red", "#ÿÿÿ"] {
-            assert!(bad.parse::<Background>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn alpha_is_composited_over_the_background() {
-        let mut rgba = image::RgbaImage::new(2, 1);
-        rgba.put_pixel(0, 0, image::Rgba([200, 100, 0, 0]));
-        rgba.put_pixel(1, 0, image::Rgba([200, 100, 0, 128]));
-        let rgb = flatten_to_rgb(DynamicImage::ImageRgba8(rgba), Background([0, 0, 255]));
-        assert_eq!(rgb.get_pixel(0, 0).0, [0, 0, 255], "fully transparent: the background");
-        assert_eq!(rgb.get_pixel(1, 0).0, [100, 50, 127], "half: the mean");
-    }
-
-    #[test]
     fn refuses_files_and_headers_over_the_limits_before_decoding() {
         let options = DecodeOptions { max_pixels: 100, max_file_size: 1 << 20, ..DecodeOptions::default() };
         let budget = MemoryBudget::unlimited();
@@ -591,12 +494,12 @@ mod tests {
         image::RgbImage::new(11, 10)
             .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
             .expect("encode a PNG");
-        let error = decode_bytes(&png, &options, &budget).unwrap_err();
+        let error = decode_bytes_for(&png, Target::Full, &options, &budget).unwrap_err();
         assert_eq!(error.class, ErrorClass::TooLarge);
         assert!(error.message.contains("11x10 is 110 pixels"), "{}", error.message);
         let small = DecodeOptions { max_file_size: 10, ..options };
-        assert_eq!(decode_bytes(&png, &small, &budget).unwrap_err().class, ErrorClass::TooLarge);
-        assert_eq!(decode_bytes(b"", &options, &budget).unwrap_err().class, ErrorClass::Empty);
+        assert_eq!(decode_bytes_for(&png, Target::Full, &small, &budget).unwrap_err().class, ErrorClass::TooLarge);
+        assert_eq!(decode_bytes_for(b"", Target::Full, &options, &budget).unwrap_err().class, ErrorClass::Empty);
     }
 
     /// A baseline JPEG of a smooth pattern.
@@ -617,20 +520,24 @@ mod tests {
         let fast = DecodeOptions::default();
         // 701 * 4/8 >= 2 * 100, but 701 * 2/8 is not.
         let image = decode(Target::ShortSide(100), &fast, &budget);
-        assert_eq!(image.rgb.dimensions(), (501, 351));
+        assert_eq!(image.pixels.dimensions(), (501, 351));
         assert_eq!((image.width, image.height), (1001, 701), "the payload keeps the full size");
         assert_eq!(image.region, Region { left: 0.0, top: 0.0, width: 500.5, height: 350.5 });
         assert_eq!(budget.in_use(), 501 * 351 * 3, "the budget holds the scaled output");
         drop(image);
-        assert_eq!(decode(Target::ShortSide(40), &fast, &budget).rgb.dimensions(), (126, 88), "1/8");
-        assert_eq!(decode(Target::Size { width: 240, height: 80 }, &fast, &budget).rgb.dimensions(), (501, 351));
+        assert_eq!(decode(Target::ShortSide(40), &fast, &budget).pixels.dimensions(), (126, 88), "1/8");
+        assert_eq!(decode(Target::Size { width: 240, height: 80 }, &fast, &budget).pixels.dimensions(), (501, 351));
         for (target, options) in [
             (Target::ShortSide(351), fast),
             (Target::Full, fast),
             (Target::ShortSide(40), DecodeOptions { full_decode: true, ..fast }),
         ] {
             let image = decode(target, &options, &budget);
-            assert_eq!((image.rgb.dimensions(), image.region), ((1001, 701), Region::whole(1001, 701)), "{target:?}");
+            assert_eq!(
+                (image.pixels.dimensions(), image.region),
+                ((1001, 701), Region::whole(1001, 701)),
+                "{target:?}"
+            );
         }
     }
 
@@ -680,8 +587,12 @@ mod tests {
         image.write_to(&mut std::io::Cursor::new(&mut webp), ImageFormat::WebP).expect("encode a lossless WebP");
         let features = webp::Features::read(&webp).expect("header");
         assert_eq!((features.width, features.height, features.animated), (67, 45, false));
-        let decoded = decode_bytes(&webp, &DecodeOptions::default(), &budget).expect("decode");
-        assert_eq!(decoded.rgb, DynamicImage::ImageRgba8(image).into_rgb8(), "lossless: every pixel");
+        let decoded = decode_bytes_for(&webp, Target::Full, &DecodeOptions::default(), &budget).expect("decode");
+        let rgb = match decoded.pixels.clone() {
+            Pixels::Rgb(rgb) => rgb,
+            Pixels::Rgba(rgba) => DynamicImage::ImageRgba8(rgba).into_rgb8(),
+        };
+        assert_eq!(rgb, DynamicImage::ImageRgba8(image).into_rgb8(), "lossless: every pixel");
         assert_eq!(decoded.format, "webp");
         drop(decoded);
         assert_eq!(budget.in_use(), 0);
@@ -689,7 +600,7 @@ mod tests {
         for byte in &mut webp[30..] {
             *byte = byte.wrapping_mul(31).wrapping_add(7);
         }
-        let error = decode_bytes(&webp, &DecodeOptions::default(), &budget).unwrap_err();
+        let error = decode_bytes_for(&webp, Target::Full, &DecodeOptions::default(), &budget).unwrap_err();
         assert!(matches!(error.class, ErrorClass::Corrupt | ErrorClass::Truncated), "{error:?}");
         assert!(error.message.starts_with("WebP: "), "{}", error.message);
     }
@@ -701,7 +612,7 @@ mod tests {
         image::RgbaImage::new(10, 10)
             .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
             .expect("encode a PNG");
-        let image = decode_bytes(&png, &DecodeOptions::default(), &budget).expect("decode");
+        let image = decode_bytes_for(&png, Target::Full, &DecodeOptions::default(), &budget).expect("decode");
         // RGBA8 decoded (400 bytes), then its RGB copy (300 bytes).
         assert_eq!(budget.in_use(), 700);
         drop(image);

@@ -1,10 +1,9 @@
 //! The image encoder: an ONNX Runtime session owned by one thread, fed whole batches.
 
+mod model;
 pub mod runtime;
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
 use ort::ep::ExecutionProvider;
@@ -13,109 +12,31 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{Outlet, Tensor, TensorElementType, ValueType};
 
-use crate::cli::PreprocessPreset;
-use crate::decode::{Background, DecodeOptions};
-use crate::preprocess::{Layout, Preprocessor};
+use crate::preprocess::Layout;
+pub use model::{Device, ModelConfig, ResolvedModel};
 pub use runtime::Runtime;
+
+/// What the embed stage needs of a model: batches of preprocessed slots in, one vector per
+/// slot out. [`Encoder`] is the ONNX Runtime one; tests put in fakes that stall or fail.
+pub trait Embed: Send {
+    /// The batch size to use: the model's, when its input shape fixes one.
+    fn batch_size(&self, requested: usize) -> usize;
+    /// Embeds up to one batch of preprocessed images, one vector per slot, in order.
+    fn embed(&mut self, slots: &[&[f32]]) -> anyhow::Result<Vec<Vec<f32>>>;
+}
+
+impl Embed for Encoder {
+    fn batch_size(&self, requested: usize) -> usize {
+        Encoder::batch_size(self, requested)
+    }
+
+    fn embed(&mut self, slots: &[&[f32]]) -> anyhow::Result<Vec<Vec<f32>>> {
+        Encoder::embed(self, slots)
+    }
+}
 
 /// Output names tried, in order, when `--output` is not given.
 const PREFERRED_OUTPUTS: &[&str] = &["image_embeds", "embeddings", "pooler_output"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Device {
-    Cpu,
-    Cuda(i32),
-}
-
-impl FromStr for Device {
-    type Err = anyhow::Error;
-
-    fn from_str(text: &str) -> anyhow::Result<Self> {
-        match text.to_ascii_lowercase().as_str() {
-            "cpu" => Ok(Self::Cpu),
-            "cuda" | "gpu" => Ok(Self::Cuda(0)),
-            other => match other.strip_prefix("cuda:").map(str::parse::<i32>) {
-                Some(Ok(id)) if id >= 0 => Ok(Self::Cuda(id)),
-                _ => bail!("invalid --device `{text}`: expected cpu, cuda or cuda:N"),
-            },
-        }
-    }
-}
-
-impl fmt::Display for Device {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Cpu => f.write_str("cpu"),
-            Self::Cuda(id) => write!(f, "cuda:{id}"),
-        }
-    }
-}
-
-/// A model on disk: the ONNX file and how to preprocess its input.
-#[derive(Debug, Clone)]
-pub struct ModelSpec {
-    pub onnx: PathBuf,
-    pub preprocessor: Preprocessor,
-    /// The preset used instead of a `preprocessor_config.json`, if any.
-    pub preset: Option<PreprocessPreset>,
-}
-
-impl ModelSpec {
-    /// A folder in the Hugging Face layout, or a bare `.onnx` file with a preset.
-    pub fn resolve(path: &Path, preset: Option<PreprocessPreset>) -> anyhow::Result<Self> {
-        let metadata = std::fs::metadata(path).with_context(|| format!("cannot read model {}", path.display()))?;
-        let (onnx, config) = if metadata.is_dir() {
-            let onnx = ["model.onnx", "onnx/model.onnx", "vision_model.onnx"]
-                .iter()
-                .map(|name| path.join(name))
-                .find(|candidate| candidate.is_file())
-                .ok_or_else(|| anyhow!("no model.onnx in the model folder {}", path.display()))?;
-            (onnx, Some(path.join("preprocessor_config.json")).filter(|config| config.is_file()))
-        } else {
-            (path.to_path_buf(), None)
-        };
-        let preprocessor = match (preset, &config) {
-            (Some(preset), _) => Preprocessor::from_preset(preset),
-            (None, Some(config)) => Preprocessor::from_file(config)?,
-            (None, None) => bail!(
-                "{} has no preprocessor_config.json beside it; pass --preprocess clip|siglip|imagenet",
-                path.display()
-            ),
-        };
-        Ok(Self { onnx, preprocessor, preset })
-    }
-
-    /// Hash of `model.onnx`, to notice a model that changed under a checkpoint.
-    pub fn model_fingerprint(&self) -> anyhow::Result<String> {
-        let hash =
-            crate::item::content_hash(&self.onnx).with_context(|| format!("cannot read {}", self.onnx.display()))?;
-        Ok(format!("xxh3:{hash:032x}"))
-    }
-
-    /// Hash of the resolved preprocessing steps (not of the file's formatting), of the colour
-    /// under transparent pixels, and of reduced-scale JPEG decoding. White and full decoding
-    /// add nothing, so checkpoints from before those options existed keep their fingerprint,
-    /// and a run does not mix vectors of both decodings unknowingly.
-    pub fn preprocess_fingerprint(&self, decode: &DecodeOptions) -> String {
-        let mut steps = format!("{:?}", self.preprocessor);
-        if decode.background != Background::WHITE {
-            steps += &format!(" over {}", decode.background);
-        }
-        if !decode.full_decode {
-            steps += " with reduced-scale JPEG decoding";
-        }
-        format!("xxh3:{:032x}", xxhash_rust::xxh3::xxh3_128(steps.as_bytes()))
-    }
-}
-
-/// How the encoder is set up.
-#[derive(Debug, Clone)]
-pub struct EncoderSettings {
-    pub device: Device,
-    pub intra_threads: usize,
-    pub output: Option<String>,
-    pub normalize: bool,
-}
 
 pub struct Encoder {
     session: Session,
@@ -136,16 +57,18 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    pub fn load(runtime: &Runtime, spec: &ModelSpec, settings: &EncoderSettings) -> anyhow::Result<Self> {
-        let session = build_session(runtime, &spec.onnx, settings)?;
+    /// Loads the model on its device with `intra_threads` ONNX Runtime threads.
+    pub fn load(runtime: &Runtime, model: &ResolvedModel, intra_threads: usize) -> anyhow::Result<Self> {
+        let config = &model.config;
+        let session = build_session(runtime, &model.onnx, config.device, intra_threads)?;
         let input = &session.inputs()[pick_input(session.inputs())?];
-        let output = &session.outputs()[pick_output(session.outputs(), settings.output.as_deref())?];
+        let output = &session.outputs()[pick_output(session.outputs(), config.output.as_deref())?];
         let input_shape = tensor_shape(input)?.to_vec();
         if input_shape.len() != 4 {
             bail!("model input `{}` has shape {input_shape:?}; expected [batch, 3, height, width]", input.name());
         }
         let layout = if input_shape[3] == 3 && input_shape[1] != 3 { Layout::Nhwc } else { Layout::Nchw };
-        let (height, width) = spec.preprocessor.output_size();
+        let (height, width) = model.preprocessor.output_size();
         let (model_h, model_w) = match layout {
             Layout::Nchw => (input_shape[2], input_shape[3]),
             Layout::Nhwc => (input_shape[1], input_shape[2]),
@@ -163,7 +86,7 @@ impl Encoder {
                 output_shape
             );
         }
-        let staging = staging_allocator(&session, settings.device);
+        let staging = staging_allocator(&session, config.device);
         let mut encoder = Self {
             input: input.name().to_string(),
             output: output.name().to_string(),
@@ -172,7 +95,7 @@ impl Encoder {
             session,
             layout,
             image_size: (height as usize, width as usize),
-            normalize: settings.normalize,
+            normalize: config.normalize,
             staging,
             batch: None,
         };
@@ -233,12 +156,7 @@ impl Encoder {
             }
         };
         let batch = self.batch.insert(batch);
-        let mut rows_of_slots = host_values(batch).chunks_exact_mut(slot_len);
-        for (row, slot) in rows_of_slots.by_ref().zip(slots) {
-            row.copy_from_slice(slot);
-        }
-        // Padding rows of a fixed-size batch are zero; their outputs are dropped.
-        rows_of_slots.for_each(|row| row.fill(0.0));
+        write_rows(batch, slots, slot_len)?;
         let outputs = self.session.run(ort::inputs![self.input.as_str() => batch.view()])?;
         let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>()?;
         let dimension = usize::try_from(shape.last().copied().unwrap_or(0)).unwrap_or(0);
@@ -265,17 +183,34 @@ impl Encoder {
     }
 }
 
-/// The values of a tensor from the staging allocator, which is host memory: the CPU's, or
-/// CUDA's pinned memory. ort's `extract_tensor_mut` would refuse the latter: built for API 20,
-/// it takes ONNX Runtime 1.23+'s word that pinned memory is on the GPU.
-fn host_values(tensor: &mut Tensor<f32>) -> &mut [f32] {
+/// Writes `slots` into the rows of a batch tensor from the staging allocator, and zeros into
+/// the padding rows of a fixed-size batch (their outputs are dropped). The tensor is host
+/// memory (the CPU's, or CUDA's pinned memory) that ONNX Runtime allocated without
+/// initialising it, so it is written through its raw pointer and never read or borrowed as a
+/// slice. ort's `extract_tensor_mut` would refuse pinned memory: built for API 20, it takes
+/// ONNX Runtime 1.23+'s word that pinned memory is on the GPU.
+fn write_rows(tensor: &mut Tensor<f32>, slots: &[&[f32]], slot_len: usize) -> anyhow::Result<()> {
     let len = tensor.shape().num_elements();
+    let rows = len.checked_div(slot_len).unwrap_or(0);
+    if rows * slot_len != len || slots.len() > rows || slots.iter().any(|slot| slot.len() != slot_len) {
+        bail!("a batch of {} slots does not fit a tensor of {len} values", slots.len());
+    }
     let data = tensor.data_ptr_mut().cast::<f32>();
     if len == 0 || data.is_null() {
-        return &mut [];
+        return Ok(());
     }
-    // SAFETY: the tensor owns `len` f32 values in host memory, and `&mut` makes this the only access.
-    unsafe { std::slice::from_raw_parts_mut(data, len) }
+    for (row, slot) in slots.iter().enumerate() {
+        // SAFETY: `data` points to `len` f32 values owned by `tensor`, which `&mut` keeps
+        // unaliased; row `row` < `rows` spans [row * slot_len, (row + 1) * slot_len), inside
+        // them, and `slot` (checked above to hold `slot_len` values) is Rust memory that does
+        // not overlap ONNX Runtime's.
+        unsafe { std::ptr::copy_nonoverlapping(slot.as_ptr(), data.add(row * slot_len), slot_len) };
+    }
+    let padding = (rows - slots.len()) * slot_len;
+    // SAFETY: the padding rows are the last `padding` values of the same `len`, inside the
+    // tensor; writing zero bytes makes valid f32 zeros whatever was there before.
+    unsafe { std::ptr::write_bytes(data.add(slots.len() * slot_len), 0, padding) };
+    Ok(())
 }
 
 /// Pinned host memory for CUDA's input copies, or the CPU allocator when there is no CUDA
@@ -290,31 +225,31 @@ fn staging_allocator(session: &Session, device: Device) -> Allocator {
     })
 }
 
-fn build_session(runtime: &Runtime, onnx: &Path, settings: &EncoderSettings) -> anyhow::Result<Session> {
-    if let Device::Cuda(id) = settings.device {
+fn build_session(runtime: &Runtime, onnx: &Path, device: Device, intra_threads: usize) -> anyhow::Result<Session> {
+    if let Device::Cuda(id) = device {
         let built_with_cuda = ort::ep::CUDA::is_available().unwrap_or(false);
         if !built_with_cuda {
             bail!(
                 "--device {} needs a CUDA build of ONNX Runtime, but {} (version {}) has none; \
                  install it with `.venv/bin/pip install onnxruntime-gpu` and pass --ort-lib or remove the CPU wheel",
-                settings.device,
+                device,
                 runtime.library.display(),
                 runtime.version
             );
         }
-        return session_with(runtime, onnx, settings, Some(id))
+        return session_with(runtime, onnx, intra_threads, Some(id))
             .map_err(|error| anyhow!("cannot use CUDA device {id}: {error}"))
-            .with_context(|| format!("the model {} could not be loaded on {}", onnx.display(), settings.device));
+            .with_context(|| format!("the model {} could not be loaded on {}", onnx.display(), device));
     }
-    session_with(runtime, onnx, settings, None)
+    session_with(runtime, onnx, intra_threads, None)
         .map_err(|error| anyhow!("cannot load the model {}: {error}", onnx.display()))
 }
 
 /// Kept apart so that ort's builder errors (not `Send`) convert into `ort::Error` here.
-fn session_with(runtime: &Runtime, onnx: &Path, settings: &EncoderSettings, cuda: Option<i32>) -> ort::Result<Session> {
+fn session_with(runtime: &Runtime, onnx: &Path, intra_threads: usize, cuda: Option<i32>) -> ort::Result<Session> {
     let mut builder = Session::builder(&runtime.environment)?
         .with_optimization_level(GraphOptimizationLevel::Level3)?
-        .with_intra_threads(settings.intra_threads)?
+        .with_intra_threads(intra_threads)?
         // Spinning threads would steal the cores the decoders need.
         .with_intra_op_spinning(false)?;
     if let Some(id) = cuda {
@@ -370,15 +305,6 @@ pub fn l2_normalize(vector: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_devices() {
-        assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
-        assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda(0));
-        assert_eq!("CUDA:1".parse::<Device>().unwrap(), Device::Cuda(1));
-        assert!("cuda:x".parse::<Device>().is_err());
-        assert!("tpu".parse::<Device>().is_err());
-    }
 
     #[test]
     fn normalises_to_unit_length() {

@@ -38,7 +38,7 @@ impl Drop for EdgeStore {
         }
         // SAFETY: the shard is not used after this.
         let shard = unsafe { ManuallyDrop::take(&mut self.shard) };
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(shard))).is_err() {
+        if crate::util::catch_panic("", move || drop(shard)).is_err() {
             tracing::warn!("closing the store at {} failed", self.dir.display());
         }
     }
@@ -51,6 +51,7 @@ pub const DEFAULT_MIN_FREE_SPACE_MIB: u64 = 128;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CollectionInfo {
     pub dimension: usize,
+    #[serde(with = "crate::util::path_serde")]
     pub model: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess: Option<String>,
@@ -291,9 +292,8 @@ impl Sink for EdgeStore {
     fn flush(&mut self) -> Result<(), SinkError> {
         // flush() panics on I/O errors (a full disk, say); turn that into an error for the run.
         let shard = &self.shard;
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.flush())).map_err(|panic| {
+        crate::util::catch_panic("unknown reason", || shard.flush()).map_err(|reason| {
             self.flush_failed = true;
-            let reason = crate::decode::panic_reason(panic.as_ref()).unwrap_or("unknown reason");
             SinkError::Flush(format!("{}: {reason}", self.dir.display()))
         })
     }

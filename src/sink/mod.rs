@@ -3,11 +3,37 @@
 pub mod edge;
 pub mod qdrant;
 
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use edge::EdgeStore;
-pub use qdrant::QdrantSink;
+pub use edge::{CollectionInfo, EdgeStore};
+pub use qdrant::{CollectionSetup, QdrantSink, ServerTarget};
+
+/// The sink part of a run description: the collection, in the embedded store or on a server.
+/// Stored in checkpoints under the names they have always had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SinkTarget {
+    /// The embedded store's folder, relative to where the run started; unused with a server.
+    #[serde(with = "crate::util::path_serde")]
+    pub store: PathBuf,
+    pub collection: String,
+    /// The Qdrant server the run writes to instead of `store`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qdrant: Option<ServerTarget>,
+}
+
+impl SinkTarget {
+    /// The server URL, or the store folder under `working_dir`: where the points go.
+    pub fn location(&self, working_dir: &Path) -> String {
+        match &self.qdrant {
+            Some(target) => target.url.clone(),
+            None => working_dir.join(&self.store).display().to_string(),
+        }
+    }
+}
 
 /// One vector with its payload, keyed by a deterministic ID.
 #[derive(Debug, Clone)]
@@ -40,13 +66,6 @@ pub enum SinkError {
     GaveUp(String),
 }
 
-impl SinkError {
-    /// Whether the committer should try the write again itself.
-    pub fn is_retryable(&self) -> bool {
-        !matches!(self, SinkError::GaveUp(_) | SinkError::NoSpace(_))
-    }
-}
-
 pub trait Sink: Send {
     /// Writes the points; overwrites points with the same IDs.
     fn upsert(&mut self, points: Vec<Point>) -> Result<(), SinkError>;
@@ -77,26 +96,5 @@ pub fn check_dimensions(points: &[Point], dimension: usize) -> Result<(), SinkEr
             point.vector.len()
         ))),
         None => Ok(()),
-    }
-}
-
-/// Namespace of imbed's point IDs: UUIDv5(namespace, key).
-const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1d_3c2a_9b4e_4d7f_8a21_5c0e_b7d9_1e42);
-
-/// The ID of an item's point: a UUIDv5 of its key, so a re-run overwrites instead of duplicating.
-pub fn point_id(key: &str) -> Uuid {
-    Uuid::new_v5(&POINT_NAMESPACE, key.as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn point_ids_are_stable_and_distinct() {
-        assert_eq!(point_id("photos/a.jpg"), point_id("photos/a.jpg"));
-        assert_ne!(point_id("photos/a.jpg"), point_id("photos/b.jpg"));
-        // Pinned: changing the rule would duplicate every point of existing stores.
-        assert_eq!(point_id("photos/a.jpg").to_string(), point_id("photos/a.jpg").hyphenated().to_string());
     }
 }

@@ -7,20 +7,26 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
 
 use crate::item::{Failure, Item};
 
 pub use manifest::read_manifest;
 pub use walk::{is_image_path, walk};
 
-/// Where the items of a run come from.
-#[derive(Debug, Clone, Default)]
+/// Where the items of a run come from: the sources part of a run description, stored in
+/// checkpoints under the names they have always had.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceSpec {
+    /// Folders walked recursively, and image files.
+    #[serde(with = "crate::util::path_serde::list")]
     pub paths: Vec<PathBuf>,
+    #[serde(with = "crate::util::path_serde::list")]
     pub manifests: Vec<PathBuf>,
     pub hidden: bool,
     pub follow_links: bool,
     /// A bad manifest line is an error for the whole run, not a failed item.
+    #[serde(default)]
     pub strict_manifest: bool,
 }
 

@@ -10,10 +10,16 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::checkpoint::{fields_json, Checkpoint, FileStamp, ItemState, Known, RunConfig};
-use crate::item::{content_hash, ErrorClass, Failure, Item};
+use crossbeam_channel::Sender;
+
+use super::RunSpec;
+use super::Stop;
+use crate::checkpoint::{fields_json, Checkpoint, FileStamp, ItemState, Known};
+use crate::item::{ErrorClass, Failure, Item};
+use crate::progress::Reporter;
 use crate::shard::Shard;
 use crate::source::SourceSpec;
+use crate::util::content_hash;
 
 /// Rows read or inserted per checkpoint transaction.
 const CHUNK: usize = 512;
@@ -98,10 +104,32 @@ impl WalkSeen {
     }
 }
 
+/// The plan stage: sends each item to the load stage, counting what it finds.
+pub(super) fn stage(
+    plan: &Plan<'_>,
+    checkpoint: &mut Checkpoint,
+    items: Sender<Result<Item, Failure>>,
+    reporter: &dyn Reporter,
+    stop: &Stop<'_>,
+) -> anyhow::Result<PlanOutcome> {
+    let mut planned = 0;
+    plan.run(checkpoint, &|| stop.is_set(), |item| {
+        if stop.is_set() {
+            return ControlFlow::Break(());
+        }
+        planned += 1;
+        reporter.discovered(planned);
+        match items.send(item) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
+        }
+    })
+}
+
 impl<'a> Plan<'a> {
     /// The plan of index and resume: pending items, then a walk for new and changed ones.
-    pub fn pending_then_walk(source: &'a SourceSpec, config: &RunConfig) -> Self {
-        Self { pending: true, discover: Some(source), shard: config.shard, verify_content: config.verify_content }
+    pub fn pending_then_walk(source: &'a SourceSpec, spec: &RunSpec) -> Self {
+        Self { pending: true, discover: Some(source), shard: spec.shard, verify_content: spec.verify_content }
     }
 
     /// The plan of retry-failed: pending items only.

@@ -1,0 +1,122 @@
+//! The embed stage: fills batches of tensor slots and runs them through the model, the only
+//! thread that touches it.
+
+use std::path::Path;
+
+use anyhow::Context;
+use crossbeam_channel::{Receiver, Sender};
+use serde_json::{Map, Value};
+
+use super::load::{Loaded, Prepared, SlotPool};
+use super::Stop;
+use crate::embed::Embed;
+use crate::item::{ErrorClass, Failure, Item};
+use crate::sink::Point;
+use crate::util::point_id;
+
+pub(super) enum Embedded {
+    Points { keys: Vec<String>, points: Vec<Point> },
+    Failed(Failure),
+}
+
+pub(super) fn stage(
+    loaded: Receiver<Loaded>,
+    embedded: Sender<Embedded>,
+    embedder: &mut dyn Embed,
+    batch_size: usize,
+    slots: &SlotPool,
+    mut embed_log: Option<EmbedLog>,
+    stop: &Stop<'_>,
+) {
+    let mut batch: Vec<Prepared> = Vec::with_capacity(batch_size);
+    let mut flush = |batch: &mut Vec<Prepared>| -> Result<(), ()> {
+        // Once stopping, batches not yet embedded stay pending in the checkpoint.
+        if batch.is_empty() || stop.is_set() {
+            batch.clear();
+            return Ok(());
+        }
+        for message in embed_batch(embedder, batch, slots) {
+            if let (Some(log), Embedded::Points { keys, .. }) = (&mut embed_log, &message) {
+                log.record(keys);
+            }
+            embedded.send(message).map_err(drop)?;
+        }
+        Ok(())
+    };
+    for message in loaded {
+        let result = match message {
+            Loaded::Failed(failure) => embedded.send(Embedded::Failed(failure)).map_err(drop),
+            Loaded::Ready(prepared) => {
+                batch.push(prepared);
+                if batch.len() == batch_size {
+                    flush(&mut batch)
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        if result.is_err() {
+            return;
+        }
+    }
+    let _ = flush(&mut batch);
+}
+
+/// Runs one batch and empties it, handing its slots back to the pool; a model error fails
+/// the batch's items, not the run.
+fn embed_batch(embedder: &mut dyn Embed, batch: &mut Vec<Prepared>, slots: &SlotPool) -> Vec<Embedded> {
+    let views: Vec<&[f32]> = batch.iter().map(|prepared| prepared.slot.as_slice()).collect();
+    let embedded = embedder.embed(&views);
+    let parts: Vec<(Item, Map<String, Value>)> = batch
+        .drain(..)
+        .map(|Prepared { item, slot, payload }| {
+            slots.give(slot);
+            (item, payload)
+        })
+        .collect();
+    match embedded {
+        Ok(vectors) => {
+            let keys = parts.iter().map(|(item, _)| item.key.clone()).collect();
+            let points = parts
+                .into_iter()
+                .zip(vectors)
+                .map(|((item, payload), vector)| Point { id: point_id(&item.key), vector, payload })
+                .collect();
+            vec![Embedded::Points { keys, points }]
+        }
+        Err(error) => parts
+            .iter()
+            .map(|(item, _)| Embedded::Failed(Failure::of(item, ErrorClass::Model, format!("{error:#}"))))
+            .collect(),
+    }
+}
+
+/// A debugging aid: with `IMBED_DEBUG_EMBED_LOG=FILE`, the key of every embedded item is
+/// appended to FILE, so tests can count how many items were embedded more than once.
+pub(super) struct EmbedLog {
+    file: std::fs::File,
+}
+
+impl EmbedLog {
+    pub fn from_env() -> anyhow::Result<Option<Self>> {
+        let Some(path) = std::env::var_os("IMBED_DEBUG_EMBED_LOG") else {
+            return Ok(None);
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open IMBED_DEBUG_EMBED_LOG {}", Path::new(&path).display()))?;
+        Ok(Some(Self { file }))
+    }
+
+    fn record(&mut self, keys: &[String]) {
+        use std::io::Write;
+        let mut text = keys.join("\n");
+        text.push('\n');
+        // One append per batch; the kernel keeps it even if the process is killed next.
+        if let Err(error) = self.file.write_all(text.as_bytes()) {
+            tracing::warn!("cannot append to IMBED_DEBUG_EMBED_LOG: {error}");
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The load stage: decode and preprocess items in parallel, each into a recycled tensor slot,
+//! with the payload facts of its file.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use base64::prelude::{Engine, BASE64_STANDARD};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+
+use super::tensor::{ImageSource, TensorLoader};
+use super::Stop;
+use crate::decode::DecodedImage;
+use crate::item::{path_text, Failure, Item};
+
+/// An image ready for the model: its preprocessed tensor slot and payload facts.
+pub(super) struct Prepared {
+    pub item: Item,
+    pub slot: Vec<f32>,
+    pub payload: Map<String, Value>,
+}
+
+pub(super) enum Loaded {
+    Ready(Prepared),
+    Failed(Failure),
+}
+
+/// Tensor slots handed back by the embed stage once their batch has run, so that decoding
+/// does not allocate (and zero) 600 kB per image. It keeps at most `capacity` slots and drops
+/// the rest, so memory stays where the channels bound it; it never waits.
+pub(super) struct SlotPool {
+    free: (Sender<Vec<f32>>, Receiver<Vec<f32>>),
+    len: usize,
+}
+
+impl SlotPool {
+    pub fn new(capacity: usize, len: usize) -> Self {
+        Self { free: bounded(capacity), len }
+    }
+
+    fn take(&self) -> Vec<f32> {
+        self.free.1.try_recv().unwrap_or_else(|_| vec![0.0; self.len])
+    }
+
+    pub fn give(&self, slot: Vec<f32>) {
+        let _ = self.free.0.try_send(slot);
+    }
+}
+
+pub(super) fn stage(
+    items: Receiver<Result<Item, Failure>>,
+    loaded: Sender<Loaded>,
+    loader: &TensorLoader<'_>,
+    slots: &SlotPool,
+    stop: &Stop<'_>,
+) {
+    let downstream_closed = AtomicBool::new(false);
+    items.into_iter().par_bridge().for_each(|item| {
+        if stop.is_set() || downstream_closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let outcome = match item {
+            Ok(item) => prepare(item, loader, slots),
+            Err(failure) => Loaded::Failed(failure),
+        };
+        // A closed channel means a later stage has ended: decoding on would be wasted.
+        if loaded.send(outcome).is_err() {
+            downstream_closed.store(true, Ordering::Relaxed);
+        }
+    });
+}
+
+fn prepare(item: Item, loader: &TensorLoader<'_>, slots: &SlotPool) -> Loaded {
+    let mut slot = slots.take();
+    match loader.load_into(ImageSource::File(&item.path), &mut slot) {
+        Ok(image) => {
+            let payload = payload_for(&item, &image);
+            Loaded::Ready(Prepared { item, slot, payload })
+        }
+        Err(error) => {
+            slots.give(slot);
+            Loaded::Failed(Failure::of(&item, error.class, error.message))
+        }
+    }
+}
+
+/// The point's payload: every manifest field, then the file's facts (which win on a clash).
+fn payload_for(item: &Item, image: &DecodedImage) -> Map<String, Value> {
+    let mut payload = item.fields.clone();
+    payload.insert("path".into(), json!(path_text(&item.path)));
+    // A name that is not UTF-8 also goes in as its raw bytes, so that it can be opened again.
+    if item.path.to_str().is_none() {
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(item.path.as_os_str());
+        payload.insert("path_bytes".into(), json!(BASE64_STANDARD.encode(bytes)));
+    }
+    payload.insert("key".into(), json!(item.key));
+    payload.insert("size_bytes".into(), json!(image.size_bytes));
+    if let Some(mtime) = image.modified {
+        payload.insert("mtime".into(), json!(rfc3339(mtime)));
+    }
+    payload.insert("width".into(), json!(image.width));
+    payload.insert("height".into(), json!(image.height));
+    payload.insert("format".into(), json!(image.format));
+    payload
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slot_pool_recycles_up_to_its_capacity() {
+        let pool = SlotPool::new(1, 4);
+        let (first, second) = (pool.take(), pool.take());
+        assert_eq!((first.len(), second.len()), (4, 4));
+        let kept = first.as_ptr();
+        pool.give(first);
+        pool.give(second);
+        let reused = pool.take();
+        assert_eq!(reused.as_ptr(), kept, "the first slot handed back is reused");
+        assert_eq!(pool.take().len(), 4, "the second was dropped: a new one is allocated");
+    }
+}

@@ -1,0 +1,149 @@
+//! A run, described once: where its items come from, which model embeds them, and where the
+//! points go, with the options that shape every vector. It is built from the command line or
+//! read back from a checkpoint, which records it with the fingerprints of what it embedded with.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::decode::DecodeOptions;
+use crate::embed::{ModelConfig, ResolvedModel};
+use crate::preprocess::Background;
+use crate::shard::Shard;
+use crate::sink::SinkTarget;
+use crate::source::SourceSpec;
+
+/// Everything a run (and its resume) needs to produce the same vectors for the same items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    #[serde(flatten)]
+    pub sources: SourceSpec,
+    #[serde(flatten)]
+    pub model: ModelConfig,
+    #[serde(flatten)]
+    pub sink: SinkTarget,
+    /// Checkpoints from before these options existed get the defaults of then (full-size decoding).
+    #[serde(default = "ImageOptions::before_recorded")]
+    pub decode: ImageOptions,
+    pub batch_size: u32,
+    /// The part of the corpus this run takes, when several machines split it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// Compare file contents, not only size and modification time, to find changed files.
+    #[serde(default)]
+    pub verify_content: bool,
+    /// Delete the points of items whose files are gone, once a walk has finished.
+    #[serde(default)]
+    pub delete_missing: bool,
+    /// Where the run started: relative sources, keys and the store are relative to it.
+    #[serde(with = "crate::util::path_serde")]
+    pub working_dir: PathBuf,
+}
+
+/// How images are read, and the colour under their transparent pixels (stored beside the
+/// decode limits, where checkpoints have always kept it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageOptions {
+    #[serde(flatten)]
+    pub limits: DecodeOptions,
+    #[serde(default)]
+    pub background: Background,
+}
+
+impl ImageOptions {
+    /// What a checkpoint from before the decode options existed ran with.
+    pub fn before_recorded() -> Self {
+        Self { limits: DecodeOptions::before_recorded(), background: Background::WHITE }
+    }
+}
+
+impl RunSpec {
+    /// The store folder, wherever the command runs from.
+    pub fn store_dir(&self) -> PathBuf {
+        self.working_dir.join(&self.sink.store)
+    }
+
+    /// The server URL, or the store folder: where the points go.
+    pub fn sink_location(&self) -> String {
+        self.sink.location(&self.working_dir)
+    }
+
+    /// Whether `other` takes the same items into the same collection, so that one checkpoint
+    /// can serve both.
+    pub fn same_items_and_collection(&self, other: &RunSpec) -> bool {
+        (&self.sources.paths, &self.sources.manifests, self.sink_location(), &self.sink.collection)
+            == (&other.sources.paths, &other.sources.manifests, other.sink_location(), &other.sink.collection)
+    }
+
+    /// The sources for people: paths and `--manifest` flags, as typed.
+    pub fn describe_sources(&self) -> String {
+        let paths = self.sources.paths.iter().map(|p| p.display().to_string());
+        let manifests = self.sources.manifests.iter().map(|m| format!("--manifest {}", m.display()));
+        paths.chain(manifests).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// What a checkpoint records of its run: the description and the fingerprints of the model
+/// and preprocessing that its vectors came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    #[serde(flatten)]
+    pub spec: RunSpec,
+    #[serde(flatten)]
+    pub fingerprints: Fingerprints,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprints {
+    /// Hash of `model.onnx`.
+    #[serde(rename = "model_fingerprint")]
+    pub model: String,
+    /// Hash of the preprocessing steps and the JPEG decoding scale.
+    #[serde(rename = "preprocess_fingerprint")]
+    pub preprocess: String,
+}
+
+/// How a recorded run compares with the model and preprocessing on disk now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Same,
+    /// The same, recorded by imbed 0.1 in its older form: the record should be rewritten.
+    SameInOlderForm,
+    Changed {
+        model: bool,
+        preprocess: bool,
+    },
+}
+
+impl Fingerprints {
+    /// Hashes the model file and describes its preprocessing.
+    pub fn of(model: &ResolvedModel, decode: &ImageOptions) -> anyhow::Result<Self> {
+        Ok(Self { model: model.fingerprint()?, preprocess: model.preprocessor.fingerprint(&decode.limits) })
+    }
+
+    pub fn compare(&self, recorded: &Fingerprints, model: &ResolvedModel, decode: &ImageOptions) -> Comparison {
+        let model_changed = self.model != recorded.model;
+        let legacy = model.preprocessor.legacy_fingerprint(&decode.limits);
+        let older_form = legacy.as_deref() == Some(recorded.preprocess.as_str());
+        let preprocess_changed = self.preprocess != recorded.preprocess && !older_form;
+        match (model_changed, preprocess_changed) {
+            (false, false) if older_form => Comparison::SameInOlderForm,
+            (false, false) => Comparison::Same,
+            (model, preprocess) => Comparison::Changed { model, preprocess },
+        }
+    }
+}
+
+/// The one-line refusal of a changed model, naming `remedy`.
+pub fn changed_model_message(model: bool, preprocess: bool, checkpoint: &Path, remedy: &str) -> String {
+    let what = match (model, preprocess) {
+        (true, true) => "model.onnx and its preprocessing have",
+        (true, false) => "model.onnx has",
+        _ => "the preprocessing has",
+    };
+    format!(
+        "{what} changed since the run in {} started, so new vectors would not match stored ones; \
+         {remedy}, or index into a new collection with a new --checkpoint",
+        checkpoint.display()
+    )
+}

@@ -1,0 +1,143 @@
+//! Helpers that several layers share: content hashes, point IDs and caught panics. It sits at
+//! the bottom of the module graph and imports nothing of imbed's.
+
+use std::path::Path;
+
+use uuid::Uuid;
+
+/// xxh3-128 of a file's bytes: a fast hash (tens of GB/s) that notices any change of content.
+/// Nothing here needs a cryptographic hash, which would be several times slower.
+pub fn content_hash(path: &Path) -> std::io::Result<u128> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let read = match std::io::Read::read(&mut file, &mut buffer) {
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => other?,
+        };
+        if read == 0 {
+            return Ok(hasher.digest128());
+        }
+        hasher.update(&buffer[..read]);
+    }
+}
+
+/// `xxh3:` and the xxh3-128 of `bytes` in hex: the form of every fingerprint in a checkpoint.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    format!("xxh3:{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+/// Namespace of imbed's point IDs: UUIDv5(namespace, key).
+const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1d_3c2a_9b4e_4d7f_8a21_5c0e_b7d9_1e42);
+
+/// The ID of an item's point: a UUIDv5 of its key, so a re-run overwrites instead of duplicating.
+pub fn point_id(key: &str) -> Uuid {
+    Uuid::new_v5(&POINT_NAMESPACE, key.as_bytes())
+}
+
+/// The message of a caught panic, when it carries one.
+pub fn panic_reason(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied())
+}
+
+/// Runs `work`, turning a panic into `Err` with its message (or `fallback`). Used wherever a
+/// dependency may panic on one bad input (a decoder, a store flush) and the run must go on
+/// or end with a clear error instead of aborting.
+pub fn catch_panic<T>(fallback: &str, work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|panic| panic_reason(panic.as_ref()).unwrap_or(fallback).to_string())
+}
+
+/// Paths in JSON records (checkpoints, `.imbed.json`): a UTF-8 path as its string, as records
+/// have always held them; any other as `{"unix_bytes": "<base64 of its bytes>"}`, since JSON
+/// strings cannot hold bytes that are not UTF-8. Both forms are read.
+pub mod path_serde {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::{Path, PathBuf};
+
+    use base64::prelude::{Engine, BASE64_STANDARD};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Bytes { unix_bytes: String },
+    }
+
+    fn to_repr(path: &Path) -> Repr {
+        match path.to_str() {
+            Some(text) => Repr::Text(text.to_string()),
+            None => Repr::Bytes { unix_bytes: BASE64_STANDARD.encode(path.as_os_str().as_bytes()) },
+        }
+    }
+
+    fn from_repr<E: serde::de::Error>(repr: Repr) -> Result<PathBuf, E> {
+        match repr {
+            Repr::Text(text) => Ok(PathBuf::from(text)),
+            Repr::Bytes { unix_bytes } => {
+                let bytes = BASE64_STANDARD.decode(unix_bytes).map_err(E::custom)?;
+                Ok(PathBuf::from(OsString::from_vec(bytes)))
+            }
+        }
+    }
+
+    pub fn serialize<S: Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+        to_repr(path).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {
+        from_repr(Repr::deserialize(deserializer)?)
+    }
+
+    /// The same for a list of paths.
+    pub mod list {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(paths: &[PathBuf], serializer: S) -> Result<S::Ok, S::Error> {
+            paths.iter().map(|path| to_repr(path)).collect::<Vec<_>>().serialize(serializer)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<PathBuf>, D::Error> {
+            Vec::<Repr>::deserialize(deserializer)?.into_iter().map(from_repr).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_ids_are_stable_and_distinct() {
+        assert_ne!(point_id("photos/a.jpg"), point_id("photos/b.jpg"));
+        // Pinned: changing the rule would duplicate every point of existing stores.
+        assert_eq!(point_id("photos/a.jpg").to_string(), "6ecb2478-9911-516f-91bc-eadf1e5fdee7");
+    }
+
+    #[test]
+    fn paths_that_are_not_utf8_round_trip_through_json() {
+        use std::os::unix::ffi::OsStringExt;
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Record {
+            #[serde(with = "path_serde")]
+            one: std::path::PathBuf,
+            #[serde(with = "path_serde::list")]
+            many: Vec<std::path::PathBuf>,
+        }
+        let latin1 = std::path::PathBuf::from(std::ffi::OsString::from_vec(b"caf\xe9".to_vec()));
+        let record = Record { one: latin1.clone(), many: vec!["plain/path".into(), latin1] };
+        let text = serde_json::to_string(&record).unwrap();
+        assert_eq!(text, r#"{"one":{"unix_bytes":"Y2Fm6Q=="},"many":["plain/path",{"unix_bytes":"Y2Fm6Q=="}]}"#);
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), record);
+    }
+
+    #[test]
+    fn a_caught_panic_keeps_its_message() {
+        assert_eq!(catch_panic("none", || 7), Ok(7));
+        assert_eq!(catch_panic("none", || panic!("boom {}", 1)), Err::<(), _>("boom 1".to_string()));
+        assert_eq!(catch_panic("none", || std::panic::panic_any(3_u8)), Err::<(), _>("none".to_string()));
+    }
+}
