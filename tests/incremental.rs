@@ -284,3 +284,23 @@ fn a_run_does_not_mix_full_and_reduced_jpeg_decoding() {
     let (again, code) = ws.index(&[&fixture_images()], &["--full-decode"]);
     assert_eq!((code, run(&again)["planned"].as_u64()), (0, Some(0)), "{again}");
 }
+
+#[test]
+fn stats_counts_a_checkpoint_named_twice_once() {
+    let ws = Workspace::new();
+    let (summary, code) = ws.index(&[&fixture_images()], &["--checkpoint", "a.ckpt"]);
+    assert_eq!(code, 0, "{summary}");
+    let done = summary["items"]["done"].as_u64().expect("done");
+    let output = ws.imbed().env("IMBED_CHECKPOINT", "a.ckpt").args(["stats", "--json", "a.ckpt"]).output();
+    let output = output.expect("stats");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let merged: Value = serde_json::from_slice(&output.stdout).expect("stats JSON");
+    assert_eq!(merged["items"]["done"], done, "{merged}");
+    assert_eq!(merged["runs"].as_array().map(Vec::len), Some(1), "{merged}");
+    // The same file through another path, and a missing one, which is still reported.
+    let merged = stats(&ws, &["a.ckpt", "./a.ckpt", &ws.path().join("a.ckpt").to_string_lossy()]);
+    assert_eq!(merged["items"]["done"], done, "{merged}");
+    let output = ws.imbed().args(["stats", "a.ckpt", "gone.ckpt"]).output().expect("stats");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("gone.ckpt"));
+}

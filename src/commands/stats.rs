@@ -20,6 +20,10 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
     if paths.is_empty() {
         paths.push(PathBuf::from("imbed.checkpoint"));
     }
+    // A checkpoint named twice (say as an argument and in IMBED_CHECKPOINT) counts once; a
+    // missing one keeps its name, so that opening it reports it.
+    let mut seen = BTreeSet::new();
+    paths.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
     let mut totals = Totals::default();
     let mut errors: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
     let mut runs = Vec::new();
