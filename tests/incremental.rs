@@ -304,3 +304,28 @@ fn stats_counts_a_checkpoint_named_twice_once() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("gone.ckpt"));
 }
+
+#[test]
+fn stats_warns_of_a_run_configuration_it_cannot_read() {
+    let ws = Workspace::new();
+    let (summary, code) = ws.index(&[&fixture_images()], &["--checkpoint", "a.ckpt"]);
+    assert_eq!(code, 0, "{summary}");
+    let output = ws.imbed().args(["stats", "a.ckpt"]).output().expect("stats");
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "", "a readable checkpoint: no warning");
+    let connection = rusqlite::Connection::open(ws.path().join("a.ckpt")).expect("open the checkpoint");
+    let changed = connection.execute("UPDATE meta SET value = '{\"paths\": [' WHERE key = 'config'", []);
+    assert_eq!(changed.expect("corrupt the configuration"), 1);
+    drop(connection);
+    let output = ws.imbed().args(["stats", "a.ckpt"]).output().expect("stats");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning") && stderr.contains("a.ckpt"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Store: not counted") && !stdout.contains("Store: 0 points"), "{stdout}");
+    let output = ws.imbed().args(["stats", "--json", "a.ckpt"]).output().expect("stats");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning") && stderr.contains("a.ckpt"), "{stderr}");
+    let stats: Value = serde_json::from_slice(&output.stdout).expect("stats JSON");
+    assert_eq!(stats["items"]["done"], summary["items"]["done"], "the items are still counted: {stats}");
+    assert!(stats["sink"]["error"].as_str().is_some_and(|e| e.contains("a.ckpt")), "{stats}");
+}

@@ -29,6 +29,8 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
     let mut runs = Vec::new();
     let mut sinks = BTreeSet::new();
     let mut servers: BTreeMap<(String, String), (ServerTarget, bool)> = BTreeMap::new();
+    // Checkpoints whose run configuration does not parse: where they store is unknown.
+    let mut unreadable = Vec::new();
     for path in &paths {
         let checkpoint = Checkpoint::open_read_only(path)?;
         let these = checkpoint.totals()?;
@@ -39,8 +41,18 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
             entry.1.extend(error.examples);
             entry.1.truncate(EXAMPLES);
         }
-        runs.push(run_info(&checkpoint, path, these)?);
-        if let Ok(config) = checkpoint.config() {
+        let config = match checkpoint.config() {
+            Ok(config) => Some(config),
+            // A checkpoint that never started a run has no configuration, and no store.
+            Err(checkpoint::CheckpointError::NoConfig { .. }) => None,
+            Err(error) => {
+                eprintln!("warning: {error}; its store is not counted");
+                unreadable.push(path.display().to_string());
+                None
+            }
+        };
+        runs.push(run_info(&checkpoint, path, config.as_ref(), these)?);
+        if let Some(config) = config {
             match config.qdrant {
                 Some(target) => {
                     let bulk = checkpoint.meta(super::run::META_BULK_RESTORE_M)?.is_some_and(|m| !m.is_empty());
@@ -54,8 +66,12 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     let collections = server_states(&servers, &args.server);
-    let sink = sink_points(&sinks)
-        .map(|points| points + collections.iter().filter_map(|state| state["points"].as_u64()).sum::<u64>());
+    let sink = if unreadable.is_empty() {
+        sink_points(&sinks)
+            .map(|points| points + collections.iter().filter_map(|state| state["points"].as_u64()).sum::<u64>())
+    } else {
+        Err(format!("the run configuration of {} cannot be read", unreadable.join(", ")))
+    };
 
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -102,7 +118,12 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn run_info(checkpoint: &Checkpoint, path: &std::path::Path, totals: Totals) -> anyhow::Result<Value> {
+fn run_info(
+    checkpoint: &Checkpoint,
+    path: &std::path::Path,
+    config: Option<&checkpoint::RunConfig>,
+    totals: Totals,
+) -> anyhow::Result<Value> {
     let millis = |key: &str| -> anyhow::Result<Option<i64>> { Ok(checkpoint.meta(key)?.and_then(|v| v.parse().ok())) };
     let started = millis("run_started_at")?;
     let ended = millis("run_ended_at")?;
@@ -119,7 +140,7 @@ fn run_info(checkpoint: &Checkpoint, path: &std::path::Path, totals: Totals) -> 
         (false, None, Some(_)) => "killed".to_string(),
         (false, None, None) => "not started".to_string(),
     };
-    let shard = checkpoint.config().ok().and_then(|config| config.shard).map(|shard| shard.to_string());
+    let shard = config.and_then(|config| config.shard.as_ref()).map(|shard| shard.to_string());
     Ok(json!({
         "checkpoint": path,
         "shard": shard,
