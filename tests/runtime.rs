@@ -112,3 +112,19 @@ fn doctor_reports_library_providers_model_and_store() {
         .stdout(contains("64 dimensions"))
         .stdout(contains(format!("{} points", fixture_image_count())));
 }
+
+#[test]
+fn doctor_reports_a_broken_collection_file() {
+    let ws = Workspace::new();
+    let (summary, code) = ws.index(&[&fixture_images()], &[]);
+    assert_eq!(code, 0, "{summary}");
+    ws.imbed().arg("doctor").assert().success();
+    let info = ws.path().join("imbed-store/images.imbed.json");
+    assert!(info.is_file(), "index keeps the model beside the collection");
+    std::fs::write(&info, b"{\"dimension\": 64, \"model\": ").expect("break the file");
+    let output = ws.imbed().arg("doctor").output().expect("doctor");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "a failed check: {stdout}");
+    let line = stdout.lines().find(|line| line.contains("images.imbed.json")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.starts_with("FAIL") && line.contains("cannot parse"), "{stdout}");
+}

@@ -25,7 +25,14 @@ pub fn doctor(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<ExitStatu
         Err(error) => report(&mut out, false, "onnxruntime", format!("{error:#}"))?,
     }
 
-    let remembered = remembered_collection(&args.store).ok().flatten();
+    // What `index` keeps beside the collection: a broken file breaks `index` and `search`.
+    let remembered = match remembered_collection(&args.store) {
+        Ok(remembered) => remembered,
+        Err(error) => {
+            report(&mut out, false, "collection info", format!("{error:#}"))?;
+            None
+        }
+    };
     let (intra_threads, _) = thread_split(args.model.intra_threads, None);
     if args.model.model.is_some() || remembered.is_some() {
         match resolve_model(&args.model, remembered.as_ref(), intra_threads).and_then(|r| {
