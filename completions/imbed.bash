@@ -110,7 +110,7 @@ _imbed() {
                     return 0
                     ;;
                 --preprocess)
-                    COMPREPLY=($(compgen -W "clip siglip imagenet" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -192,7 +192,7 @@ _imbed() {
                     return 0
                     ;;
                 --preprocess)
-                    COMPREPLY=($(compgen -W "clip siglip imagenet" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -390,7 +390,7 @@ _imbed() {
                     return 0
                     ;;
                 --preprocess)
-                    COMPREPLY=($(compgen -W "clip siglip imagenet" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -774,7 +774,7 @@ _imbed() {
                     return 0
                     ;;
                 --preprocess)
-                    COMPREPLY=($(compgen -W "clip siglip imagenet" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)

@@ -40,9 +40,7 @@ complete -c imbed -n "__fish_imbed_needs_command" -f -a "push" -d 'Copy a collec
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l manifest -d 'JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l preprocess -d 'Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json' -r -f -a "clip\t'CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std'
-siglip\t'SigLIP: bilinear resize to 224x224, mean/std 0.5'
-imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std'"
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
@@ -146,9 +144,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand stats" -s h -l help -d 'Prin
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s k -l top -d 'Number of results' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l preprocess -d 'Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json' -r -f -a "clip\t'CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std'
-siglip\t'SigLIP: bilinear resize to 224x224, mean/std 0.5'
-imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std'"
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
@@ -174,9 +170,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand search" -s v -l verbose -d '
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand embed" -l preprocess -d 'Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json' -r -f -a "clip\t'CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std'
-siglip\t'SigLIP: bilinear resize to 224x224, mean/std 0.5'
-imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std'"
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
@@ -191,9 +185,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand embed" -s v -l verbose -d 'L
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l preprocess -d 'Preprocessing preset for a bare .onnx file; overrides preprocessor_config.json' -r -f -a "clip\t'CLIP: bicubic resize of the short side to 224, centre crop, CLIP mean/std'
-siglip\t'SigLIP: bilinear resize to 224x224, mean/std 0.5'
-imagenet\t'ImageNet: bilinear resize of the short side to 256, centre crop 224, ImageNet mean/std'"
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r

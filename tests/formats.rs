@@ -193,7 +193,10 @@ fn transparency_goes_over_the_chosen_background_which_the_checkpoint_remembers()
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("preprocessing has changed"));
-    ws.imbed().args(["index", ".", "--background", "teal"]).assert().code(2);
+    let output = ws.index_fixtures().args(["--background", "teal"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid value 'teal' for '--background"), "{stderr}");
 }
 
 #[test]
@@ -226,7 +229,7 @@ fn special_and_unreadable_files_fail_without_hanging() {
     let locked = ws.copy_fixture("portrait_shapes.jpg", "special/locked.jpg");
     std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).expect("chmod");
     let Some((summary, code)) = ws.index_unprivileged(&[Path::new("special")], &[]) else {
-        eprintln!("skipped: running as root without setpriv, file modes cannot be tested");
+        skip("running as root without setpriv: file modes cannot be tested");
         return;
     };
     assert_eq!(code, 1, "{summary}");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{fixture_images, fixtures, Workspace};
+use common::{fixture_images, fixtures, skip, Workspace};
 use serde_json::Value;
 
 /// Every point in the workspace's store: its `key` payload and its vector.
@@ -257,7 +257,7 @@ fn items_under_a_folder_that_cannot_be_read_are_kept() {
     ws.copy_fixture("landscape_gradient.jpg", "photos/open/a.jpg");
     ws.copy_fixture("portrait_shapes.jpg", "photos/locked/b.jpg");
     let Some((first, code)) = ws.index_unprivileged(&[Path::new("photos")], &[]) else {
-        eprintln!("skipped: cannot drop root's privileges here");
+        skip("running as root without setpriv: file modes cannot be tested");
         return;
     };
     assert_eq!(code, 0, "{first}");
@@ -283,4 +283,49 @@ fn a_run_does_not_mix_full_and_reduced_jpeg_decoding() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("the preprocessing has changed"));
     let (again, code) = ws.index(&[&fixture_images()], &["--full-decode"]);
     assert_eq!((code, run(&again)["planned"].as_u64()), (0, Some(0)), "{again}");
+}
+
+#[test]
+fn stats_counts_a_checkpoint_named_twice_once() {
+    let ws = Workspace::new();
+    let (summary, code) = ws.index(&[&fixture_images()], &["--checkpoint", "a.ckpt"]);
+    assert_eq!(code, 0, "{summary}");
+    let done = summary["items"]["done"].as_u64().expect("done");
+    let output = ws.imbed().env("IMBED_CHECKPOINT", "a.ckpt").args(["stats", "--json", "a.ckpt"]).output();
+    let output = output.expect("stats");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let merged: Value = serde_json::from_slice(&output.stdout).expect("stats JSON");
+    assert_eq!(merged["items"]["done"], done, "{merged}");
+    assert_eq!(merged["runs"].as_array().map(Vec::len), Some(1), "{merged}");
+    // The same file through another path, and a missing one, which is still reported.
+    let merged = stats(&ws, &["a.ckpt", "./a.ckpt", &ws.path().join("a.ckpt").to_string_lossy()]);
+    assert_eq!(merged["items"]["done"], done, "{merged}");
+    let output = ws.imbed().args(["stats", "a.ckpt", "gone.ckpt"]).output().expect("stats");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("gone.ckpt"));
+}
+
+#[test]
+fn stats_warns_of_a_run_configuration_it_cannot_read() {
+    let ws = Workspace::new();
+    let (summary, code) = ws.index(&[&fixture_images()], &["--checkpoint", "a.ckpt"]);
+    assert_eq!(code, 0, "{summary}");
+    let output = ws.imbed().args(["stats", "a.ckpt"]).output().expect("stats");
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "", "a readable checkpoint: no warning");
+    let connection = rusqlite::Connection::open(ws.path().join("a.ckpt")).expect("open the checkpoint");
+    let changed = connection.execute("UPDATE meta SET value = '{\"paths\": [' WHERE key = 'config'", []);
+    assert_eq!(changed.expect("corrupt the configuration"), 1);
+    drop(connection);
+    let output = ws.imbed().args(["stats", "a.ckpt"]).output().expect("stats");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning") && stderr.contains("a.ckpt"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Store: not counted") && !stdout.contains("Store: 0 points"), "{stdout}");
+    let output = ws.imbed().args(["stats", "--json", "a.ckpt"]).output().expect("stats");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning") && stderr.contains("a.ckpt"), "{stderr}");
+    let stats: Value = serde_json::from_slice(&output.stdout).expect("stats JSON");
+    assert_eq!(stats["items"]["done"], summary["items"]["done"], "the items are still counted: {stats}");
+    assert!(stats["sink"]["error"].as_str().is_some_and(|e| e.contains("a.ckpt")), "{stats}");
 }

@@ -255,15 +255,26 @@ fn a_store_of_another_dimension_is_a_clear_error() {
 #[test]
 fn cuda_that_cannot_be_used_is_an_error_not_a_fallback() {
     let ws = Workspace::new();
-    let output = ws.index_fixtures().args(["--device", "cuda:0"]).output().expect("run");
+    let output = ws.index_fixtures().args(["--device", "cuda:0", "--json"]).output().expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    // On a machine with a working CUDA build this succeeds; everywhere else it must refuse.
-    if !output.status.success() {
-        assert_eq!(output.status.code(), Some(2));
-        assert!(stderr.contains("CUDA"), "{stderr}");
+    if output.status.success() {
+        // A machine with a working CUDA build: the run must have stored every image.
+        let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
+        assert_eq!(summary["items"]["done"], fixture_image_count() as u64, "{summary}");
+        assert_eq!(points(&summary), fixture_image_count() as u64, "{summary}");
+    } else {
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--device cuda:0") && stderr.contains("CUDA"), "{stderr}");
         assert!(!ws.path().join("imbed-store").exists(), "nothing was written on CPU instead");
+        assert!(!ws.path().join("imbed.checkpoint").exists(), "the device is refused before any checkpoint");
     }
-    ws.imbed().args(["index", "x", "--device", "tpu"]).arg("--model").arg(tiny_model()).assert().code(2);
+
+    let ws = Workspace::new();
+    let output = ws.index_fixtures().args(["--device", "tpu"]).output().expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid device `tpu`") && stderr.contains("--device"), "{stderr}");
+    assert!(!ws.path().join("imbed-store").exists(), "nothing was written on CPU instead");
 }
 
 #[test]
@@ -277,7 +288,12 @@ fn usage_errors_exit_2_with_one_clear_line() {
         .code(2)
         .stderr(contains("no-such-folder"));
     ws.imbed().args(["index", "."]).assert().code(2).stderr(contains("--model"));
-    ws.imbed().args(["index", ".", "--batch-size", "0"]).assert().code(2);
+    ws.index_fixtures()
+        .args(["--batch-size", "0"])
+        .assert()
+        .code(2)
+        .stderr(contains("invalid value '0' for '--batch-size"));
+    ws.index_fixtures().args(["--batch-size", "1", "--json"]).assert().success();
 }
 
 #[test]

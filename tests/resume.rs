@@ -275,10 +275,12 @@ fn a_truncated_wal_after_a_kill_still_resumes() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     let wal = ws.path().join("imbed.checkpoint-wal");
-    if let Ok(metadata) = std::fs::metadata(&wal) {
-        let file = std::fs::OpenOptions::new().write(true).open(&wal).expect("open wal");
-        file.set_len(metadata.len() / 2).expect("truncate wal");
-    }
+    let Ok(metadata) = std::fs::metadata(&wal) else {
+        skip("the killed run left no WAL to truncate");
+        return;
+    };
+    let file = std::fs::OpenOptions::new().write(true).open(&wal).expect("open wal");
+    file.set_len(metadata.len() / 2).expect("truncate wal");
     let output = ws.imbed().args(["resume", "--quiet"]).output().expect("resume");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");

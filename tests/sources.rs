@@ -35,7 +35,7 @@ fn broken_links_loops_and_unreadable_folders_fail_as_walk_and_the_walk_goes_on()
     // As nobody, so that the locked folder is locked even where the tests run as root.
     let run = |extra: &[&str]| ws.index_unprivileged(&[Path::new("tree")], extra);
     let Some((plain, _)) = run(&["--collection", "plain", "--checkpoint", "plain.ckpt"]) else {
-        eprintln!("skipped: running as root without setpriv, file modes cannot be tested");
+        skip("running as root without setpriv: file modes cannot be tested");
         return;
     };
     // Without --follow-links, links are skipped, broken or not; the locked folder is reported.

@@ -27,7 +27,14 @@ pub fn doctor(global: &GlobalArgs, _printer: Printer, args: DoctorArgs) -> anyho
         Err(error) => report(&mut out, false, "onnxruntime", format!("{error:#}"))?,
     }
 
-    let remembered = remembered_collection(&args.store).ok().flatten();
+    // What `index` keeps beside the collection: a broken file breaks `index` and `search`.
+    let remembered = match remembered_collection(&args.store) {
+        Ok(remembered) => remembered,
+        Err(error) => {
+            report(&mut out, false, "collection info", format!("{error:#}"))?;
+            None
+        }
+    };
     if args.model.model.is_some() || remembered.is_some() {
         let loaded = model_config(&args.model, remembered.as_ref())
             .and_then(|config| QueryModel::load(global, &config, ImageOptions::default(), args.model.intra_threads));

@@ -49,6 +49,9 @@ pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::
         working_dir: std::env::current_dir().context("cannot read the current folder")?,
     };
 
+    let control = RunControl::from_args(&args.run, args.model.intra_threads);
+    // A model or device that cannot be used fails before any checkpoint is written.
+    let prepared = Prepared::new(global, spec, control.threads)?;
     let lock = CheckpointLock::acquire(&args.run.checkpoint)?;
     let checkpoint = Checkpoint::open(&args.run.checkpoint)?;
     let previous: Option<RunRecord> = match checkpoint.config() {
@@ -57,9 +60,8 @@ pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::
         Err(error) => return Err(error.into()),
     };
     if let Some(previous) = &previous {
-        check_same_run(&previous.spec, &spec, &checkpoint)?;
+        check_same_run(&previous.spec, &prepared.spec, &checkpoint)?;
     }
-    let prepared = Prepared::new(spec)?;
     if let Some(previous) = &previous {
         let remedy =
             format!("pass --reindex to embed every item again into collection `{}`", prepared.spec.sink.collection);
@@ -72,9 +74,8 @@ pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::
     }
     let sources = prepared.spec.sources.clone();
     let plan = Plan::pending_then_walk(&sources, &prepared.spec);
-    let control = RunControl::from_args(&args.run, args.model.intra_threads);
     let request = RunRequest { command: "index", prepared, checkpoint, lock, plan, control, server };
-    execute(global, printer, request)
+    execute(printer, request)
 }
 
 /// Same sources into the same collection, in the same shard: carry on, adding what is new.

@@ -59,18 +59,22 @@ impl RunControl {
     }
 }
 
-/// A run's description with its model found on disk and fingerprinted: resolved once.
+/// A run's description with its model found on disk, fingerprinted and loaded on its
+/// device: each once, before anything is written.
 pub(super) struct Prepared {
     pub spec: RunSpec,
     pub model: ResolvedModel,
     pub fingerprints: Fingerprints,
+    pub encoder: Encoder,
 }
 
 impl Prepared {
-    pub fn new(spec: RunSpec) -> anyhow::Result<Self> {
+    pub fn new(global: &GlobalArgs, spec: RunSpec, threads: ThreadSplit) -> anyhow::Result<Self> {
         let model = spec.model.resolve(spec.decode.background)?;
         let fingerprints = Fingerprints::of(&model, &spec.decode)?;
-        Ok(Self { spec, model, fingerprints })
+        let runtime = runtime::load(global.ort_lib.as_deref())?;
+        let encoder = Encoder::load(runtime, &model, threads.intra)?;
+        Ok(Self { spec, model, fingerprints, encoder })
     }
 
     /// Compares the fingerprints that `recorded` holds with the model on disk now; refuses a
@@ -129,12 +133,11 @@ impl RunSink {
 }
 
 /// Runs the plan for the run recorded in the checkpoint, holding its lock.
-pub(super) fn execute(global: &GlobalArgs, printer: Printer, request: RunRequest<'_>) -> anyhow::Result<ExitStatus> {
+pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Result<ExitStatus> {
     let RunRequest { command, prepared, mut checkpoint, lock: _lock, plan, control, server } = request;
     let printer = printer.with_json(control.json);
-    let Prepared { spec, model, .. } = &prepared;
-    let runtime = runtime::load(global.ort_lib.as_deref())?;
-    let mut encoder = Encoder::load(runtime, model, control.threads.intra)?;
+    let Prepared { spec, model, mut encoder, .. } = prepared;
+    let (spec, model) = (&spec, &model);
     let mut store = open_sink(spec, model, &encoder, &checkpoint, server, control.min_free_space)?;
     checkpoint.start_run(command)?;
     if plan.pending {

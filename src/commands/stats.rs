@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::{server, ExitStatus, Printer};
 use crate::checkpoint::{self, now_millis, Checkpoint, Totals};
 use crate::cli::{ServerArgs, StatsArgs};
-use crate::pipeline::RunRecord;
+use crate::pipeline::{RunRecord, RunSpec};
 use crate::sink::qdrant::ServerTarget;
 use crate::sink::{EdgeStore, Sink};
 
@@ -15,17 +15,23 @@ use crate::sink::{EdgeStore, Sink};
 const EXAMPLES: usize = 3;
 
 /// Reads checkpoints without locking them, so it works beside a running index.
-pub fn stats(_printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
+pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
     let mut paths = args.checkpoints.clone();
     paths.extend(args.checkpoint.clone());
     if paths.is_empty() {
         paths.push(PathBuf::from("imbed.checkpoint"));
     }
+    // A checkpoint named twice (say as an argument and in IMBED_CHECKPOINT) counts once; a
+    // missing one keeps its name, so that opening it reports it.
+    let mut seen = BTreeSet::new();
+    paths.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
     let mut totals = Totals::default();
     let mut errors: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
     let mut runs = Vec::new();
     let mut sinks = BTreeSet::new();
     let mut servers: BTreeMap<(String, String), (ServerTarget, bool)> = BTreeMap::new();
+    // Checkpoints whose run configuration does not parse: where they store is unknown.
+    let mut unreadable = Vec::new();
     for path in &paths {
         let checkpoint = Checkpoint::open_read_only(path)?;
         let these = checkpoint.totals()?;
@@ -36,24 +42,37 @@ pub fn stats(_printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
             entry.1.extend(error.examples);
             entry.1.truncate(EXAMPLES);
         }
-        runs.push(run_info(&checkpoint, path, these)?);
-        if let Ok(record) = checkpoint.config::<RunRecord>() {
-            let spec = record.spec;
-            match spec.sink.qdrant.clone() {
+        let config = match checkpoint.config::<RunRecord>().map(|record| record.spec) {
+            Ok(config) => Some(config),
+            // A checkpoint that never started a run has no configuration, and no store.
+            Err(checkpoint::CheckpointError::NoConfig { .. }) => None,
+            Err(error) => {
+                printer.warning(format_args!("{error}; its store is not counted"));
+                unreadable.push(path.display().to_string());
+                None
+            }
+        };
+        runs.push(run_info(&checkpoint, path, config.as_ref(), these)?);
+        if let Some(config) = config {
+            match config.sink.qdrant.clone() {
                 Some(target) => {
                     let bulk = server::bulk_load(&checkpoint)?.restore_m.is_some();
-                    let entry = servers.entry((target.url.clone(), spec.sink.collection)).or_insert((target, false));
+                    let entry = servers.entry((target.url.clone(), config.sink.collection)).or_insert((target, false));
                     entry.1 |= bulk;
                 }
                 None => {
-                    sinks.insert((spec.store_dir(), spec.sink.collection));
+                    sinks.insert((config.store_dir(), config.sink.collection));
                 }
             }
         }
     }
     let collections = server_states(&servers, &args.server);
-    let sink = sink_points(&sinks)
-        .map(|points| points + collections.iter().filter_map(|state| state["points"].as_u64()).sum::<u64>());
+    let sink = if unreadable.is_empty() {
+        sink_points(&sinks)
+            .map(|points| points + collections.iter().filter_map(|state| state["points"].as_u64()).sum::<u64>())
+    } else {
+        Err(format!("the run configuration of {} cannot be read", unreadable.join(", ")))
+    };
 
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -100,7 +119,12 @@ pub fn stats(_printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn run_info(checkpoint: &Checkpoint, path: &std::path::Path, totals: Totals) -> anyhow::Result<Value> {
+fn run_info(
+    checkpoint: &Checkpoint,
+    path: &std::path::Path,
+    config: Option<&RunSpec>,
+    totals: Totals,
+) -> anyhow::Result<Value> {
     let millis = |key: &str| -> anyhow::Result<Option<i64>> { Ok(checkpoint.meta(key)?.and_then(|v| v.parse().ok())) };
     let started = millis("run_started_at")?;
     let ended = millis("run_ended_at")?;
@@ -117,8 +141,7 @@ fn run_info(checkpoint: &Checkpoint, path: &std::path::Path, totals: Totals) -> 
         (false, None, Some(_)) => "killed".to_string(),
         (false, None, None) => "not started".to_string(),
     };
-    let shard =
-        checkpoint.config::<RunRecord>().ok().and_then(|record| record.spec.shard).map(|shard| shard.to_string());
+    let shard = config.and_then(|config| config.shard.as_ref()).map(|shard| shard.to_string());
     Ok(json!({
         "checkpoint": path,
         "shard": shard,

@@ -204,7 +204,7 @@ fn a_stop_request_commits_every_batch_the_sink_took() {
     let (summary, totals) = run_with(&corpus, &mut model, &sink, &Counter::default(), &settings(4), &STOP);
     assert!(summary.interrupted);
     let acknowledged = sink.acknowledged.load(Ordering::SeqCst);
-    assert!(acknowledged >= 4 && acknowledged < 300, "{acknowledged}");
+    assert!((4..300).contains(&acknowledged), "{acknowledged}");
     assert_eq!(totals.done, acknowledged, "every point the sink acknowledged is marked done");
     assert_eq!((totals.failed, totals.pending), (0, 300 - acknowledged), "nothing is lost or failed");
 }

@@ -49,8 +49,9 @@ pub fn fixture_image_count() -> usize {
 }
 
 /// Settings of the calling shell that must not leak into the tests' runs.
-const CLEARED_ENV: [&str; 9] = [
+const CLEARED_ENV: [&str; 10] = [
     "IMBED_STORE",
+    "IMBED_CHECKPOINT",
     "IMBED_COLLECTION",
     "IMBED_MODEL",
     "IMBED_DEVICE",
@@ -60,6 +61,27 @@ const CLEARED_ENV: [&str; 9] = [
     "IMBED_QDRANT_API_KEY",
     "QDRANT_API_KEY",
 ];
+
+/// Says on stderr that the calling test is skipped and why; the caller then returns. Under
+/// `CI=true` a skip is a failure: there every test must run.
+#[track_caller]
+pub fn skip(why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("test");
+    let at = std::panic::Location::caller();
+    eprintln!("SKIPPED {test} ({at}): {why}");
+    if std::env::var_os("CI").is_some_and(|ci| ci == "true") {
+        panic!("{test} was skipped under CI=true: {why}");
+    }
+}
+
+/// Copies the `imbed` binary to `to`, so that what it looks for beside itself (a `.venv`) does
+/// not depend on where cargo built it (CARGO_TARGET_DIR).
+pub fn copy_imbed(to: &Path) -> PathBuf {
+    std::fs::create_dir_all(to.parent().expect("a folder for the binary")).expect("binary folder");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("imbed"), to).expect("copy imbed");
+    to.to_path_buf()
+}
 
 /// A scratch folder used as the working directory, so `./imbed-store` lands inside it.
 pub struct Workspace {
@@ -77,7 +99,12 @@ impl Workspace {
 
     /// `imbed` run inside the workspace, with the test ONNX Runtime and no progress bar.
     pub fn imbed(&self) -> Command {
-        let mut command = Command::cargo_bin("imbed").expect("imbed binary");
+        self.imbed_from(&assert_cmd::cargo::cargo_bin("imbed"))
+    }
+
+    /// As `imbed`, but running the binary at `binary` (see `copy_imbed`).
+    pub fn imbed_from(&self, binary: &Path) -> Command {
+        let mut command = Command::new(binary);
         command.current_dir(self.path()).env("ORT_DYLIB_PATH", ort_library());
         for var in CLEARED_ENV {
             command.env_remove(var);
@@ -112,9 +139,7 @@ impl Workspace {
         if !setpriv.is_ok_and(|output| output.status.success()) {
             return None;
         }
-        let binary = self.path().join("bin/imbed");
-        std::fs::create_dir_all(binary.parent().expect("bin")).expect("bin folder");
-        std::fs::copy(assert_cmd::cargo::cargo_bin("imbed"), &binary).expect("copy imbed");
+        let binary = copy_imbed(&self.path().join("bin/imbed"));
         std::fs::set_permissions(self.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
         let mut command = std::process::Command::new("setpriv");
         command.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(&binary).arg("index").args(paths);

@@ -4,7 +4,7 @@ use anyhow::{bail, Context};
 
 use super::{Prepared, RunControl, RunRequest};
 use crate::checkpoint::{Checkpoint, CheckpointLock};
-use crate::cli::{RunArgs, ServerArgs};
+use crate::cli::{GlobalArgs, RunArgs, ServerArgs};
 use crate::commands::server;
 use crate::pipeline::{Plan, RunRecord};
 
@@ -19,7 +19,7 @@ pub(in crate::commands) struct Existing {
 impl Existing {
     /// Opens the checkpoint of an existing run, refusing a changed model unless `force`,
     /// and connects to its server if it has one.
-    pub fn open(args: &RunArgs, server: &ServerArgs, force: bool) -> anyhow::Result<Self> {
+    pub fn open(global: &GlobalArgs, args: &RunArgs, server: &ServerArgs, force: bool) -> anyhow::Result<Self> {
         if !args.checkpoint.exists() {
             bail!("no checkpoint at {}; start a run with `imbed index`", args.checkpoint.display());
         }
@@ -40,7 +40,7 @@ impl Existing {
             Some(target) => Some(server::connect_recorded(target, &spec.sink.collection, server, &args.checkpoint)?),
             None => None,
         };
-        let prepared = Prepared::new(spec)?;
+        let prepared = Prepared::new(global, spec, RunControl::from_args(args, None).threads)?;
         prepared.check_against(&recorded, &checkpoint, (!force).then_some("pass --force to go on anyway"))?;
         if prepared.record() != recorded {
             // A fingerprint recorded in imbed 0.1's form, or a forced run: record what runs now.
