@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use image::RgbImage;
 
 use super::*;
@@ -169,4 +171,18 @@ fn alpha_is_composited_over_the_background() {
     let rgb = kernel::with_composite(&rgba, Background([0, 0, 255]), Clone::clone);
     assert_eq!(rgb.get_pixel(0, 0).0, [0, 0, 255], "fully transparent: the background");
     assert_eq!(rgb.get_pixel(1, 0).0, [100, 50, 127], "half: the mean");
+}
+
+#[test]
+fn the_fingerprint_of_imbed_0_1_is_recognised() {
+    // What imbed 0.1 recorded for tests/fixtures/model with reduced-scale JPEG decoding
+    // (tests/fixtures/checkpoint-0.1), and what it recorded with --full-decode --background black.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/model/preprocessor_config.json");
+    let clip = Preprocessor::from_file(Path::new(path)).unwrap();
+    let reduced = DecodeOptions::default();
+    assert_eq!(clip.legacy_fingerprint(&reduced).as_deref(), Some("xxh3:16e24a025385961e099b83a6d7180f28"));
+    assert_ne!(clip.fingerprint(&reduced), "xxh3:16e24a025385961e099b83a6d7180f28");
+    let full = DecodeOptions { full_decode: true, ..reduced };
+    let black = clip.with_background(Background::BLACK);
+    assert_eq!(black.legacy_fingerprint(&full).as_deref(), Some("xxh3:efafd8366d9626fe5493a91cc62a6e56"));
 }
