@@ -37,6 +37,10 @@ pub enum CheckpointError {
     Format { path: PathBuf, found: i64 },
     #[error("checkpoint {path} holds no run configuration")]
     NoConfig { path: PathBuf },
+    #[error("the run configuration in checkpoint {path} cannot be read ({source}); was it written by a newer imbed?")]
+    Config { path: PathBuf, source: serde_json::Error },
+    #[error("cannot record the run configuration in checkpoint {path}: {source}")]
+    ConfigWrite { path: PathBuf, source: serde_json::Error },
     #[error("checkpoint {0} does not exist")]
     Missing(PathBuf),
 }

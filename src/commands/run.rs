@@ -355,7 +355,7 @@ fn report(
                     "threads": {"intra": summary.threads.0, "decode": summary.threads.1},
                     "sink_flush_seconds": summary.flush_time.as_secs_f64(),
                     "interrupted": summary.interrupted, "failure_limit_hit": summary.failure_limit_hit},
-            "checkpoint": checkpoint.path(),
+            "checkpoint": crate::item::path_text(checkpoint.path()),
             "sink": sink_json(store, &config.collection, points),
         });
         writeln!(std::io::stdout().lock(), "{object}")?;

@@ -117,7 +117,7 @@ fn run_info(checkpoint: &Checkpoint, path: &std::path::Path, totals: Totals) -> 
     };
     let shard = checkpoint.config().ok().and_then(|config| config.shard).map(|shard| shard.to_string());
     Ok(json!({
-        "checkpoint": path,
+        "checkpoint": crate::item::path_text(path),
         "shard": shard,
         "items": totals,
         "command": checkpoint.meta("run_command")?,
