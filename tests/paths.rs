@@ -7,6 +7,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use base64::prelude::{Engine, BASE64_STANDARD};
 use common::*;
 use serde_json::Value;
 
@@ -74,4 +75,65 @@ fn a_store_and_a_working_folder_whose_names_are_not_utf8() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stats: Value = serde_json::from_slice(&output.stdout).expect("stats JSON");
     assert_eq!((&stats["items"]["done"], &stats["sink"]["points"]), (&1.into(), &1.into()), "{stats}");
+}
+
+/// `caf\xE9.jpg` spelled in UTF-8 (a backslash, an x, an E and a 9) and `caf<0xE9>.jpg` in
+/// Latin-1 are two files, so two items with two keys and two points.
+#[test]
+fn a_name_that_spells_an_escape_and_the_name_it_spells_are_two_items() {
+    let ws = Workspace::new();
+    ws.copy_fixture("landscape_gradient.jpg", "photos/caf\\xE9.jpg");
+    let latin1 = ws.path().join("photos").join(name(b"caf\xe9.jpg"));
+    std::fs::copy(fixture_images().join("portrait_shapes.jpg"), latin1).expect("copy");
+
+    let (summary, code) = ws.index(&[Path::new("photos")], &[]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(points(&summary), 2);
+    assert_eq!(summary["items"]["done"], 2);
+    assert_eq!(summary["items"]["total"], 2);
+
+    // Each payload's path reads back as its name; both carry the raw bytes, to open the file.
+    let store = imbed::sink::EdgeStore::open(&ws.path().join("imbed-store"), "images").expect("open the store");
+    let mut found = Vec::new();
+    store
+        .for_each_point(10, |_, payload| {
+            let bytes = BASE64_STANDARD.decode(payload["path_bytes"].as_str().expect("path_bytes")).expect("base64");
+            found.push((payload["path"].as_str().expect("path").to_string(), bytes));
+        })
+        .expect("scroll");
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (r"photos/caf\\xE9.jpg".to_string(), br"photos/caf\xE9.jpg".to_vec()),
+            (r"photos/caf\xE9.jpg".to_string(), b"photos/caf\xe9.jpg".to_vec()),
+        ]
+    );
+}
+
+/// Two manifest lines with one `id` cannot both have the point that the id names: the second
+/// fails, class `manifest`, instead of vanishing; in one chunk of the walk or far apart.
+#[test]
+fn a_manifest_id_used_twice_fails_the_second_line() {
+    for filler in [0, 600] {
+        let ws = Workspace::new();
+        ws.copy_fixture("checker.webp", "photos/a.webp");
+        ws.copy_fixture("plasma_lzw.tif", "photos/b.tif");
+        let mut lines = vec![r#"{"id": "same", "path": "photos/a.webp"}"#.to_string()];
+        lines.extend((0..filler).map(|i| format!(r#"{{"id": "filler-{i}", "path": "photos/a.webp"}}"#)));
+        lines.push(r#"{"id": "same", "path": "photos/b.tif"}"#.to_string());
+        ws.write("list.jsonl", (lines.join("\n") + "\n").as_bytes());
+
+        let (summary, code) = ws.index(&[], &["--manifest", "list.jsonl"]);
+        assert_eq!(code, 1, "{summary}");
+        assert_eq!(summary["items"]["done"], filler + 1, "{summary}");
+        assert_eq!(summary["items"]["failed"], 1, "{summary}");
+        assert_eq!(summary["errors"]["manifest"], 1, "{summary}");
+        assert_eq!(points(&summary), filler + 1);
+
+        // The next run finds the collision recorded, and leaves the stored point alone.
+        let (summary, code) = ws.index(&[], &["--manifest", "list.jsonl"]);
+        assert_eq!(code, 1, "{summary}");
+        assert_eq!((&summary["items"]["failed"], &summary["run"]["changed"]), (&1.into(), &0.into()), "{summary}");
+    }
 }
