@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::{classify, now_millis, path_from_bytes, Checkpoint, Result};
+use super::{classify, now_millis, path_from_bytes, Checkpoint, CheckpointError, Result};
 use crate::item::{path_text, ErrorClass, Failure, Item};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,13 +19,22 @@ pub enum ItemState {
 }
 
 impl ItemState {
-    pub(super) fn from_code(code: i64) -> Self {
+    /// The state stored as `code`, or `None` for a code this version does not know.
+    pub(super) fn from_code(code: i64) -> Option<Self> {
         match code {
-            0 => Self::Pending,
-            1 => Self::Done,
-            3 => Self::Deleted,
-            _ => Self::Failed,
+            0 => Some(Self::Pending),
+            1 => Some(Self::Done),
+            2 => Some(Self::Failed),
+            3 => Some(Self::Deleted),
+            _ => None,
         }
+    }
+}
+
+impl Checkpoint {
+    /// The state stored as `code`; an unknown one is an error, not a guess.
+    pub(super) fn state(&self, code: i64) -> Result<ItemState> {
+        ItemState::from_code(code).ok_or_else(|| CheckpointError::UnknownState { path: self.path.clone(), code })
     }
 }
 
@@ -141,7 +150,7 @@ impl Checkpoint {
     /// What the checkpoint holds for each key (`None` for a key it has never seen), read in
     /// one transaction.
     pub fn known(&mut self, keys: &[&str]) -> Result<Vec<Option<Known>>> {
-        self.in_transaction(|transaction| {
+        let rows = self.in_transaction(|transaction| {
             let mut found = Vec::with_capacity(keys.len());
             let mut lookup = transaction.prepare_cached(
                 "SELECT id, state, size, mtime_ns, content_hash, path, fields FROM items WHERE key = ?1",
@@ -157,18 +166,22 @@ impl Checkpoint {
                         hash: hash.and_then(|bytes| bytes.try_into().ok()).map(u128::from_be_bytes),
                     });
                     let path: Option<Vec<u8>> = row.get(5)?;
-                    Ok(Known {
+                    let state: i64 = row.get(1)?;
+                    let known = Known {
                         id: row.get(0)?,
-                        state: ItemState::from_code(row.get(1)?),
+                        state: ItemState::Pending,
                         stamp,
                         path: path.map(path_from_bytes),
                         fields: row.get(6)?,
-                    })
+                    };
+                    Ok((state, known))
                 });
                 found.push(row.optional()?);
             }
             Ok(found)
-        })
+        })?;
+        let state = |(code, known): (i64, Known)| Ok(Known { state: self.state(code)?, ..known });
+        rows.into_iter().map(|row| row.map(state).transpose()).collect()
     }
 
     /// Records new stamps of known items in one transaction. `requeue` items changed and go
@@ -251,8 +264,11 @@ impl Checkpoint {
         for row in rows {
             let (id, key, path, fields) = self.sql(row)?;
             let path = path_from_bytes(path.unwrap_or_default());
-            let fields =
-                fields.and_then(|text| serde_json::from_str::<Map<String, Value>>(&text).ok()).unwrap_or_default();
+            let fields = match fields {
+                Some(text) => serde_json::from_str::<Map<String, Value>>(&text)
+                    .map_err(|source| CheckpointError::Fields { path: self.path.clone(), key: key.clone(), source })?,
+                None => Map::new(),
+            };
             items.push((id, Item { key, path, fields }));
         }
         Ok(items)
@@ -358,7 +374,7 @@ pub(crate) fn fields_json(fields: &Map<String, Value>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::Totals;
+    use crate::checkpoint::{CheckpointError, Totals};
     use crate::item::ErrorClass;
 
     fn item(key: &str) -> Item {
@@ -441,5 +457,30 @@ mod tests {
         let failure = new[1].as_ref().unwrap_err();
         assert_eq!((failure.key.as_str(), failure.class), ("k#duplicate:broken-link", ErrorClass::Walk));
         assert_eq!(failure.message, "a link loop");
+    }
+
+    #[test]
+    fn an_unknown_item_state_is_an_error_that_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut checkpoint = Checkpoint::open(&dir.path().join("c")).unwrap();
+        checkpoint.discover(vec![at("a", "a.jpg")]).unwrap();
+        checkpoint.connection.execute("UPDATE items SET state = 7", []).unwrap();
+        for error in [checkpoint.totals().unwrap_err(), checkpoint.known(&["a"]).unwrap_err()] {
+            assert!(matches!(error, CheckpointError::UnknownState { code: 7, .. }), "{error:?}");
+            assert!(error.to_string().contains("state 7"), "{error}");
+        }
+    }
+
+    #[test]
+    fn manifest_fields_that_cannot_be_read_are_an_error_naming_the_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut checkpoint = Checkpoint::open(&dir.path().join("c")).unwrap();
+        checkpoint.discover(vec![at("a", "a.jpg")]).unwrap();
+        for broken in [r#"{"caption": "#, "[1, 2]"] {
+            checkpoint.connection.execute("UPDATE items SET fields = ?1", [broken]).unwrap();
+            let error = checkpoint.pending_after(0, 10).unwrap_err();
+            assert!(matches!(&error, CheckpointError::Fields { key, .. } if key == "a"), "{error:?}");
+            assert!(error.to_string().contains("fields of item a"), "{error}");
+        }
     }
 }

@@ -41,6 +41,15 @@ pub enum CheckpointError {
     Config { path: PathBuf, source: serde_json::Error },
     #[error("cannot record the run configuration in checkpoint {path}: {source}")]
     ConfigWrite { path: PathBuf, source: serde_json::Error },
+    #[error("checkpoint {path} holds items in state {code}, which this version of imbed does not know")]
+    UnknownState { path: PathBuf, code: i64 },
+    #[error("checkpoint {path}: the manifest fields of item {key} cannot be read")]
+    Fields {
+        path: PathBuf,
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("checkpoint {0} does not exist")]
     Missing(PathBuf),
 }

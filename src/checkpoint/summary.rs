@@ -48,7 +48,7 @@ impl Checkpoint {
         let mut totals = Totals::default();
         for row in rows {
             let (state, count) = self.sql(row)?;
-            match ItemState::from_code(state) {
+            match self.state(state)? {
                 ItemState::Pending => totals.pending += count,
                 ItemState::Done => totals.done += count,
                 ItemState::Failed => totals.failed += count,

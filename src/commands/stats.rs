@@ -103,7 +103,7 @@ fn run_info(checkpoint: &Checkpoint, path: &std::path::Path, totals: Totals) -> 
     let started = millis("run_started_at")?;
     let ended = millis("run_ended_at")?;
     let done_at_start = millis("run_done_at_start")?.unwrap_or(0);
-    let running = checkpoint::is_running(path);
+    let running = checkpoint::is_running(path)?;
     let end = ended.filter(|_| !running).unwrap_or_else(now_millis);
     let elapsed = started.map(|start| (end - start).max(0) as f64 / 1000.0);
     let rate = elapsed.filter(|&e| e > 0.0).map(|e| (totals.done as i64 - done_at_start).max(0) as f64 / e);
