@@ -4,11 +4,12 @@
 //! An item is marked done only after the sink has made its point durable. Writes go in
 //! batched transactions: one per discovered chunk and one per committed batch.
 //!
-//! `schema` opens and migrates the file, `config` holds the run's configuration, `items` the
-//! state of every item, `summary` the counts and error classes that `stats` shows, and `lock`
-//! keeps a second process off the checkpoint.
+//! `schema` opens and migrates the file, `config` holds the run's configuration, `discover`
+//! records new items, `items` the state of every item, `summary` the counts and error classes
+//! that `stats` shows, and `lock` keeps a second process off the checkpoint.
 
 mod config;
+mod discover;
 mod items;
 mod lock;
 mod schema;
