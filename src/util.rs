@@ -49,59 +49,90 @@ pub fn catch_panic<T>(fallback: &str, work: impl FnOnce() -> T) -> Result<T, Str
         .map_err(|panic| panic_reason(panic.as_ref()).unwrap_or(fallback).to_string())
 }
 
-/// Paths in JSON records (checkpoints, `.imbed.json`): a UTF-8 path as its string, as records
-/// have always held them; any other as `{"unix_bytes": "<base64 of its bytes>"}`, since JSON
-/// strings cannot hold bytes that are not UTF-8. Both forms are read.
+/// Paths in JSON records (checkpoints, `.imbed.json`): the string itself when it is UTF-8, so
+/// that records written before this existed read unchanged, and otherwise
+/// `{"unix_bytes": BASE64}` (standard alphabet, padded) of its raw bytes, since JSON strings
+/// cannot hold bytes that are not UTF-8.
 pub mod path_serde {
     use std::ffi::OsString;
+    use std::fmt;
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     use std::path::{Path, PathBuf};
 
     use base64::prelude::{Engine, BASE64_STANDARD};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::de::{self, MapAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
 
-    #[derive(Serialize, Deserialize)]
-    #[serde(untagged)]
-    enum Repr {
-        Text(String),
-        Bytes { unix_bytes: String },
-    }
+    const BYTES: &str = "unix_bytes";
 
-    fn to_repr(path: &Path) -> Repr {
+    pub fn serialize<S: Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
         match path.to_str() {
-            Some(text) => Repr::Text(text.to_string()),
-            None => Repr::Bytes { unix_bytes: BASE64_STANDARD.encode(path.as_os_str().as_bytes()) },
-        }
-    }
-
-    fn from_repr<E: serde::de::Error>(repr: Repr) -> Result<PathBuf, E> {
-        match repr {
-            Repr::Text(text) => Ok(PathBuf::from(text)),
-            Repr::Bytes { unix_bytes } => {
-                let bytes = BASE64_STANDARD.decode(unix_bytes).map_err(E::custom)?;
-                Ok(PathBuf::from(OsString::from_vec(bytes)))
+            Some(text) => serializer.serialize_str(text),
+            None => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(BYTES, &BASE64_STANDARD.encode(path.as_os_str().as_bytes()))?;
+                map.end()
             }
         }
     }
 
-    pub fn serialize<S: Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
-        to_repr(path).serialize(serializer)
-    }
-
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {
-        from_repr(Repr::deserialize(deserializer)?)
+        deserializer.deserialize_any(PathVisitor)
     }
 
-    /// The same for a list of paths.
+    struct PathVisitor;
+
+    impl<'de> Visitor<'de> for PathVisitor {
+        type Value = PathBuf;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a path: a string, or {{\"{BYTES}\": base64}}")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<PathBuf, E> {
+            Ok(PathBuf::from(text))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PathBuf, A::Error> {
+            let mut bytes = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key != BYTES {
+                    return Err(de::Error::unknown_field(&key, &[BYTES]));
+                }
+                if bytes.is_some() {
+                    return Err(de::Error::duplicate_field(BYTES));
+                }
+                let text: String = map.next_value()?;
+                let decoded = BASE64_STANDARD
+                    .decode(&text)
+                    .map_err(|error| de::Error::custom(format!("{BYTES} is not base64 ({error})")))?;
+                bytes = Some(decoded);
+            }
+            let bytes = bytes.ok_or_else(|| de::Error::missing_field(BYTES))?;
+            Ok(PathBuf::from(OsString::from_vec(bytes)))
+        }
+    }
+
+    /// A list of paths, each as above.
     pub mod list {
-        use super::*;
+        use std::path::{Path, PathBuf};
+
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Serialize)]
+        struct Borrowed<'a>(#[serde(with = "super")] &'a Path);
+
+        #[derive(Deserialize)]
+        struct Owned(#[serde(with = "super")] PathBuf);
 
         pub fn serialize<S: Serializer>(paths: &[PathBuf], serializer: S) -> Result<S::Ok, S::Error> {
-            paths.iter().map(|path| to_repr(path)).collect::<Vec<_>>().serialize(serializer)
+            serializer.collect_seq(paths.iter().map(|path| Borrowed(path)))
         }
 
         pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<PathBuf>, D::Error> {
-            Vec::<Repr>::deserialize(deserializer)?.into_iter().map(from_repr).collect()
+            let paths = Vec::<Owned>::deserialize(deserializer)?;
+            Ok(paths.into_iter().map(|Owned(path)| path).collect())
         }
     }
 }

@@ -53,16 +53,55 @@ fn lock_path(checkpoint: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Whether some process holds the run lock of `checkpoint` now (a run is in progress).
-pub fn is_running(checkpoint: &Path) -> bool {
-    let Ok(file) = File::open(lock_path(checkpoint)) else {
-        return false;
+/// Whether some process holds the run lock of `checkpoint` now (a run is in progress). No
+/// lock file means no run; a lock file that cannot be opened or tried is an error, since
+/// either answer could be wrong.
+pub fn is_running(checkpoint: &Path) -> anyhow::Result<bool> {
+    let path = lock_path(checkpoint);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(error) => return Err(error).with_context(|| format!("cannot open the lock file {}", path.display())),
     };
-    match file.try_lock_shared() {
-        Ok(()) => {
-            let _ = file.unlock();
-            false
-        }
-        Err(_) => true,
+    let held = running(file.try_lock_shared());
+    held.with_context(|| format!("cannot tell whether a run holds the lock file {}", path.display()))
+}
+
+/// A shared lock is refused (`WouldBlock`) exactly while a run holds the exclusive one.
+fn running(tried: Result<(), TryLockError>) -> std::io::Result<bool> {
+    match tried {
+        // The shared lock just taken goes when the file is closed.
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(error)) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_running_and_a_free_or_missing_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = dir.path().join("c");
+        assert!(!is_running(&checkpoint).unwrap(), "no lock file");
+        let lock = CheckpointLock::acquire(&checkpoint).unwrap();
+        assert!(is_running(&checkpoint).unwrap());
+        drop(lock);
+        assert!(!is_running(&checkpoint).unwrap(), "released");
+    }
+
+    #[test]
+    fn a_lock_file_that_cannot_be_checked_is_an_error_not_an_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = dir.path().join("c");
+        std::os::unix::fs::symlink(lock_path(&checkpoint), lock_path(&checkpoint)).unwrap();
+        let error = is_running(&checkpoint).unwrap_err();
+        assert!(format!("{error:#}").contains("c.lock"), "{error:#}");
+        let error = running(Err(TryLockError::Error(std::io::Error::other("no locks here")))).unwrap_err();
+        assert_eq!(error.to_string(), "no locks here");
+        assert!(running(Err(TryLockError::WouldBlock)).unwrap());
+        assert!(!running(Ok(())).unwrap());
     }
 }

@@ -129,7 +129,7 @@ fn run_info(
     let started = millis("run_started_at")?;
     let ended = millis("run_ended_at")?;
     let done_at_start = millis("run_done_at_start")?.unwrap_or(0);
-    let running = checkpoint::is_running(path);
+    let running = checkpoint::is_running(path)?;
     let end = ended.filter(|_| !running).unwrap_or_else(now_millis);
     let elapsed = started.map(|start| (end - start).max(0) as f64 / 1000.0);
     let rate = elapsed.filter(|&e| e > 0.0).map(|e| (totals.done as i64 - done_at_start).max(0) as f64 / e);
@@ -143,7 +143,7 @@ fn run_info(
     };
     let shard = config.and_then(|config| config.shard.as_ref()).map(|shard| shard.to_string());
     Ok(json!({
-        "checkpoint": path,
+        "checkpoint": crate::item::path_text(path),
         "shard": shard,
         "items": totals,
         "command": checkpoint.meta("run_command")?,

@@ -88,9 +88,12 @@ fn prepare(item: Item, loader: &TensorLoader<'_>, slots: &SlotPool) -> Loaded {
 /// The point's payload: every manifest field, then the file's facts (which win on a clash).
 fn payload_for(item: &Item, image: &DecodedImage) -> Map<String, Value> {
     let mut payload = item.fields.clone();
-    payload.insert("path".into(), json!(path_text(&item.path)));
-    // A name that is not UTF-8 also goes in as its raw bytes, so that it can be opened again.
-    if item.path.to_str().is_none() {
+    let path = path_text(&item.path);
+    // A name that is not its own text (not UTF-8, or with escapes doubled) also goes in as its
+    // raw bytes, so that it can be opened again.
+    let escaped = matches!(path, std::borrow::Cow::Owned(_));
+    payload.insert("path".into(), json!(path));
+    if escaped {
         let bytes = std::os::unix::ffi::OsStrExt::as_bytes(item.path.as_os_str());
         payload.insert("path_bytes".into(), json!(BASE64_STANDARD.encode(bytes)));
     }

@@ -89,6 +89,11 @@ impl WalkSeen {
         }
     }
 
+    /// Whether this walk has met the item with this id already: found it, or discovered it.
+    fn met(&self, id: i64) -> bool {
+        id > self.last_known || (id >= 0 && self.seen[id as usize / 64] & (1 << (id % 64)) != 0)
+    }
+
     /// Whether the item with this id and path is gone: known before the walk, not found by it,
     /// and not under a folder that could not be read.
     pub fn is_missing(&self, id: i64, path: Option<&Path>) -> bool {
@@ -259,6 +264,14 @@ impl<'a> Plan<'a> {
                 continue;
             };
             if gone {
+                continue;
+            }
+            // A second entry with a key met already in this walk is that item again, or, with
+            // another path, a collision, which `discover` records as failed.
+            if walk.met(known.id) {
+                if known.path.as_deref() != Some(item.path.as_path()) {
+                    new.push((Ok(item.clone()), stamp));
+                }
                 continue;
             }
             walk.found(&item.path, self.source_paths());

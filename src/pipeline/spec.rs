@@ -147,3 +147,84 @@ pub fn changed_model_message(model: bool, preprocess: bool, checkpoint: &Path, r
         checkpoint.display()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+    use crate::embed::Device;
+
+    fn spec(paths: Vec<PathBuf>, store: PathBuf, working_dir: PathBuf) -> RunSpec {
+        RunSpec {
+            sources: SourceSpec { paths, manifests: vec![PathBuf::from("list.jsonl")], ..SourceSpec::default() },
+            model: ModelConfig {
+                path: "model".into(),
+                preset: None,
+                output: None,
+                normalize: true,
+                device: Device::Cpu,
+            },
+            sink: SinkTarget { store, collection: "images".into(), qdrant: None },
+            decode: ImageOptions::default(),
+            batch_size: 32,
+            shard: None,
+            verify_content: false,
+            delete_missing: false,
+            working_dir,
+        }
+    }
+
+    fn raw(bytes: &[u8]) -> PathBuf {
+        Path::new(OsStr::from_bytes(bytes)).to_path_buf()
+    }
+
+    #[test]
+    fn paths_that_are_not_utf8_are_recorded_and_read_back() {
+        let written = spec(vec![raw(b"caf\xe9"), raw(b"photos")], raw(b"store\xff"), raw(b"/home/\xfe"));
+        let text = serde_json::to_string(&written).unwrap();
+        assert!(text.contains(r#""paths":[{"unix_bytes":"Y2Fm6Q=="},"photos"]"#), "{text}");
+        assert!(text.contains(r#""store":{"unix_bytes":"c3RvcmX/"}"#), "{text}");
+        assert_eq!(serde_json::from_str::<RunSpec>(&text).unwrap(), written);
+    }
+
+    #[test]
+    fn utf8_paths_stay_plain_strings_as_older_checkpoints_wrote_them() {
+        let written = spec(vec![PathBuf::from("photos/été")], PathBuf::from("imbed-store"), PathBuf::from("/w"));
+        let text = serde_json::to_string(&written).unwrap();
+        assert!(text.contains(r#""paths":["photos/été"],"manifests":["list.jsonl"]"#), "{text}");
+        assert!(text.contains(r#""model":"model""#) && text.contains(r#""working_dir":"/w""#), "{text}");
+        assert_eq!(serde_json::from_str::<RunSpec>(&text).unwrap(), written);
+    }
+
+    #[test]
+    fn a_path_object_must_hold_base64_bytes() {
+        let text = serde_json::to_string(&spec(Vec::new(), PathBuf::from("s"), PathBuf::from("/w"))).unwrap();
+        for (bad, expected) in [
+            (r#"{"unix_bytes":"not base64!"}"#, "not base64"),
+            (r#"{"bytes":"YQ=="}"#, "unknown field `bytes`"),
+            (r#"{}"#, "missing field `unix_bytes`"),
+            ("7", "a path"),
+        ] {
+            let broken = text.replace(r#""store":"s""#, &format!(r#""store":{bad}"#));
+            let error = serde_json::from_str::<RunSpec>(&broken).unwrap_err().to_string();
+            assert!(error.contains(expected), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_record_of_imbed_0_1_reads_into_the_three_parts() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/checkpoint-0.1/config.json"))
+                .unwrap();
+        let record: RunRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(record.spec.sources.paths, [PathBuf::from("imgs")]);
+        assert_eq!(record.spec.sink.collection, "images");
+        assert_eq!(
+            record.spec.decode,
+            ImageOptions { limits: DecodeOptions::default(), background: Background::WHITE }
+        );
+        assert_eq!(record.fingerprints.preprocess, "xxh3:16e24a025385961e099b83a6d7180f28");
+    }
+}

@@ -329,7 +329,7 @@ impl Sink for EdgeStore {
     }
 
     fn describe(&self) -> serde_json::Value {
-        serde_json::json!({"store": self.dir})
+        serde_json::json!({"store": crate::item::path_text(&self.dir)})
     }
 
     fn location(&self) -> String {

@@ -45,7 +45,7 @@ pub(in crate::commands) fn report(
                     "threads": {"intra": threads.intra, "decode": threads.decode},
                     "sink_flush_seconds": summary.flush_time.as_secs_f64(),
                     "interrupted": summary.interrupted, "failure_limit_hit": summary.failure_limit_hit},
-            "checkpoint": checkpoint.path(),
+            "checkpoint": crate::item::path_text(checkpoint.path()),
             "sink": sink_json(store, &spec.sink.collection, points),
         });
         printer.result(object)?;
