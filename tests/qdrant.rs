@@ -370,8 +370,16 @@ fn push_copies_the_embedded_store_and_resumes() {
     let point = server.points(COLLECTION).into_iter().find(|point| point.id == id).expect("same ID on the server");
     assert!(point.payload["path"].as_str().expect("path").ends_with("checker.webp"));
 
-    // Again: idempotent.
-    assert!(push(&[]).status.success());
+    // Again: idempotent. Under -q it shows nothing, and never a bar into a pipe.
+    let output = push(&[]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Pushed 10 points") && !stderr.contains('\r') && !stderr.contains('\x1b'), "{stderr}");
+    let quiet = push(&["-q"]);
+    assert!(quiet.status.success());
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    // Warnings (this stand-in is an old server version) still show; progress and summary do not.
+    assert!(!stderr.contains("Pushed") && !stderr.contains("Pushing") && !stderr.contains('\r'), "{stderr}");
     assert_eq!(server.points(COLLECTION).len(), fixture_image_count());
 }
 
@@ -519,4 +527,30 @@ fn shards_running_at_once_write_every_item_once_into_one_collection() {
     let merged = stats(&ws, &["shard-0.ckpt", "shard-1.ckpt", "shard-2.ckpt"]);
     assert_eq!(merged["items"]["done"], expected.len(), "{merged}");
     assert_eq!(merged["sink"]["collections"][0]["points"], expected.len(), "one collection, counted once");
+}
+
+/// The checkpoint records how to create the collection, so a resume that must create it (the
+/// first run stopped before it existed, or it was dropped since) creates it the same way.
+#[test]
+fn resume_creates_the_collection_with_the_recorded_setup() {
+    let ws = Workspace::new();
+    let server = TestServer::start();
+    let extra = ["--shards", "3", "--replication-factor", "2", "--on-disk"];
+    let (_, code, stderr) = index_into(&ws, &server, &extra);
+    assert_eq!(code, 0, "{stderr}");
+    let client = qdrant_client::Qdrant::from_url(&server.url()).skip_compatibility_check().build().expect("client");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(client.delete_collection(COLLECTION)).expect("drop the collection");
+    assert!(server.collection(COLLECTION).is_none());
+    let checkpoint = rusqlite::Connection::open(ws.path().join("imbed.checkpoint")).expect("checkpoint");
+    checkpoint.execute("UPDATE items SET state = 0", []).expect("requeue");
+    drop(checkpoint);
+
+    let output = ws.imbed().args(["resume", "--json"]).output().expect("resume");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let collection = server.collection(COLLECTION).expect("created again");
+    assert_eq!((collection.shard_number, collection.replication_factor), (3, 2));
+    assert!(collection.on_disk_payload);
+    assert_eq!(collection.vector().on_disk, Some(true));
+    assert_all_points(&server, &ws);
 }

@@ -23,14 +23,14 @@ pub struct Printer {
     terminal: bool,
 }
 
-/// Whether stderr gets colour: CLICOLOR_FORCE (not `0`) forces it, NO_COLOR (not empty)
-/// turns it off, and otherwise only a terminal gets it, never a log file or a pipe.
+/// Whether stderr gets colour: NO_COLOR (not empty) turns it off, CLICOLOR_FORCE (not `0`)
+/// forces it, and otherwise only a terminal gets it, never a log file or a pipe.
 pub fn stderr_colour() -> bool {
     let set = |name: &str, off: &str| std::env::var_os(name).is_some_and(|value| value != off);
-    if set("CLICOLOR_FORCE", "0") {
-        return true;
+    if set("NO_COLOR", "") {
+        return false;
     }
-    !set("NO_COLOR", "") && std::io::stderr().is_terminal()
+    set("CLICOLOR_FORCE", "0") || std::io::stderr().is_terminal()
 }
 
 impl Printer {

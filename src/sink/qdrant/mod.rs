@@ -176,9 +176,16 @@ fn is_retryable(error: &QdrantError) -> bool {
 
 /// The client reports a refused or broken connection as Unknown or Internal, with this wording.
 fn is_connection_error(message: &str) -> bool {
-    ["transport error", "Failed to connect", "connection closed", "broken pipe", "Connection reset"]
-        .iter()
-        .any(|needle| message.contains(needle))
+    [
+        "transport error",
+        "Failed to connect",
+        "connection closed",
+        "broken pipe",
+        "Connection reset",
+        "Connection refused",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 /// Delay before retry `attempt` (1-based): exponential from 100 ms, capped at 10 s, with full jitter.
@@ -224,13 +231,41 @@ fn describe(error: &QdrantError) -> String {
                 Code::Unauthenticated | Code::PermissionDenied => {
                     format!("{message} (check --api-key, IMBED_QDRANT_API_KEY or QDRANT_API_KEY)")
                 }
-                Code::Unavailable => format!("server unavailable: {message}"),
-                Code::DeadlineExceeded | Code::Cancelled => format!("timed out: {message} (see --timeout)"),
-                code => format!("{code:?}: {message}"),
+                _ if is_connection_error(message) => connection_failure(message).to_string(),
+                Code::Unavailable => format!("server unavailable: {}", first_line(message)),
+                Code::DeadlineExceeded | Code::Cancelled => {
+                    format!("timed out: {} (see --timeout)", first_line(message))
+                }
+                code => format!("{code:?}: {}", first_line(message)),
             }
         }
-        other => other.to_string(),
+        other => first_line(&other.to_string()).to_string(),
     }
+}
+
+/// What went wrong with the connection, in words: the client's message nests the `Debug`
+/// output of tonic's and hyper's errors, which is no line for a log.
+fn connection_failure(message: &str) -> &'static str {
+    let message = message.to_ascii_lowercase();
+    [
+        ("connection refused", "connection refused"),
+        ("connection reset", "connection reset by the server"),
+        ("broken pipe", "connection broken"),
+        ("connection closed", "connection closed by the server"),
+        ("timed out", "connection timed out (see --connect-timeout)"),
+        ("dns error", "cannot resolve the host name"),
+        ("certificate", "TLS certificate not accepted"),
+        ("invalid peer certificate", "TLS certificate not accepted"),
+    ]
+    .iter()
+    .find(|(needle, _)| message.contains(needle))
+    .map_or("connection failed", |(_, words)| words)
+}
+
+/// A message up to where a nested `Debug` dump of the cause begins.
+fn first_line(message: &str) -> &str {
+    let end = [": tonic::", " tonic::", "\n"].iter().filter_map(|cut| message.find(cut)).min();
+    end.map_or(message, |end| &message[..end]).trim_end_matches([':', ' '])
 }
 
 /// Major versions must match; within 1.x any server from 1.10 on serves the calls imbed makes.
