@@ -554,3 +554,39 @@ fn resume_creates_the_collection_with_the_recorded_setup() {
     assert_eq!(collection.vector().on_disk, Some(true));
     assert_all_points(&server, &ws);
 }
+
+/// One retry policy: the server sink retries what may pass; a write that cannot succeed (a
+/// point over the server's request limit) fails its items at once, with one try recorded.
+#[test]
+fn a_write_that_cannot_succeed_is_not_retried() {
+    let ws = Workspace::new();
+    let server = TestServer::start();
+    let image = fixture_images().join("checker.webp");
+    let manifest = format!(
+        "{}\n{}\n",
+        serde_json::json!({"path": image, "id": "huge", "notes": "n".repeat(40 << 20)}),
+        serde_json::json!({"path": image, "id": "small"})
+    );
+    std::fs::write(ws.path().join("list.jsonl"), manifest).expect("manifest");
+    let output = ws
+        .imbed()
+        .args(["index", "--manifest", "list.jsonl", "--qdrant", &server.url(), "--collection", COLLECTION])
+        .args(["--json", "--batch-size", "1", "--max-attempts", "3"])
+        .arg("--model")
+        .arg(tiny_model())
+        .output()
+        .expect("index");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        (summary["items"]["done"].as_u64(), summary["errors"]["sink"].as_u64()),
+        (Some(1), Some(1)),
+        "{summary}"
+    );
+    assert!(!stderr.contains("retrying") && !stderr.contains("attempt 2"), "retried: {stderr}");
+    let checkpoint = rusqlite::Connection::open(ws.path().join("imbed.checkpoint")).expect("checkpoint");
+    let attempts: i64 =
+        checkpoint.query_row("SELECT attempts FROM items WHERE key = 'huge'", [], |row| row.get(0)).expect("row");
+    assert_eq!(attempts, 1);
+}

@@ -98,14 +98,11 @@ fn stats(ws: &Workspace) -> Value {
 
 /// Every point's `key` payload, with how many points carry it.
 fn stored_keys(ws: &Workspace) -> HashMap<String, usize> {
-    let store = imbed::sink::EdgeStore::open(&ws.path().join("imbed-store"), "images").expect("open store");
     let mut keys = HashMap::new();
-    store
-        .for_each_point(256, |_, payload| {
-            let key = payload["key"].as_str().expect("key payload").to_string();
-            *keys.entry(key).or_default() += 1;
-        })
-        .expect("scroll");
+    for payload in stored_payloads(ws, "images") {
+        let key = payload["key"].as_str().expect("key payload").to_string();
+        *keys.entry(key).or_default() += 1;
+    }
     keys
 }
 

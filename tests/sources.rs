@@ -14,10 +14,7 @@ use serde_json::{Map, Value};
 
 /// Every point's payload in the workspace's collection `collection`.
 fn payloads(ws: &Workspace, collection: &str) -> Vec<Map<String, Value>> {
-    let store = imbed::sink::EdgeStore::open(&ws.path().join("imbed-store"), collection).expect("open the store");
-    let mut payloads = Vec::new();
-    store.for_each_point(100, |_, payload| payloads.push(payload.clone())).expect("scroll");
-    payloads
+    stored_payloads(ws, collection)
 }
 
 #[test]

@@ -139,26 +139,6 @@ impl EdgeStore {
         })
     }
 
-    /// Calls `visit` with every point's ID and payload, in pages of `page` points.
-    pub fn for_each_point(
-        &self,
-        page: usize,
-        mut visit: impl FnMut(&str, &serde_json::Map<String, serde_json::Value>),
-    ) -> anyhow::Result<()> {
-        let mut offset = None;
-        loop {
-            let (records, next) = self.scroll(offset, page, false)?;
-            for record in &records {
-                let payload = record.payload.as_ref().map(|payload| &payload.0);
-                visit(&format_id(&record.id), payload.unwrap_or(&serde_json::Map::new()));
-            }
-            match next {
-                Some(next) => offset = Some(next),
-                None => return Ok(()),
-            }
-        }
-    }
-
     /// Up to `limit` points with their vectors, from `start` on in ID order, and the ID where
     /// the next page starts.
     pub fn read_points(&self, start: Option<Uuid>, limit: usize) -> anyhow::Result<(Vec<Point>, Option<Uuid>)> {

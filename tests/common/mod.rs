@@ -219,3 +219,18 @@ pub fn make_odd_images(ws: &Workspace) -> PathBuf {
 pub fn points(summary: &Value) -> u64 {
     summary["sink"]["points"].as_u64().expect("points in summary")
 }
+
+/// The payload of every point in `collection` of the workspace's embedded store.
+pub fn stored_payloads(ws: &Workspace, collection: &str) -> Vec<serde_json::Map<String, Value>> {
+    let store = imbed::sink::EdgeStore::open(&ws.path().join("imbed-store"), collection).expect("open the store");
+    let mut payloads = Vec::new();
+    let mut start = None;
+    loop {
+        let (points, next) = store.read_points(start, 256).expect("read the store");
+        payloads.extend(points.into_iter().map(|point| point.payload));
+        match next {
+            Some(next) => start = Some(next),
+            None => return payloads,
+        }
+    }
+}
