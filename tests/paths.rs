@@ -93,14 +93,11 @@ fn a_name_that_spells_an_escape_and_the_name_it_spells_are_two_items() {
     assert_eq!(summary["items"]["total"], 2);
 
     // Each payload's path reads back as its name; both carry the raw bytes, to open the file.
-    let store = imbed::sink::EdgeStore::open(&ws.path().join("imbed-store"), "images").expect("open the store");
     let mut found = Vec::new();
-    store
-        .for_each_point(10, |_, payload| {
-            let bytes = BASE64_STANDARD.decode(payload["path_bytes"].as_str().expect("path_bytes")).expect("base64");
-            found.push((payload["path"].as_str().expect("path").to_string(), bytes));
-        })
-        .expect("scroll");
+    for payload in stored_payloads(&ws, "images") {
+        let bytes = BASE64_STANDARD.decode(payload["path_bytes"].as_str().expect("path_bytes")).expect("base64");
+        found.push((payload["path"].as_str().expect("path").to_string(), bytes));
+    }
     found.sort();
     assert_eq!(
         found,

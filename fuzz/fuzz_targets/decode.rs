@@ -5,7 +5,7 @@
 //! imbed's ONNX Runtime, Qdrant and SQLite dependencies. It calls the pipeline's own
 //! `TensorLoader`, without the panic guard, so that a panic reaches the fuzzer.
 #![no_main]
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 #[path = "../../src/decode/mod.rs"]
 mod decode;

@@ -1,0 +1,93 @@
+//! Command-line definitions: the one source for `--help`, completions and man pages.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+mod model;
+mod parse;
+mod query;
+mod run;
+mod store;
+
+pub use model::{DecodeArgs, ModelArgs};
+pub use query::{DoctorArgs, EmbedArgs, PushArgs, SearchArgs, StatsArgs};
+pub use run::{ChangeArgs, IndexArgs, ResumeArgs, RetryFailedArgs, RunArgs, ShardArgs, WalkArgs};
+pub use store::{CollectionSetupArgs, ServerArgs, StoreArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imbed",
+    version,
+    about = "Turn folders and manifests of images into a Qdrant vector index",
+    long_about = "Turn folders and manifests of images into a Qdrant vector index.\n\n\
+        imbed walks folders or reads manifests, decodes images in parallel, embeds them in \
+        batches with an ONNX image encoder (CLIP, SigLIP, ...) and writes one point per image \
+        into an embedded Qdrant Edge store, or into a Qdrant server or cluster with --qdrant.",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print only errors and the final result.
+    #[arg(short, long, global = true, env = "IMBED_QUIET", help_heading = "Output")]
+    pub quiet: bool,
+
+    /// Log more detail (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+
+    /// ONNX Runtime shared library (libonnxruntime.so) to load.
+    ///
+    /// Without it imbed looks at ORT_DYLIB_PATH, the project's .venv, the onnxruntime
+    /// package of python3, then the system library paths.
+    #[arg(long, global = true, value_name = "FILE", env = "IMBED_ORT_LIB", help_heading = "Model")]
+    pub ort_lib: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Embed every image of folders and manifests into the store.
+    Index(IndexArgs),
+    /// Finish an interrupted run; everything else comes from the checkpoint.
+    Resume(ResumeArgs),
+    /// Process failed items again (all, or those of some error classes).
+    RetryFailed(RetryFailedArgs),
+    /// Show a checkpoint's progress, errors, rate and ETA; safe beside a running index.
+    Stats(StatsArgs),
+    /// Embed query images and print the nearest points of the store.
+    Search(SearchArgs),
+    /// Embed images and print their vectors as JSON lines.
+    Embed(EmbedArgs),
+    /// Check the ONNX Runtime library, the model and the store.
+    Doctor(DoctorArgs),
+    /// Copy a collection of the embedded store into a Qdrant server collection.
+    Push(PushArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn counts_take_suffixes() {
+        assert_eq!(parse::count("100M"), Ok(100_000_000));
+        assert_eq!(parse::count("2.5k"), Ok(2_500));
+        assert_eq!(parse::count("12345"), Ok(12_345));
+        assert!(parse::count("0").is_err() && parse::count("M").is_err() && parse::count("-3").is_err());
+    }
+}

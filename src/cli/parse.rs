@@ -1,0 +1,31 @@
+//! Value parsers with friendly errors.
+
+use std::time::Duration;
+
+pub(super) fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!("`{text}` is not a fraction between 0 and 1")),
+    }
+}
+
+/// A positive count, with an optional k, M or G suffix (thousands, millions, billions).
+pub(super) fn count(text: &str) -> Result<u64, String> {
+    let (number, scale) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&text[..at], 1e3),
+        Some((at, 'm' | 'M')) => (&text[..at], 1e6),
+        Some((at, 'g' | 'G')) => (&text[..at], 1e9),
+        _ => (text, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(value) if value * scale >= 1.0 && (value * scale) < u64::MAX as f64 => Ok((value * scale).round() as u64),
+        _ => Err(format!("`{text}` is not a positive count such as 50000000 or 50M")),
+    }
+}
+
+pub(super) fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}

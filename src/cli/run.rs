@@ -1,0 +1,176 @@
+//! The options of a run: `index`, `resume` and `retry-failed`, with their sources and run control.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CollectionSetupArgs, DecodeArgs, ModelArgs, ServerArgs, StoreArgs};
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Folders (walked recursively) or image files to index.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields.
+    #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST", help_heading = "Sources")]
+    pub manifest: Vec<PathBuf>,
+
+    /// Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone.
+    #[arg(long, env = "IMBED_STRICT_MANIFEST", help_heading = "Sources")]
+    pub strict_manifest: bool,
+
+    #[command(flatten)]
+    pub walk: WalkArgs,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub setup: CollectionSetupArgs,
+
+    #[command(flatten)]
+    pub changes: ChangeArgs,
+
+    #[command(flatten)]
+    pub shard: ShardArgs,
+
+    /// Images per inference batch (a model with a static batch size imposes its own).
+    #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE", help_heading = "Model",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub batch_size: u32,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// How a run over a finished checkpoint finds what changed.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sources")]
+pub struct ChangeArgs {
+    /// Tell changed files by a hash of their content, not only by size and modification time.
+    ///
+    /// Reads every file on every run; a file touched without being changed is not embedded again.
+    #[arg(long, env = "IMBED_VERIFY_CONTENT")]
+    pub verify_content: bool,
+
+    /// Delete the points of items whose files are gone, once the walk has finished.
+    ///
+    /// Items under a folder that could not be read, or in a source folder where no image is
+    /// left (an unmounted volume?), are kept. Deleted items are counted by `stats`.
+    #[arg(long, env = "IMBED_DELETE_MISSING")]
+    pub delete_missing: bool,
+
+    /// Embed every item again, into the same collection, even with a changed model.
+    #[arg(long)]
+    pub reindex: bool,
+}
+
+/// Which part of the corpus this machine takes.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sources")]
+pub struct ShardArgs {
+    /// Take only shard I of N (0-based), split by a hash of each item's key.
+    ///
+    /// Run the same command on N machines with I = 0..N-1, each with its own checkpoint: together
+    /// they take every item exactly once. Without it, a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX with --shard-count) or a Slurm array job (SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT) picks the shard.
+    #[arg(long, value_name = "I/N", env = "IMBED_SHARD")]
+    pub shard: Option<crate::shard::Shard>,
+
+    /// Number of shards, with JOB_COMPLETION_INDEX (a Kubernetes Job's completions).
+    #[arg(long, value_name = "N", env = "IMBED_SHARD_COUNT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_count: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Resume even though model.onnx or the preprocessing changed since the run started.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryFailedArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Retry only items that failed with this error class (repeatable), such as sink or io.
+    #[arg(long = "class", value_name = "CLASS")]
+    pub classes: Vec<String>,
+
+    /// Retry even though model.onnx or the preprocessing changed since the run started.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Settings of a run that index, resume and retry-failed share.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Run control")]
+pub struct RunArgs {
+    /// Checkpoint file recording every item's state.
+    #[arg(long, value_name = "FILE", default_value = "imbed.checkpoint", env = "IMBED_CHECKPOINT")]
+    pub checkpoint: PathBuf,
+
+    /// Tries of a transient failure (a sink write) before the item fails.
+    #[arg(long, value_name = "N", default_value_t = 3, env = "IMBED_MAX_ATTEMPTS",
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+
+    /// Stop early (exit 1) once more than N items have failed.
+    #[arg(long, value_name = "N", env = "IMBED_MAX_FAILURES")]
+    pub max_failures: Option<u64>,
+
+    /// Stop early (exit 1) once more than this fraction of items failed (checked after 100).
+    #[arg(long, value_name = "RATE", env = "IMBED_MAX_FAILURE_RATE", value_parser = super::parse::rate)]
+    pub max_failure_rate: Option<f64>,
+
+    /// Decoding threads [default: automatic split with ONNX Runtime].
+    #[arg(long, value_name = "N", env = "IMBED_DECODE_THREADS")]
+    pub decode_threads: Option<usize>,
+
+    /// MiB of decoded pixels the decoding threads may hold at once; large images wait their turn.
+    #[arg(long, value_name = "MIB", default_value_t = 1024, env = "IMBED_DECODE_MEMORY",
+          value_parser = clap::value_parser!(u64).range(16..))]
+    pub decode_memory: u64,
+
+    /// Seconds between plain progress lines when stderr is not a terminal.
+    #[arg(long, value_name = "SECS", default_value_t = 10, env = "IMBED_LOG_INTERVAL")]
+    pub log_interval: u64,
+
+    /// MiB to keep free on the store's disk; the run stops cleanly (exit 2, resumable) below it.
+    #[arg(long, value_name = "MIB", default_value_t = crate::sink::edge::DEFAULT_MIN_FREE_SPACE_MIB, env = "IMBED_MIN_FREE_SPACE")]
+    pub min_free_space: u64,
+
+    /// Print the final summary as one JSON object on stdout.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sources")]
+pub struct WalkArgs {
+    /// Include hidden files and folders (names starting with a dot).
+    #[arg(long, env = "IMBED_HIDDEN")]
+    pub hidden: bool,
+
+    /// Follow symbolic links while walking.
+    #[arg(short = 'L', long, env = "IMBED_FOLLOW_LINKS")]
+    pub follow_links: bool,
+}
