@@ -155,6 +155,8 @@ fn guarded<T>(run: impl FnOnce() -> Result<T, String>) -> Result<T, JpegError> {
 fn open<R: BufRead>(reader: R) -> Result<Decompress<R>, String> {
     // SAFETY: a zeroed jpeg_error_mgr is what jpeg_std_error expects to fill in.
     let mut errors: jpeg_error_mgr = unsafe { std::mem::zeroed() };
+    // SAFETY: `errors` is a live, exclusively borrowed jpeg_error_mgr; jpeg_std_error only
+    // fills in its fields and keeps no pointer to it.
     unsafe { mozjpeg_sys::jpeg_std_error(&mut errors) };
     errors.error_exit = Some(on_fatal);
     // Also keeps libjpeg's warnings off stderr.

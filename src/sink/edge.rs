@@ -36,7 +36,8 @@ impl Drop for EdgeStore {
         if self.flush_failed {
             return;
         }
-        // SAFETY: the shard is not used after this.
+        // SAFETY: `drop` runs once, and nothing touches `self.shard` after this take, so the
+        // shard is neither used nor dropped twice.
         let shard = unsafe { ManuallyDrop::take(&mut self.shard) };
         if crate::util::catch_panic("", move || drop(shard)).is_err() {
             tracing::warn!("closing the store at {} failed", self.dir.display());
