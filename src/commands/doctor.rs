@@ -1,5 +1,3 @@
-use std::io::Write;
-
 use super::query::{model_config, remembered_collection, QueryModel};
 use super::{server, ExitStatus, Printer};
 use crate::cli::{DoctorArgs, GlobalArgs};
@@ -8,30 +6,29 @@ use crate::pipeline::ImageOptions;
 use crate::sink::{EdgeStore, Sink};
 
 /// Checks each part a run needs and says what is wrong with it; exit 2 if any check fails.
-pub fn doctor(global: &GlobalArgs, _printer: Printer, args: DoctorArgs) -> anyhow::Result<ExitStatus> {
-    let mut out = std::io::stdout().lock();
+pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow::Result<ExitStatus> {
     let mut healthy = true;
-    let mut report = |out: &mut dyn Write, ok: bool, what: &str, detail: String| -> std::io::Result<()> {
+    let mut report = |ok: bool, what: &str, detail: String| -> std::io::Result<()> {
         healthy &= ok;
-        writeln!(out, "{} {what}: {detail}", if ok { "ok  " } else { "FAIL" })
+        printer.result(format_args!("{} {what}: {detail}", if ok { "ok  " } else { "FAIL" }))
     };
 
     match runtime::load(global.ort_lib.as_deref()) {
         Ok(runtime) => {
             let detail =
                 format!("{} (version {}, found via {})", runtime.library.display(), runtime.version, runtime.found_by);
-            report(&mut out, true, "onnxruntime", detail)?;
+            report(true, "onnxruntime", detail)?;
             let providers = runtime.providers().map_or_else(|e| format!("unknown ({e})"), |p| p.join(", "));
-            report(&mut out, true, "execution providers", providers)?;
+            report(true, "execution providers", providers)?;
         }
-        Err(error) => report(&mut out, false, "onnxruntime", format!("{error:#}"))?,
+        Err(error) => report(false, "onnxruntime", format!("{error:#}"))?,
     }
 
     // What `index` keeps beside the collection: a broken file breaks `index` and `search`.
     let remembered = match remembered_collection(&args.store) {
         Ok(remembered) => remembered,
         Err(error) => {
-            report(&mut out, false, "collection info", format!("{error:#}"))?;
+            report(false, "collection info", format!("{error:#}"))?;
             None
         }
     };
@@ -51,56 +48,58 @@ pub fn doctor(global: &GlobalArgs, _printer: Printer, args: DoctorArgs) -> anyho
                     encoder.output_name(),
                     encoder.dimension()
                 );
-                report(&mut out, true, "model", detail)?;
+                report(true, "model", detail)?;
                 for line in inputs {
-                    writeln!(out, "       input  {line}")?;
+                    printer.result(format_args!("       input  {line}"))?;
                 }
                 for line in outputs {
-                    writeln!(out, "       output {line}")?;
+                    printer.result(format_args!("       output {line}"))?;
                 }
             }
-            Err(error) => report(&mut out, false, "model", format!("{error:#}"))?,
+            Err(error) => report(false, "model", format!("{error:#}"))?,
         }
     } else {
-        writeln!(out, "-    model: none given (pass --model DIR)")?;
+        printer.result(format_args!("-    model: none given (pass --model DIR)"))?;
     }
 
     if let Some(url) = &args.store.qdrant {
         let collection = &args.store.collection;
         match server::connect(url, collection, args.store.vector_name.clone(), &args.store.server) {
             Ok(mut server) => {
-                report(&mut out, true, "qdrant", format!("{url} answers, version {}", server.server_version()))?;
+                report(true, "qdrant", format!("{url} answers, version {}", server.server_version()))?;
                 match server.open_existing().and_then(|dimension| Ok((dimension, server.state()?))) {
                     Ok((dimension, state)) => {
                         let detail = format!(
                             "`{collection}` is {}: {dimension} dimensions, {} points",
                             state.status, state.points
                         );
-                        report(&mut out, true, "collection", detail)?
+                        report(true, "collection", detail)?
                     }
-                    Err(error) => writeln!(out, "-    collection: {error:#}")?,
+                    Err(error) => printer.result(format_args!("-    collection: {error:#}"))?,
                 }
             }
-            Err(error) => report(&mut out, false, "qdrant", format!("{error:#}"))?,
+            Err(error) => report(false, "qdrant", format!("{error:#}"))?,
         }
         return Ok(if healthy { ExitStatus::Success } else { ExitStatus::Error });
     }
 
     let store_dir = EdgeStore::collection_dir(&args.store.store, &args.store.collection);
     match EdgeStore::stored_dimension(&args.store.store, &args.store.collection) {
-        Ok(None) => {
-            writeln!(out, "-    store: no collection `{}` at {} yet", args.store.collection, store_dir.display())?
-        }
+        Ok(None) => printer.result(format_args!(
+            "-    store: no collection `{}` at {} yet",
+            args.store.collection,
+            store_dir.display()
+        ))?,
         Ok(Some(_)) => match EdgeStore::open(&args.store.store, &args.store.collection) {
             Ok(store) => {
                 let points = store.count().map_or_else(|e| format!("unknown ({e})"), |n| n.to_string());
                 let detail =
                     format!("{} opens: {} dimensions, {points} points", store_dir.display(), store.dimension());
-                report(&mut out, true, "store", detail)?;
+                report(true, "store", detail)?;
             }
-            Err(error) => report(&mut out, false, "store", format!("{error:#}"))?,
+            Err(error) => report(false, "store", format!("{error:#}"))?,
         },
-        Err(error) => report(&mut out, false, "store", format!("{error:#}"))?,
+        Err(error) => report(false, "store", format!("{error:#}"))?,
     }
     Ok(if healthy { ExitStatus::Success } else { ExitStatus::Error })
 }

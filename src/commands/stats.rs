@@ -1,5 +1,4 @@
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
@@ -74,7 +73,6 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
         Err(format!("the run configuration of {} cannot be read", unreadable.join(", ")))
     };
 
-    let mut out = std::io::stdout().lock();
     if args.json {
         let error_counts: serde_json::Map<_, _> =
             errors.iter().map(|(class, (count, _))| (class.clone(), json!(count))).collect();
@@ -88,33 +86,32 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
         if !collections.is_empty() {
             object["sink"]["collections"] = json!(collections);
         }
-        writeln!(out, "{object}")?;
+        printer.result(object)?;
         return Ok(ExitStatus::Success);
     }
-    write!(
-        out,
+    let mut items = format!(
         "Items: {} total, {} done, {} failed, {} pending",
         totals.total, totals.done, totals.failed, totals.pending
-    )?;
+    );
     if totals.deleted > 0 {
-        write!(out, " ({} deleted: their files are gone)", totals.deleted)?;
+        items += &format!(" ({} deleted: their files are gone)", totals.deleted);
     }
-    writeln!(out)?;
+    printer.result(items)?;
     for (class, (count, examples)) in &errors {
-        writeln!(out, "  {class}: {count}")?;
+        printer.result(format_args!("  {class}: {count}"))?;
         for example in examples {
-            writeln!(out, "    {example}")?;
+            printer.result(format_args!("    {example}"))?;
         }
     }
     for run in &runs {
-        writeln!(out, "{}", describe_run(run))?;
+        printer.result(describe_run(run))?;
     }
     for state in &collections {
-        writeln!(out, "{}", describe_collection(state))?;
+        printer.result(describe_collection(state))?;
     }
     match sink {
-        Ok(points) => writeln!(out, "Store: {points} points")?,
-        Err(reason) => writeln!(out, "Store: not counted ({reason})")?,
+        Ok(points) => printer.result(format_args!("Store: {points} points"))?,
+        Err(reason) => printer.result(format_args!("Store: not counted ({reason})"))?,
     }
     Ok(ExitStatus::Success)
 }
