@@ -101,10 +101,11 @@ impl Printer {
 }
 
 /// `{"store": DIR}` or `{"qdrant": URL}`, with the collection and its point count.
-pub fn sink_json(sink: &dyn Sink, collection: &str, points: u64) -> serde_json::Value {
+/// `points` is null when the store could not count them.
+pub fn sink_json(sink: &dyn Sink, collection: &str, points: impl Into<Option<u64>>) -> serde_json::Value {
     let mut object = sink.describe();
     object["collection"] = serde_json::json!(collection);
-    object["points"] = serde_json::json!(points);
+    object["points"] = serde_json::json!(points.into());
     object
 }
 

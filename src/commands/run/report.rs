@@ -15,8 +15,8 @@ pub(in crate::commands) struct Outcome<'a> {
     /// Points deleted because their files are gone.
     pub deleted: u64,
     pub threads: ThreadSplit,
-    /// Points in the collection now.
-    pub points: u64,
+    /// Points in the collection now; `None` when the store could not count them.
+    pub points: Option<u64>,
 }
 
 pub(in crate::commands) fn report(
@@ -70,7 +70,7 @@ pub(in crate::commands) fn report(
     printer.summary(
         format_args!(
             "Embedded {} of {} planned images in {seconds:.1}s ({rate:.1} images/s), {} failed.{changes} \
-             Checkpoint: {} done, {} failed, {} pending. Collection `{}` at {} holds {points} points.",
+             Checkpoint: {} done, {} failed, {} pending. Collection `{}` at {} holds {}.",
             summary.done,
             summary.planned,
             summary.failed,
@@ -79,6 +79,7 @@ pub(in crate::commands) fn report(
             totals.pending,
             spec.sink.collection,
             store.location(),
+            points.map_or("an unknown number of points".to_string(), |points| format!("{points} points")),
         ),
         important,
     );
