@@ -69,7 +69,9 @@ def load_rgb(path):
         return image.convert("RGB")
 
 
-def ort_session(model_dir, threads):
+def ort_session(model_dir, threads, device="cpu"):
+    """A session on `device`: cpu, cuda or cuda:N. ONNX Runtime's Python API falls back to the
+    CPU when the CUDA provider does not load; here that is an error (SystemExit 2) instead."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -78,7 +80,19 @@ def ort_session(model_dir, threads):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     model = Path(model_dir)
     model = model / "model.onnx" if model.is_dir() else model
-    return ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+    if device == "cpu":
+        return ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+    if device != "cuda" and not device.startswith("cuda:"):
+        raise SystemExit(f"invalid device {device!r}: expected cpu, cuda or cuda:N")
+    device_id = int(device.partition(":")[2] or 0)
+    providers = [("CUDAExecutionProvider", {"device_id": device_id}), "CPUExecutionProvider"]
+    session = ort.InferenceSession(str(model), sess_options=options, providers=providers)
+    if session.get_providers()[0] != "CUDAExecutionProvider":
+        print(f"error: the CUDA provider of onnxruntime {ort.__version__} did not load on {device} "
+              f"(session providers {session.get_providers()}); see ONNX Runtime's messages above",
+              file=sys.stderr)
+        raise SystemExit(2)
+    return session
 
 
 def embedding_output(session):
