@@ -131,8 +131,13 @@ fn sigkill_at_random_moments_then_resume_stores_every_item_exactly_once() {
     let mut kills = 0;
     let mut args = index_args(&tiny_model());
     loop {
-        let mut child = spawn(&ws, &args, &log);
-        let alive_for = Duration::from_millis(moments.next_millis(50, 1200));
+        // The first kill lands once something is stored, however fast this machine runs the
+        // corpus; the later ones at random moments, which may also be after the end.
+        let (mut child, alive_for) = if kills == 0 {
+            (spawn_mid_run(&ws, &args, &log), Duration::from_millis(moments.next_millis(1, 50)))
+        } else {
+            (spawn(&ws, &args, &log), Duration::from_millis(moments.next_millis(50, 1200)))
+        };
         match wait_for(&mut child, alive_for) {
             Some(status) => {
                 assert!(status.success(), "the last run completes: {status:?}");
