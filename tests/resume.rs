@@ -221,7 +221,9 @@ fn sigint_stops_with_130_and_a_resume_hint() {
 #[test]
 fn one_process_per_checkpoint_and_stats_reads_beside_it() {
     let ws = Workspace::new();
-    let expected = corpus(&ws, "photos", CORPUS);
+    // Enough items, one per batch, that the first run is still going while the second starts
+    // and stats reads beside it, even on a fast machine.
+    let expected = corpus(&ws, "photos", 4 * CORPUS);
     let log = ws.path().join("embedded.log");
     let args = index_args_with_batch(&tiny_model(), 1);
     let mut first = spawn_mid_run(&ws, &args, &log);
