@@ -3,7 +3,8 @@
 
     gpu_photos.py OUTDIR N [--sources DIR] [--jobs J] [--seed 2024]
 
-Each photo is drawn as scripts/fetch_photos.sh draws its own: a random crop of a source
+scripts/fetch_photos.sh calls this with Debian's mate-backgrounds photos as sources (the
+bench photos); scripts/gpu-check calls it with either. Each photo is a random crop of a source
 image, scaled to 0.3-12 MP (30% of them under 2 MP; PNG and WebP up to 4 MP) at one of seven
 aspect ratios, flipped, brightness and colour jittered, and re-encoded: ~80% JPEG q80-95 (a
 quarter progressive, all optimised), ~10% PNG, ~10% WebP q80-90, split over album_NN/

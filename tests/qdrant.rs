@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture_image_count, fixture_images, ort_library, tiny_model, Workspace};
+use common::{fixture_image_count, fixture_images, ort_library, search_server, tiny_model, Workspace};
 use qdrant_server::TestServer;
 use serde_json::Value;
 use tonic::Code;
@@ -90,15 +90,7 @@ fn points_land_with_their_vectors_and_payload() {
     let cosine: f64 = stored.iter().zip(&expected).map(|(a, b)| a * b).sum();
     assert!(cosine > 0.9999, "stored vector differs from `imbed embed`: cosine {cosine}");
 
-    let output = ws
-        .imbed()
-        .args(["search", "--json", "--qdrant", &server.url(), "--collection", COLLECTION, "--model"])
-        .arg(tiny_model())
-        .arg(&image)
-        .output()
-        .expect("search");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let hits: Value = serde_json::from_slice(&output.stdout).expect("search JSON");
+    let hits = search_server(&ws, &server.url(), COLLECTION, &image);
     let best = &hits["results"][0];
     assert!(best["path"].as_str().expect("path").ends_with("portrait_shapes.jpg"), "{hits}");
     assert!(best["score"].as_f64().expect("score") > 0.9999, "{hits}");

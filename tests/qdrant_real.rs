@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture_image_count, fixture_images, ort_library, tiny_model, Workspace};
+use common::{fixture_image_count, fixture_images, ort_library, search_server, tiny_model, Workspace};
 use real_qdrant::RealQdrant;
 use serde_json::{json, Value};
 use tcp_proxy::{Fault, TcpProxy};
@@ -141,15 +141,7 @@ fn points_land_with_vectors_and_payload_and_search_finds_them() {
     let similarity = cosine(&vector_of(point), &expected);
     assert!(similarity > 0.9999, "stored vector differs from `imbed embed`: cosine {similarity}");
 
-    let output = ws
-        .imbed()
-        .args(["search", "--json", "--qdrant", &server.url(), "--collection", COLLECTION, "--model"])
-        .arg(tiny_model())
-        .arg(&image)
-        .output()
-        .expect("search");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let hits: Value = serde_json::from_slice(&output.stdout).expect("search JSON");
+    let hits = search_server(&ws, &server.url(), COLLECTION, &image);
     let best = &hits["results"][0];
     assert!(best["path"].as_str().expect("path").ends_with("portrait_shapes.jpg"), "{hits}");
     assert!(best["score"].as_f64().expect("score") > 0.9999, "{hits}");

@@ -234,3 +234,16 @@ pub fn stored_payloads(ws: &Workspace, collection: &str) -> Vec<serde_json::Map<
         }
     }
 }
+
+/// `imbed search IMAGE --json` with the tiny model against a Qdrant server's collection.
+pub fn search_server(ws: &Workspace, url: &str, collection: &str, image: &Path) -> Value {
+    let output = ws
+        .imbed()
+        .args(["search", "--json", "--qdrant", url, "--collection", collection, "--model"])
+        .arg(tiny_model())
+        .arg(image)
+        .output()
+        .expect("search");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("search JSON")
+}
