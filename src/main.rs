@@ -6,6 +6,8 @@ use imbed::commands::{self, ExitStatus};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(target_os = "linux")]
+    hide_api_key_from_process_title();
     init_logging(cli.global.verbose, commands::stderr_colour());
     let code = match commands::run(cli) {
         Ok(status) => ExitCode::from(status.code()),
@@ -25,6 +27,36 @@ fn main() -> ExitCode {
     };
     record_peak_memory();
     code
+}
+
+/// `--api-key KEY` would stay in the process title, which `ps` shows every user of the machine
+/// (/proc/PID/cmdline is world-readable, /proc/PID/environ is not). So imbed runs itself again
+/// at once, same PID, with the key moved into IMBED_QDRANT_API_KEY, which clap reads the same
+/// way. Called after parsing, so a bad command line still gets clap's error.
+#[cfg(target_os = "linux")]
+fn hide_api_key_from_process_title() {
+    use std::os::unix::process::CommandExt;
+    let mut args = std::env::args_os();
+    let Some(program) = args.next() else { return };
+    let mut kept = Vec::new();
+    let mut key = None;
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            kept.push(arg);
+            kept.extend(args.by_ref());
+            break;
+        }
+        if arg == "--api-key" {
+            key = args.next();
+        } else if let Some(value) = arg.to_str().and_then(|arg| arg.strip_prefix("--api-key=")) {
+            key = Some(value.into());
+        } else {
+            kept.push(arg);
+        }
+    }
+    let (Some(key), Ok(binary)) = (key, std::env::current_exe()) else { return };
+    // exec returns only when it failed; then the run goes on with the key where it was.
+    let _ = std::process::Command::new(binary).arg0(program).args(kept).env("IMBED_QDRANT_API_KEY", key).exec();
 }
 
 /// A debugging aid for the memory tests: with `IMBED_DEBUG_PEAK_RSS=FILE`, this process's peak

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture_image_count, fixture_images, ort_library, search_server, tiny_model, Workspace};
+use common::{fixture_image_count, fixture_images, search_server, tiny_model, Workspace};
 use real_qdrant::RealQdrant;
 use serde_json::{json, Value};
 use tcp_proxy::{Fault, TcpProxy};
@@ -35,12 +35,7 @@ fn index_into(ws: &Workspace, url: &str, collection: &str, extra: &[&str]) -> (V
 
 /// `imbed index` of the fixtures one per batch, in the background, so it can be disturbed.
 fn spawn_index(ws: &Workspace, url: &str, collection: &str, extra: &[&str]) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("imbed"))
-        .current_dir(ws.path())
-        .env("ORT_DYLIB_PATH", ort_library())
-        .env_remove("QDRANT_API_KEY")
-        .env_remove("IMBED_QDRANT_API_KEY")
-        .env_remove("IMBED_QDRANT_URL")
+    ws.process()
         .arg("index")
         .arg(fixture_images())
         .arg("--model")
@@ -309,8 +304,22 @@ fn the_api_key_is_required_checked_and_never_written_anywhere() {
     let output = ws.imbed().env("QDRANT_API_KEY", KEY).args(["stats", "-v"]).output().expect("stats");
     assert!(output.status.success());
     everything.extend([output.stdout, output.stderr].concat());
+
+    // Given as --api-key, it leaves the process title (world-readable in `ps`) at once.
+    let proxy = TcpProxy::start(server.grpc_addr());
+    proxy.set(Fault::Latency(Duration::from_millis(40)));
+    let titled = Workspace::new();
+    let mut child = spawn_index(&titled, &proxy.url(), "keyed-title", &["--api-key", KEY]);
+    wait_for_points(&server, "keyed-title", 1, &mut child);
+    let title = std::fs::read(format!("/proc/{}/cmdline", child.id())).expect("the process title");
+    let title = String::from_utf8_lossy(&title).replace('\0', " ");
+    assert!(title.contains("--qdrant") && !title.contains(KEY), "{title}");
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_exactly_once(&server, "keyed-title", &titled, &["--api-key", KEY]);
+    everything.extend([output.stdout, output.stderr].concat());
     assert!(!String::from_utf8_lossy(&everything).contains(KEY), "the key was printed");
-    for (path, bytes) in workspace_files(ws.path()) {
+    for (path, bytes) in workspace_files(ws.path()).into_iter().chain(workspace_files(titled.path())) {
         assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()), "{} holds the key", path.display());
     }
 }
@@ -459,4 +468,279 @@ fn a_slow_trickle_still_delivers_every_item() {
     let (_, code, stderr) = index_into(&ws, &proxy.url(), "trickle", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_exactly_once(server, "trickle", &ws, &[]);
+}
+
+// Moved from the stand-in (tests/qdrant.rs), which now keeps only what needs a wrong answer.
+
+#[test]
+fn named_vectors_are_written_and_searched_by_name() {
+    let Some(server) = real_qdrant::shared() else { return };
+    const COLLECTION: &str = "named";
+    let ws = Workspace::new();
+    let (_, code, stderr) = index_into(&ws, &server.url(), COLLECTION, &["--vector-name", "clip"]);
+    assert_eq!(code, 0, "{stderr}");
+    let info = server.collection(COLLECTION);
+    assert_eq!(info["config"]["params"]["vectors"]["clip"]["size"], 64, "{info}");
+    let points = server.points(COLLECTION);
+    assert!(points.iter().all(|point| point["vector"]["clip"].is_array()), "{points:?}");
+
+    let image = fixture_images().join("checker.webp");
+    let output = ws
+        .imbed()
+        .args(["search", "--json", "--qdrant", &server.url(), "--collection", COLLECTION, "--vector-name", "clip"])
+        .arg("--model")
+        .arg(tiny_model())
+        .arg(&image)
+        .output()
+        .expect("search");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let hits: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(hits["results"][0]["path"].as_str().expect("path").ends_with("checker.webp"), "{hits}");
+}
+
+#[test]
+fn bulk_load_keeps_indexing_off_until_the_run_and_its_resume_finish() {
+    let Some(server) = real_qdrant::shared() else { return };
+    const COLLECTION: &str = "bulk-killed";
+    let ws = Workspace::new();
+    let proxy = TcpProxy::start(server.grpc_addr());
+    proxy.set(Fault::Latency(Duration::from_millis(60)));
+    let mut child = spawn_index(&ws, &proxy.url(), COLLECTION, &["--bulk"]);
+    wait_for_points(server, COLLECTION, 1, &mut child);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    let info = server.collection(COLLECTION);
+    assert_eq!(info["config"]["hnsw_config"]["m"], 0, "indexing is off while the load is unfinished: {info}");
+    let summary = stats(&ws, &[]);
+    assert!(summary["items"]["pending"].as_u64().expect("pending") > 0, "{summary}");
+    let state = &summary["sink"]["collections"][0];
+    assert_eq!((state["bulk_load"].as_bool(), state["hnsw_m"].as_u64()), (Some(true), Some(0)), "{state}");
+
+    proxy.set(Fault::None);
+    ws.imbed().args(["resume", "--quiet"]).assert().success();
+    assert_eq!(server.collection(COLLECTION)["config"]["hnsw_config"]["m"], 16);
+    assert_exactly_once(server, COLLECTION, &ws, &[]);
+    assert_eq!(stats(&ws, &[])["sink"]["collections"][0]["bulk_load"], false);
+}
+
+#[test]
+fn an_interrupted_push_goes_on_where_it_stopped_and_a_repeat_changes_nothing() {
+    let Some(server) = real_qdrant::shared() else { return };
+    const COLLECTION: &str = "push-resumed";
+    let ws = Workspace::new();
+    let (summary, code) = ws.index(&[&fixture_images()], &[]);
+    assert_eq!(code, 0, "{summary}");
+    let proxy = TcpProxy::start(server.grpc_addr());
+    let push = |url: &str| {
+        let mut command = ws.process();
+        command.args(["push", "--qdrant", url, "--collection", "images", "--to-collection", COLLECTION]);
+        command.args(["--upsert-batch", "2", "--upsert-parallel", "1"]);
+        command
+    };
+    // Slow pages, so the push is killed between two of them.
+    proxy.set(Fault::Latency(Duration::from_millis(100)));
+    let mut child = push(&proxy.url()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn push");
+    // Three pages on the server: the first of them is acknowledged by now.
+    wait_for_points(server, COLLECTION, 6, &mut child);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    assert!(server.count(COLLECTION) < fixture_image_count() as u64);
+
+    proxy.set(Fault::None);
+    let output = push(&proxy.url()).arg("--json").output().expect("push");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("push JSON");
+    // It went on from the last acknowledged page instead of starting over.
+    assert!(report["pushed"].as_u64().expect("pushed") <= (fixture_image_count() - 2) as u64, "{report}");
+    assert_eq!(server.count(COLLECTION), fixture_image_count() as u64);
+
+    // Again: idempotent, with lines (never a bar) into a pipe, and nothing but warnings under -q.
+    let output = push(&proxy.url()).output().expect("push");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Pushed 10 points") && !stderr.contains('\r') && !stderr.contains('\x1b'), "{stderr}");
+    let quiet = push(&proxy.url()).arg("-q").output().expect("push -q");
+    assert!(quiet.status.success());
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(!stderr.contains("Pushed") && !stderr.contains("Pushing") && !stderr.contains('\r'), "{stderr}");
+    assert_eq!(server.count(COLLECTION), fixture_image_count() as u64);
+}
+
+/// Upsert calls the server has answered, from its Prometheus metrics.
+fn upserts_answered(server: &RealQdrant) -> u64 {
+    let (status, metrics) = server.get("/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    let metrics = metrics.as_str().expect("metrics text").to_string();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(r#"grpc_responses_total{endpoint="/qdrant.Points/Upsert"} "#))
+        .map_or(0, |count| count.trim().parse().expect("a count"))
+}
+
+/// The `key` payloads of the points in `collection`, sorted; a key twice shows up twice.
+fn stored_keys(server: &RealQdrant, collection: &str) -> Vec<String> {
+    let mut keys: Vec<String> = server
+        .points(collection)
+        .iter()
+        .map(|point| point["payload"]["key"].as_str().expect("key payload").to_string())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn a_nightly_run_sends_only_changes_and_deletes_what_is_gone() {
+    // A server of its own: the upsert counter is the whole server's.
+    let Some(server) = real_qdrant::start(None) else { return };
+    const COLLECTION: &str = "nightly";
+    let ws = Workspace::new();
+    for name in ["landscape_gradient.jpg", "portrait_shapes.jpg", "checker.webp"] {
+        ws.copy_fixture(name, &format!("photos/{name}"));
+    }
+    let nightly = |ws: &Workspace| {
+        let output = ws
+            .imbed()
+            .args(["index", "photos", "--qdrant", &server.url(), "--collection", COLLECTION])
+            .args(["--delete-missing", "--json", "--model"])
+            .arg(tiny_model())
+            .output()
+            .expect("run imbed");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).expect("JSON summary")
+    };
+    nightly(&ws);
+    let upserts = upserts_answered(&server);
+    assert!(upserts > 0);
+    let quiet = nightly(&ws);
+    assert_eq!(quiet["run"]["planned"], 0, "{quiet}");
+    assert_eq!(upserts_answered(&server), upserts, "nothing is sent when nothing changed");
+
+    std::fs::remove_file(ws.path().join("photos/checker.webp")).expect("remove");
+    ws.copy_fixture("UPPER_PLASMA.JPG", "photos/new.jpg");
+    let changed = nightly(&ws);
+    assert_eq!((changed["run"]["planned"].as_u64(), changed["run"]["deleted"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        stored_keys(&server, COLLECTION),
+        ["photos/landscape_gradient.jpg", "photos/new.jpg", "photos/portrait_shapes.jpg"]
+    );
+    assert_eq!(stats(&ws, &[])["items"]["deleted"], 1);
+}
+
+#[test]
+fn shards_running_at_once_write_every_item_once_into_one_collection() {
+    let Some(server) = real_qdrant::shared() else { return };
+    const COLLECTION: &str = "sharded";
+    let ws = Workspace::new();
+    let mut expected = Vec::new();
+    for copy in 0..3 {
+        for entry in std::fs::read_dir(fixture_images()).expect("fixtures").flatten() {
+            if entry.path().is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                ws.copy_fixture(&name, &format!("corpus/{copy}/{name}"));
+                expected.push(format!("corpus/{copy}/{name}"));
+            }
+        }
+    }
+    expected.sort();
+    let shards: Vec<_> = (0..3)
+        .map(|index| {
+            ws.process()
+                .env("JOB_COMPLETION_INDEX", index.to_string())
+                .args(["index", "corpus", "--qdrant", &server.url(), "--collection", COLLECTION, "--quiet"])
+                .args(["--shard-count", "3", "--checkpoint", &format!("shard-{index}.ckpt"), "--model"])
+                .arg(tiny_model())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for shard in shards {
+        let output = shard.wait_with_output().expect("wait");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!(stored_keys(server, COLLECTION), expected, "each item once, none missing");
+    let merged = stats(&ws, &["shard-0.ckpt", "shard-1.ckpt", "shard-2.ckpt"]);
+    assert_eq!(merged["items"]["done"], expected.len(), "{merged}");
+    assert_eq!(merged["sink"]["collections"][0]["points"], expected.len(), "one collection, counted once");
+}
+
+/// The checkpoint records how to create the collection, so a resume that must create it (the
+/// first run stopped before it existed, or it was dropped since) creates it the same way.
+#[test]
+fn resume_creates_the_collection_with_the_recorded_setup() {
+    let Some(server) = real_qdrant::shared() else { return };
+    const COLLECTION: &str = "recreated";
+    let ws = Workspace::new();
+    let (_, code, stderr) = index_into(&ws, &server.url(), COLLECTION, &["--shards", "3", "--on-disk"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (status, reply) = server.delete(&format!("/collections/{COLLECTION}"));
+    assert_eq!(status, 200, "{reply}");
+    assert!(!server.collection_exists(COLLECTION));
+    let checkpoint = rusqlite::Connection::open(ws.path().join("imbed.checkpoint")).expect("checkpoint");
+    checkpoint.execute("UPDATE items SET state = 0", []).expect("requeue");
+    drop(checkpoint);
+
+    let output = ws.imbed().args(["resume", "--json"]).output().expect("resume");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let params = &server.collection(COLLECTION)["config"]["params"];
+    assert_eq!(params["shard_number"], 3, "{params}");
+    assert_eq!((params["on_disk_payload"].as_bool(), params["vectors"]["on_disk"].as_bool()), (Some(true), Some(true)));
+    assert_exactly_once(server, COLLECTION, &ws, &[]);
+}
+
+#[test]
+fn a_black_hole_in_the_middle_of_a_run_is_timed_out_and_retried() {
+    let Some(server) = real_qdrant::shared() else { return };
+    const COLLECTION: &str = "blackhole-mid-run";
+    let ws = Workspace::new();
+    let proxy = TcpProxy::start(server.grpc_addr());
+    proxy.set(Fault::Latency(Duration::from_millis(40)));
+    let extra = ["--timeout", "1", "--max-retries", "8"];
+    let mut child = spawn_index(&ws, &proxy.url(), COLLECTION, &extra);
+    wait_for_points(server, COLLECTION, 2, &mut child);
+    proxy.set(Fault::BlackHole);
+    std::thread::sleep(Duration::from_millis(2500));
+    proxy.set(Fault::None);
+    proxy.reset_all();
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("timed out") && stderr.contains("retry 1 of 8"), "{stderr}");
+    assert_exactly_once(server, COLLECTION, &ws, &[]);
+
+    // stats reports a server that stopped answering, and goes on.
+    proxy.set(Fault::BlackHole);
+    proxy.reset_all();
+    let summary = stats(&ws, &["--timeout", "1", "--max-retries", "0"]);
+    let error = summary["sink"]["collections"][0]["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("timed out"), "{summary}");
+    assert_eq!(summary["items"]["done"], fixture_image_count() as u64, "{summary}");
+}
+
+/// Without a server binary the tests skip with a line saying how to get one, and under CI=true
+/// a skip fails: run one test of this binary again with `IMBED_TEST_QDRANT=none`.
+#[test]
+fn without_a_server_binary_a_test_skips_and_under_ci_it_fails() {
+    if std::env::var_os("IMBED_TEST_QDRANT").is_some_and(|value| value == "none") {
+        return;
+    }
+    let run = |ci: &str| {
+        Command::new(std::env::current_exe().expect("this test binary"))
+            .args(["--exact", "an_older_server_gets_one_readable_warning_and_the_run_goes_on", "--nocapture"])
+            .env("IMBED_TEST_QDRANT", "none")
+            .env("CI", ci)
+            .output()
+            .expect("run the test binary")
+    };
+    let skipped = run("false");
+    let stderr = String::from_utf8_lossy(&skipped.stderr);
+    assert!(skipped.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("SKIPPED an_older_server") && stderr.contains("set IMBED_TEST_QDRANT to a `qdrant` binary"),
+        "{stderr}"
+    );
+    let failed = run("true");
+    let output = String::from_utf8_lossy(&failed.stdout) + String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "{output}");
+    assert!(output.contains("was skipped under CI=true"), "{output}");
 }

@@ -55,7 +55,16 @@ impl RunControl {
 
     /// The command that finishes this run.
     pub fn resume_command(&self) -> String {
-        format!("imbed resume --checkpoint {}", shell_quote(&self.checkpoint.to_string_lossy()))
+        format!("imbed resume --checkpoint {}", self.quoted_checkpoint())
+    }
+
+    pub fn retry_command(&self) -> String {
+        format!("imbed retry-failed --checkpoint {}", self.quoted_checkpoint())
+    }
+
+    /// The checkpoint's path, quoted for a shell where it needs it.
+    pub fn quoted_checkpoint(&self) -> String {
+        shell_quote(&self.checkpoint.to_string_lossy())
     }
 }
 

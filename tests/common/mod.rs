@@ -104,7 +104,16 @@ impl Workspace {
 
     /// As `imbed`, but running the binary at `binary` (see `copy_imbed`).
     pub fn imbed_from(&self, binary: &Path) -> Command {
-        let mut command = Command::new(binary);
+        Command::from_std(self.process_from(binary))
+    }
+
+    /// As `imbed`, as a `std::process::Command`: one to spawn and disturb while it runs.
+    pub fn process(&self) -> std::process::Command {
+        self.process_from(&assert_cmd::cargo::cargo_bin("imbed"))
+    }
+
+    fn process_from(&self, binary: &Path) -> std::process::Command {
+        let mut command = std::process::Command::new(binary);
         command.current_dir(self.path()).env("ORT_DYLIB_PATH", ort_library());
         for var in CLEARED_ENV {
             command.env_remove(var);

@@ -18,7 +18,7 @@
 //! drop(server)                                          SIGTERM, wait, remove its storage
 //! ```
 //!
-//! The binary, in this order: `IMBED_TEST_QDRANT` (a path); `qdrant` on `PATH`; the archive in
+//! The binary, in this order: `IMBED_TEST_QDRANT` (a path, or `none` to look nowhere); `qdrant` on `PATH`; the archive in
 //! `../shared/qdrant/` beside the repository, unpacked once (under a file lock, so parallel test
 //! binaries unpack it once) into the cargo target folder.
 #![allow(dead_code)]
@@ -46,6 +46,10 @@ pub fn binary() -> Result<PathBuf, String> {
 
 fn find_binary() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("IMBED_TEST_QDRANT").filter(|path| !path.is_empty()) {
+        // `none`: run as a machine without a server would (the skip path's own test).
+        if path == "none" {
+            return Err(HOW_TO_GET_ONE.to_string());
+        }
         let path = PathBuf::from(path);
         return if path.is_file() {
             Ok(path)

@@ -87,13 +87,13 @@ pub(in crate::commands) fn report(
         printer.summary(format_args!("  {}: {}", error.class, error.count), important);
     }
     if important {
-        printer.summary(
-            format_args!(
-                "Details: imbed stats --checkpoint {0}; retry: imbed retry-failed --checkpoint {0}",
-                control.checkpoint.display()
-            ),
-            important,
-        );
+        // A notice, so that a `--json` or `--quiet` run says it too (on stderr).
+        printer.notice(format_args!(
+            "{} items failed. Details: imbed stats --checkpoint {}; retry: {}",
+            totals.failed,
+            control.quoted_checkpoint(),
+            control.retry_command()
+        ));
     }
     Ok(())
 }
