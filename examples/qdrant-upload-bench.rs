@@ -17,7 +17,7 @@ use imbed::sink::{Point, Sink};
 use imbed::util::point_id;
 
 /// Runs per setting; the median is reported, since a shared machine is noisy.
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 /// Where the points go.
 #[derive(Clone, Copy)]
@@ -53,12 +53,15 @@ fn main() -> anyhow::Result<()> {
     );
     let mut run = 0;
     for (batch, parallel) in [(64, 1), (128, 1), (256, 1), (64, 4), (128, 4), (256, 4)] {
-        for target in &targets {
-            let mut rates = Vec::with_capacity(RUNS);
-            for _ in 0..RUNS {
+        // Interleaved, so that a noisy moment falls on every target alike.
+        let mut rates = vec![Vec::with_capacity(RUNS); targets.len()];
+        for _ in 0..RUNS {
+            for (target, rates) in targets.iter().zip(&mut rates) {
                 run += 1;
                 rates.push(upload(&points, dimension, batch, parallel, *target, run)?);
             }
+        }
+        for (target, mut rates) in targets.iter().zip(rates) {
             rates.sort_by(f64::total_cmp);
             println!(
                 "{:>12} {batch:>12} {parallel:>9} {:>16.0} {:>14.0}",

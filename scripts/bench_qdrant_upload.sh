@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Points/s that imbed's server sink writes into a real Qdrant (without and with --bulk) beside
-# the loopback stand-in, for 512-dimension vectors and upsert batches of 64-256.
+# the loopback stand-in, for 512-dimension vectors and upsert batches of 64-256; then Python's
+# qdrant-client `upload_points` into the same server, for comparison.
 # Usage: scripts/bench_qdrant_upload.sh [POINTS] [DIMENSIONS]
 # The server binary, as the tests find it: IMBED_TEST_QDRANT, `qdrant` on PATH, or the archive
 # in ../shared/qdrant/ (unpacked into the cargo target folder).
@@ -23,6 +24,8 @@ if [ -z "$qdrant" ]; then
 fi
 
 cargo build --release --quiet --example qdrant-upload-bench
+scripts/setup --dev >/dev/null
+.venv/bin/python -m pip install --quiet --disable-pip-version-check qdrant-client
 
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -40,3 +43,4 @@ done
 curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null || { cat "$work/qdrant.log" >&2; exit 1; }
 echo "Qdrant $("$qdrant" --version 2>/dev/null | head -1) on 127.0.0.1:$grpc_port; $(nproc) cores"
 "$CARGO_TARGET_DIR/release/examples/qdrant-upload-bench" "$points" "$dimensions" "http://127.0.0.1:$grpc_port" 2>/dev/null
+.venv/bin/python scripts/bench_qdrant_python.py "$grpc_port" "$points" "$dimensions" 64 128 256

@@ -9,7 +9,8 @@
 //! - `fail_upsert_after_apply(n)`: a write applied, then its answer lost. A real server cannot
 //!   be stopped between applying a write and answering it.
 //! - `rate_limit_upserts(n, secs)`: ResourceExhausted with `retry-after`, as Qdrant's rate
-//!   limiter answers; the limiter needs strict mode and load to fire, so a test cannot time it.
+//!   limiter answers. Its limiter (strict mode's `write_rate_limit`) counts writes per minute,
+//!   so a real one asks a test to wait tens of seconds; this one asks for one.
 //! - `max_request_bytes`: a limit on a gRPC request. Qdrant's gRPC server has none (its REST
 //!   API has `service.max_request_size_mb`, 32), so imbed's splitting is tested here.
 //!
@@ -55,6 +56,7 @@ use qdrant_client::qdrant::collections_server::{Collections, CollectionsServer};
 use qdrant_client::qdrant::points_server::{Points, PointsServer};
 use qdrant_client::qdrant::qdrant_server::{Qdrant, QdrantServer};
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt as _;
 use tonic::transport::Server;
 use tonic::{Code, Request, Response, Status};
 
@@ -304,8 +306,14 @@ async fn serve(shared: Arc<Shared>, listener: StdTcpListener, stopped: tokio::sy
         .add_service(QdrantServer::new(service.clone()).max_decoding_message_size(limit))
         .add_service(CollectionsServer::new(service.clone()).max_decoding_message_size(limit))
         .add_service(PointsServer::new(service).max_decoding_message_size(limit));
+    // As Qdrant's server does: without it, answers wait on Nagle and delayed ACKs.
+    let incoming = TcpListenerStream::new(listener).map(|stream| {
+        let stream = stream?;
+        stream.set_nodelay(true)?;
+        Ok::<_, std::io::Error>(stream)
+    });
     tokio::select! {
-        result = router.serve_with_incoming(TcpListenerStream::new(listener)) => {
+        result = router.serve_with_incoming(incoming) => {
             if let Err(error) = result {
                 eprintln!("the Qdrant test server failed: {error}");
             }
