@@ -75,11 +75,20 @@ pub fn skip(why: &str) {
     }
 }
 
-/// Copies the `imbed` binary to `to`, so that what it looks for beside itself (a `.venv`) does
+/// Puts the `imbed` binary at `to`, so that what it looks for beside itself (a `.venv`) does
 /// not depend on where cargo built it (CARGO_TARGET_DIR).
+///
+/// A hard link where it can: a copy holds a file open for writing, and a test thread that forks
+/// meanwhile keeps it open in its child until that child execs, so running the copy can fail
+/// with ETXTBSY ("Text file busy"). A link opens nothing for writing.
 pub fn copy_imbed(to: &Path) -> PathBuf {
     std::fs::create_dir_all(to.parent().expect("a folder for the binary")).expect("binary folder");
-    std::fs::copy(assert_cmd::cargo::cargo_bin("imbed"), to).expect("copy imbed");
+    let binary = assert_cmd::cargo::cargo_bin("imbed");
+    // Never a copy onto an earlier link: that would truncate the built binary itself.
+    let _ = std::fs::remove_file(to);
+    if std::fs::hard_link(&binary, to).is_err() {
+        std::fs::copy(&binary, to).expect("copy imbed");
+    }
     to.to_path_buf()
 }
 
