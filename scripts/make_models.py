@@ -2,7 +2,7 @@
 """Generate deterministic ONNX image encoders for imbed's tests and benchmarks.
 
     make_models.py tiny  [--out tests/fixtures/model] [--static-out tests/fixtures/model-static]
-    make_models.py text  [--out tests/fixtures/text-model]
+    make_models.py text  [--out tests/fixtures/text-model] [--b32]
     make_models.py bench [--out bench/model]
 
 `tiny` writes a cheap CLIP-style encoder (input `pixel_values` [batch,3,224,224];
@@ -13,6 +13,9 @@ the graph shape and FLOPs of CLIP ViT-B/32 vision + projection (`image_embeds`
 `text` writes a tiny CLIP-text-shaped tower (inputs `input_ids` and `attention_mask`
 [batch,sequence]; output `text_embeds` [batch,64], the tiny image model's space) with
 its config.json; scripts/make_text_fixtures.py adds CLIP's real tokenizer beside it.
+`text --b32` gives it the transformer of CLIP ViT-B/32's text tower instead (width 512,
+8 heads, 12 layers, 512 dimensions; about 38 M parameters besides the small token tables),
+to measure what a text query costs; copy the tokenizer files beside it. Not committed.
 Only onnx and numpy are needed; output is byte-identical across runs.
 """
 
@@ -297,6 +300,9 @@ def text_model(width=TEXT_WIDTH, heads=TEXT_HEADS, layers=TEXT_LAYERS, context=T
     )
 
 
+B32_TEXT = {"width": 512, "heads": 8, "layers": 12, "dim": 512}
+
+
 def text_config(width=TEXT_WIDTH, heads=TEXT_HEADS, layers=TEXT_LAYERS, context=TEXT_CONTEXT, dim=TINY_DIM):
     """config.json in the shape of transformers' CLIPTextConfig (its pad_token_id is CLIP's odd 1)."""
     return {
@@ -315,11 +321,11 @@ def text_config(width=TEXT_WIDTH, heads=TEXT_HEADS, layers=TEXT_LAYERS, context=
     }
 
 
-def write_text_dir(out, model):
+def write_text_dir(out, model, sizes):
     out.mkdir(parents=True, exist_ok=True)
     path = out / "model.onnx"
     path.write_bytes(model.SerializeToString())
-    (out / "config.json").write_text(json.dumps(text_config(), indent=2) + "\n")
+    (out / "config.json").write_text(json.dumps(text_config(**sizes), indent=2) + "\n")
     return path
 
 
@@ -328,6 +334,7 @@ def main():
     ap.add_argument("kind", choices=["tiny", "text", "bench"])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--static-out", type=Path, help="tiny only: where the static batch-4 copy goes")
+    ap.add_argument("--b32", action="store_true", help="text only: CLIP ViT-B/32's text transformer size")
     args = ap.parse_args()
     if args.kind == "tiny":
         out = args.out or Path("tests/fixtures/model")
@@ -336,8 +343,9 @@ def main():
             path = write_dir(d, m)
             print(f"{path}: {path.stat().st_size} bytes, {param_count(m)} params")
     elif args.kind == "text":
-        model = text_model()
-        path = write_text_dir(args.out or Path("tests/fixtures/text-model"), model)
+        sizes = B32_TEXT if args.b32 else {}
+        model = text_model(**sizes)
+        path = write_text_dir(args.out or Path("tests/fixtures/text-model"), model, sizes)
         print(f"{path}: {path.stat().st_size} bytes, {param_count(model)} params")
     else:
         model = bench_model()

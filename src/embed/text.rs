@@ -5,6 +5,7 @@
 //! model needs a fixed length.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use ort::session::{Session, SessionInputValue};
@@ -236,7 +237,9 @@ impl TextEncoder {
         intra_threads: usize,
     ) -> anyhow::Result<Self> {
         let files = config.resolve()?;
+        let started = Instant::now();
         let session = build_session(runtime, &files.onnx, device, intra_threads)?;
+        let session_time = started.elapsed();
         let mut ids = None;
         let mut attention_mask = None;
         let mut extra = Vec::new();
@@ -261,7 +264,13 @@ impl TextEncoder {
         let ids = ids.ok_or_else(|| anyhow!("the text model {} has no input_ids input", files.onnx.display()))?;
         let model_length = model_length.and_then(|n| usize::try_from(n).ok()).filter(|&n| n > 0);
         // Without a mask the model cannot tell padding from text, so it was trained on one length (SigLIP).
+        let started = Instant::now();
         let tokenizer = TextTokenizer::from_folder(&files.dir, model_length, attention_mask.is_none())?;
+        tracing::info!(
+            "text model {}: session built in {session_time:.1?}, tokenizer read in {:.1?}",
+            files.dir.display(),
+            started.elapsed()
+        );
         let output = pick_text_output(session.outputs(), config.output.as_deref())?;
         let dimension = session.outputs()[output]
             .dtype()
