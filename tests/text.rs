@@ -62,17 +62,7 @@ fn text_vectors_match_onnxruntime_fed_transformers_ids() {
     let cases: Vec<&Value> =
         parity["cases"].as_array().expect("cases").iter().filter(|c| c["vector"].is_array()).collect();
     assert!(cases.len() >= 20, "only {} reference vectors", cases.len());
-    let ws = Workspace::new();
-    let mut command = ws.imbed();
-    command.arg("embed").arg("--text-model").arg(text_model());
-    for case in &cases {
-        command.arg("--text").arg(case["text"].as_str().expect("text"));
-    }
-    let output = command.output().expect("embed");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let lines: Vec<Value> =
-        String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
-    assert_eq!(lines.len(), cases.len());
+    let lines = embed_texts(&Workspace::new(), &text_model(), &[], &cases);
     for (line, case) in lines.iter().zip(&cases) {
         assert_eq!(line["text"], case["text"]);
         let ours = numbers(&line["vector"]);
@@ -81,6 +71,21 @@ fn text_vectors_match_onnxruntime_fed_transformers_ids() {
         let similarity = cosine(&ours, &numbers(&case["vector"]));
         assert!(similarity >= 0.9999, "{}: cosine {similarity}", case["text"]);
     }
+}
+
+/// `imbed embed --text-model MODEL EXTRA --text T...` for each case's text: one JSON line each.
+fn embed_texts(ws: &Workspace, model: &Path, extra: &[&str], cases: &[&Value]) -> Vec<Value> {
+    let mut command = ws.imbed();
+    command.arg("embed").arg("--text-model").arg(model).args(extra);
+    for case in cases {
+        command.arg("--text").arg(case["text"].as_str().expect("text"));
+    }
+    let output = command.output().expect("embed");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(lines.len(), cases.len());
+    lines
 }
 
 /// The fixtures indexed with the tiny image model, the text model recorded with them.
@@ -158,7 +163,7 @@ fn search_by_text_ranks_by_the_text_vector_with_the_model_the_collection_remembe
     let query = text_vector(&ws, "a red sneaker on white", &[&flag[0], &flag[1]]);
     // No --text-model: the collection recorded it at index time.
     let hits = search_json(&ws, &["--text", "a red sneaker on white"]);
-    assert_eq!(hits["query"], "\"a red sneaker on white\"");
+    assert_eq!(hits["query"], "a red sneaker on white");
     assert_eq!(hits["parts"][0]["text"], "a red sneaker on white");
     assert_same_ranking(&ranking_of(&hits), &expected_ranking(&ws, &query));
 
@@ -198,6 +203,11 @@ fn subtraction_follows_the_documented_arithmetic() {
     assert_same_ranking(&found, &expected_ranking(&ws, &normalised(query)));
     assert!(found.last().expect("hits").0.ends_with("checker.webp"), "{found:?}");
     assert_eq!(hits["query"], format!("{a_arg} − 0.5×\"stripes\" − {b_arg}"));
+
+    // Query images are either positional (one search each) or parts of the query, not both.
+    let output = ws.imbed().args(["search", &a_arg, "--text", "dog"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not both"));
 
     // Parts that cancel out leave no direction to search in: exit 2.
     let output = ws.imbed().args(["search", "--text", "dog", "--not", "dog"]).output().expect("run");
@@ -327,4 +337,35 @@ fn index_records_the_text_model_and_a_later_index_keeps_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no tokenizer.json"), "{stderr}");
+}
+
+#[test]
+fn a_siglip_shaped_model_pads_to_its_fixed_length_and_reads_the_output_it_is_told() {
+    let model = fixtures().join("siglip-text-model");
+    let parity: Value =
+        serde_json::from_slice(&std::fs::read(model.join("parity.json")).expect("parity.json")).expect("JSON");
+    let cases = parity["cases"].as_array().expect("cases");
+    // The model's input is [batch, 16] and it takes no attention mask: every text is padded
+    // with the pad token that special_tokens_map.json names (`</s>`, id 1).
+    let tokenizer = imbed::embed::TextTokenizer::from_folder(&model, Some(16), true).expect("tokenizer");
+    assert!(tokenizer.padded() && tokenizer.max_length() == 16);
+    for case in cases {
+        let text = case["text"].as_str().expect("text");
+        let expected: Vec<i64> = numbers(&case["ids"]).into_iter().map(|id| id as i64).collect();
+        assert_eq!(tokenizer.encode(text).expect("encode").ids, expected, "{text:?}");
+    }
+
+    let ws = Workspace::new();
+    let cases: Vec<&Value> = cases.iter().collect();
+    let lines = embed_texts(&ws, &model, &["--text-output", "pooler_output"], &cases);
+    for (line, case) in lines.iter().zip(cases) {
+        let similarity = cosine(&numbers(&line["vector"]), &numbers(&case["vector"]));
+        assert!(similarity >= 0.9999, "{}: cosine {similarity}", case["text"]);
+    }
+
+    // Its output is not text_embeds, and imbed does not guess.
+    let output = ws.imbed().args(["embed", "--text", "a dog", "--text-model"]).arg(&model).output().expect("embed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no output `text_embeds`") && stderr.contains("pooler_output"), "{stderr}");
 }

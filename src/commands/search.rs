@@ -130,7 +130,20 @@ pub fn search(global: &GlobalArgs, printer: Printer, args: SearchArgs) -> anyhow
     let weighted: Vec<(f32, &[f32])> = vectors.iter().map(|(weight, vector)| (*weight, vector.as_slice())).collect();
     let query = combine(&weighted)?;
     let hits = store.search(&query, params)?;
-    let label: String = parts
+    let label: String = match parts.as_slice() {
+        // One plain part reads as image search's query does: the text or the path itself.
+        [WeightedPart { weight: 1.0, part: Part::Text(text) }] => text.clone(),
+        [WeightedPart { weight: 1.0, part: Part::Image(path) }] => path_text(path).into_owned(),
+        _ => label(&parts),
+    };
+    let described: Vec<Value> = parts.iter().map(WeightedPart::describe).collect();
+    printer.hits(json!({"query": label, "parts": described}), None, &hits)?;
+    Ok(ExitStatus::Success)
+}
+
+/// The parts as one line: `2×"golden retriever" + dog.jpg − "indoors"`.
+fn label(parts: &[WeightedPart]) -> String {
+    parts
         .iter()
         .enumerate()
         .map(|(i, part)| {
@@ -142,10 +155,7 @@ pub fn search(global: &GlobalArgs, printer: Printer, args: SearchArgs) -> anyhow
             };
             format!("{sign}{}", part.label())
         })
-        .collect();
-    let described: Vec<Value> = parts.iter().map(WeightedPart::describe).collect();
-    printer.hits(json!({"query": label, "parts": described}), None, &hits)?;
-    Ok(ExitStatus::Success)
+        .collect()
 }
 
 fn load_image_model(
