@@ -44,6 +44,8 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l preprocess -d 'Pre
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l text-output -d 'Text model output holding the embedding [default: text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-file-size -d 'Files larger than this many MiB fail as too_large without being read' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l background -d 'Colour that transparent pixels are composited over: white, black or #RRGGBB' -r
@@ -142,12 +144,20 @@ complete -c imbed -n "__fish_imbed_using_subcommand stats" -s q -l quiet -d 'Pri
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l text -d 'A text to search for, as [WEIGHT:]TEXT. --text, --image, --not and --not-image together make one query: the weighted sum of their normalised vectors, normalised' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l image -d 'A query image to add to the combined query, as [WEIGHT:]IMAGE' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l not -d 'A text to subtract from the combined query, as [WEIGHT:]TEXT' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l not-image -d 'An image to subtract from the combined query, as [WEIGHT:]IMAGE' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l filter -d 'Only points whose payload passes: FIELD=VALUE, FIELD>=NUMBER or FIELD<=NUMBER; repeated, all must pass (format=jpeg, width>=1024)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l min-score -d 'Drop hits scoring below this cosine similarity' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s k -l top -d 'Number of results' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l text-output -d 'Text model output holding the embedding [default: text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-file-size -d 'Files larger than this many MiB fail as too_large without being read' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l background -d 'Colour that transparent pixels are composited over: white, black or #RRGGBB' -r
@@ -169,11 +179,14 @@ complete -c imbed -n "__fish_imbed_using_subcommand search" -s q -l quiet -d 'Pr
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l text -d 'Texts to embed with the text model, one JSON line each' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l text-output -d 'Text model output holding the embedding [default: text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l max-file-size -d 'Files larger than this many MiB fail as too_large without being read' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l background -d 'Colour that transparent pixels are composited over: white, black or #RRGGBB' -r

@@ -28,6 +28,7 @@ fn main() -> anyhow::Result<()> {
     let spec = RunSpec {
         sources: SourceSpec::default(),
         model: ModelConfig { path: model, preset: None, output: None, normalize: true, device: Device::Cpu },
+        text_model: None,
         sink: SinkTarget { store, collection: "images".into(), qdrant: None },
         decode: ImageOptions::default(),
         batch_size: 32,

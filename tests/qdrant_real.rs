@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture_image_count, fixture_images, search_server, tiny_model, Workspace};
+use common::{fixture_image_count, fixture_images, search_server, text_model, tiny_model, Workspace};
 use real_qdrant::RealQdrant;
 use serde_json::{json, Value};
 use tcp_proxy::{Fault, TcpProxy};
@@ -150,6 +150,68 @@ fn points_land_with_vectors_and_payload_and_search_finds_them() {
     assert_eq!(state["points"], fixture_image_count() as u64, "{summary}");
     assert_eq!(state["indexed_vectors"], info["indexed_vectors_count"], "{summary} vs {info}");
     assert_eq!(state["collection"], COLLECTION, "{summary}");
+}
+
+/// `imbed search --json --qdrant URL --text-model ... ARGS` against `collection`: stdout, exit code, stderr.
+fn search_text_on(ws: &Workspace, url: &str, collection: &str, args: &[&str]) -> (String, i32, String) {
+    let output = ws
+        .imbed()
+        .args(["search", "--top", "100", "--qdrant", url, "--collection", collection, "--model"])
+        .arg(tiny_model())
+        .arg("--text-model")
+        .arg(text_model())
+        .args(args)
+        .output()
+        .expect("search");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (text(&output.stdout), output.status.code().unwrap_or(-1), text(&output.stderr))
+}
+
+#[test]
+fn text_queries_and_payload_filters_are_answered_by_the_server() {
+    let Some(server) = real_qdrant::shared() else { return };
+    const COLLECTION: &str = "filters";
+    let ws = Workspace::new();
+    let (_, code, stderr) = index_into(&ws, &server.url(), COLLECTION, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let points = server.points(COLLECTION);
+    let passes = |p: &&Value| p["payload"]["format"] == "png" && p["payload"]["width"].as_u64() >= Some(100);
+    let expected: BTreeSet<String> =
+        points.iter().filter(passes).map(|p| p["id"].as_str().expect("id").to_string()).collect();
+    assert!(!expected.is_empty() && expected.len() < points.len(), "{points:?}");
+
+    let (stdout, code, stderr) = search_text_on(
+        &ws,
+        &server.url(),
+        COLLECTION,
+        &["--json", "--text", "a dog", "--filter", "format=png", "--filter", "width>=100"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let hits: Value = serde_json::from_str(&stdout).expect("JSON");
+    let found: BTreeSet<String> = hits["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(found, expected, "{hits}");
+
+    // Combined with an image and a score floor: the image itself, alone.
+    let image = fixture_images().join("grayscale_portrait.png").display().to_string();
+    let args = ["--json", "--image", &image, "--text", "0.01:a dog", "--filter", "format=png", "--min-score", "0.999"];
+    let (stdout, code, stderr) = search_text_on(&ws, &server.url(), COLLECTION, &args);
+    assert_eq!(code, 0, "{stderr}");
+    let hits: Value = serde_json::from_str(&stdout).expect("JSON");
+    let results = hits["results"].as_array().expect("results");
+    assert!(
+        results.len() == 1 && results[0]["path"].as_str().expect("path").ends_with("grayscale_portrait.png"),
+        "{hits}"
+    );
+
+    // Nothing passes: exit 0, nothing printed.
+    let (stdout, code, stderr) =
+        search_text_on(&ws, &server.url(), COLLECTION, &["--text", "a dog", "--filter", "format=heic"]);
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
 }
 
 #[test]

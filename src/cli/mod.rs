@@ -10,7 +10,8 @@ mod query;
 mod run;
 mod store;
 
-pub use model::{DecodeArgs, ModelArgs};
+pub use model::{DecodeArgs, ModelArgs, TextModelArgs};
+pub use parse::Weighted;
 pub use query::{DoctorArgs, EmbedArgs, PushArgs, SearchArgs, StatsArgs};
 pub use run::{ChangeArgs, IndexArgs, ResumeArgs, RetryFailedArgs, RunArgs, ShardArgs, WalkArgs};
 pub use store::{CollectionSetupArgs, ServerArgs, StoreArgs};
@@ -89,5 +90,19 @@ mod tests {
         assert_eq!(parse::count("2.5k"), Ok(2_500));
         assert_eq!(parse::count("12345"), Ok(12_345));
         assert!(parse::count("0").is_err() && parse::count("M").is_err() && parse::count("-3").is_err());
+    }
+
+    #[test]
+    fn query_parts_take_an_optional_weight() {
+        let part = |weight: f64, value: &str| Ok(Weighted { weight, value: value.to_string() });
+        assert_eq!(parse::weighted("2:golden retriever"), part(2.0, "golden retriever"));
+        assert_eq!(parse::weighted("0.25: a dog"), part(0.25, " a dog"));
+        assert_eq!(parse::weighted("a red car"), part(1.0, "a red car"));
+        assert_eq!(parse::weighted("photo: beach"), part(1.0, "photo: beach"));
+        assert_eq!(parse::weighted("1:3:4 aspect"), part(1.0, "3:4 aspect"));
+        assert_eq!(parse::weighted(""), part(1.0, ""));
+        assert!(
+            parse::weighted("0:x").is_err() && parse::weighted("-1:x").is_err() && parse::weighted("nan:x").is_err()
+        );
     }
 }

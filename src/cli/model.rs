@@ -59,3 +59,18 @@ pub struct ModelArgs {
     #[arg(long, value_name = "N", env = "IMBED_INTRA_THREADS")]
     pub intra_threads: Option<usize>,
 }
+
+/// The text tower that embeds `--text` queries into the image model's space.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Model")]
+pub struct TextModelArgs {
+    /// Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json,
+    /// special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text).
+    /// `index` records it with the collection, so search finds it there.
+    #[arg(long, value_name = "DIR", env = "IMBED_TEXT_MODEL")]
+    pub text_model: Option<PathBuf>,
+
+    /// Text model output holding the embedding [default: text_embeds]; it is L2-normalised.
+    #[arg(long, value_name = "NAME", env = "IMBED_TEXT_OUTPUT")]
+    pub text_output: Option<String>,
+}

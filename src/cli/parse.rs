@@ -29,3 +29,25 @@ pub(super) fn seconds(text: &str) -> Result<Duration, String> {
         _ => Err(format!("`{text}` is not a positive number of seconds")),
     }
 }
+
+/// A query part with its weight, from `WEIGHT:VALUE` or a bare `VALUE` (weight 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weighted {
+    pub weight: f64,
+    pub value: String,
+}
+
+/// `2:golden retriever` is weight 2; a prefix before the first `:` that is not a number is
+/// part of the value (`photo: beach`), and `1:` keeps a value that starts with one (`1:3:4`).
+pub(super) fn weighted(text: &str) -> Result<Weighted, String> {
+    let split = text.split_once(':').and_then(|(prefix, rest)| Some((prefix.trim().parse::<f64>().ok()?, rest)));
+    match split {
+        Some((weight, value)) if weight.is_finite() && weight > 0.0 => {
+            Ok(Weighted { weight, value: value.to_string() })
+        }
+        Some(_) => Err(format!(
+            "`{text}`: a weight must be a positive number (subtract a part with --not or --not-image instead)"
+        )),
+        None => Ok(Weighted { weight: 1.0, value: text.to_string() }),
+    }
+}

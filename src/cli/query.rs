@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CollectionSetupArgs, DecodeArgs, ModelArgs, ServerArgs, StoreArgs};
+use super::{CollectionSetupArgs, DecodeArgs, ModelArgs, ServerArgs, StoreArgs, TextModelArgs, Weighted};
+use crate::sink::Condition;
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -62,10 +63,38 @@ pub struct PushArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("query").multiple(true).required(true)
+    .args(["images", "text", "image", "not", "not_image"]))]
 pub struct SearchArgs {
     /// Query images; with several, one block (or JSON line) per image.
-    #[arg(value_name = "IMAGE", required = true)]
+    #[arg(value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
+
+    /// A text to search for, as [WEIGHT:]TEXT. --text, --image, --not and --not-image
+    /// together make one query: the weighted sum of their normalised vectors, normalised.
+    #[arg(long, value_name = "[WEIGHT:]TEXT", value_parser = super::parse::weighted, help_heading = "Query")]
+    pub text: Vec<Weighted>,
+
+    /// A query image to add to the combined query, as [WEIGHT:]IMAGE.
+    #[arg(long, value_name = "[WEIGHT:]IMAGE", value_parser = super::parse::weighted, help_heading = "Query")]
+    pub image: Vec<Weighted>,
+
+    /// A text to subtract from the combined query, as [WEIGHT:]TEXT.
+    #[arg(long, value_name = "[WEIGHT:]TEXT", value_parser = super::parse::weighted, help_heading = "Query")]
+    pub not: Vec<Weighted>,
+
+    /// An image to subtract from the combined query, as [WEIGHT:]IMAGE.
+    #[arg(long, value_name = "[WEIGHT:]IMAGE", value_parser = super::parse::weighted, help_heading = "Query")]
+    pub not_image: Vec<Weighted>,
+
+    /// Only points whose payload passes: FIELD=VALUE, FIELD>=NUMBER or FIELD<=NUMBER;
+    /// repeated, all must pass (format=jpeg, width>=1024).
+    #[arg(long, value_name = "CONDITION", help_heading = "Query")]
+    pub filter: Vec<Condition>,
+
+    /// Drop hits scoring below this cosine similarity.
+    #[arg(long, value_name = "SCORE", allow_negative_numbers = true, help_heading = "Query")]
+    pub min_score: Option<f32>,
 
     /// Number of results.
     #[arg(short = 'k', long, value_name = "K", default_value_t = 10)]
@@ -73,6 +102,9 @@ pub struct SearchArgs {
 
     #[command(flatten)]
     pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub text_model: TextModelArgs,
 
     #[command(flatten)]
     pub decode: DecodeArgs,
@@ -86,13 +118,21 @@ pub struct SearchArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("input").multiple(true).required(true).args(["images", "text"]))]
 pub struct EmbedArgs {
     /// Images to embed.
-    #[arg(value_name = "IMAGE", required = true)]
+    #[arg(value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
+
+    /// Texts to embed with the text model, one JSON line each.
+    #[arg(long, value_name = "TEXT")]
+    pub text: Vec<String>,
 
     #[command(flatten)]
     pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub text_model: TextModelArgs,
 
     #[command(flatten)]
     pub decode: DecodeArgs,

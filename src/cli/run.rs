@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CollectionSetupArgs, DecodeArgs, ModelArgs, ServerArgs, StoreArgs};
+use super::{CollectionSetupArgs, DecodeArgs, ModelArgs, ServerArgs, StoreArgs, TextModelArgs};
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
@@ -25,6 +25,9 @@ pub struct IndexArgs {
 
     #[command(flatten)]
     pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub text_model: TextModelArgs,
 
     #[command(flatten)]
     pub decode: DecodeArgs,

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context};
 
-use super::query::{decode_options, model_config, remembered_collection};
+use super::query::{decode_options, model_config, remembered_collection, text_model_config};
 use super::run::{execute, Prepared, RunControl, RunRequest};
 use super::{server, ExitStatus, Printer};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock};
@@ -40,6 +40,7 @@ pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::
     let spec = RunSpec {
         sources,
         model: model_config(&args.model, remembered.as_ref())?,
+        text_model: text_model_config(&args.text_model, remembered.as_ref())?,
         sink: SinkTarget { store: args.store.store.clone(), collection: args.store.collection.clone(), qdrant },
         decode: decode_options(&args.decode),
         batch_size: args.batch_size,
@@ -49,6 +50,10 @@ pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::
         working_dir: std::env::current_dir().context("cannot read the current folder")?,
     };
 
+    if let Some(text_model) = &spec.text_model {
+        // Recorded, not loaded: a typo should still fail now rather than at the first search.
+        text_model.resolve()?;
+    }
     let control = RunControl::from_args(&args.run, args.model.intra_threads);
     // A model or device that cannot be used fails before any checkpoint is written.
     let prepared = Prepared::new(global, spec, control.threads)?;

@@ -1,14 +1,14 @@
-//! What search, embed and doctor share: the model from flags or from what the store
-//! remembers, loaded once, and query images embedded one at a time.
+//! What search, embed and doctor share: the models from flags or from what the store
+//! remembers, loaded once, and query images and texts embedded one at a time.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
 use super::{ExitStatus, Printer, ThreadSplit};
-use crate::cli::{DecodeArgs, GlobalArgs, ModelArgs, StoreArgs};
+use crate::cli::{DecodeArgs, GlobalArgs, ModelArgs, StoreArgs, TextModelArgs};
 use crate::decode::{DecodeOptions, MemoryBudget};
-use crate::embed::{runtime, Encoder, ModelConfig, ResolvedModel};
+use crate::embed::{runtime, Encoder, ModelConfig, ResolvedModel, TextEncoder, TextModelConfig};
 use crate::item::path_text;
 use crate::pipeline::{ImageOptions, ImageSource, TensorLoader};
 use crate::sink::{CollectionInfo, EdgeStore};
@@ -31,6 +31,38 @@ pub(super) fn model_config(args: &ModelArgs, remembered: Option<&CollectionInfo>
         normalize: !args.no_normalize && remembered.is_none_or(|info| info.normalize),
         device: args.device,
     })
+}
+
+/// The text model flags; without `--text-model`, what the store remembers of its collection.
+pub(super) fn text_model_config(
+    args: &TextModelArgs,
+    remembered: Option<&CollectionInfo>,
+) -> anyhow::Result<Option<TextModelConfig>> {
+    let Some(path) = &args.text_model else {
+        let remembered = remembered.and_then(|info| info.text_model.clone());
+        return Ok(
+            remembered.map(|config| TextModelConfig { output: args.text_output.clone().or(config.output), ..config })
+        );
+    };
+    let path = std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+    Ok(Some(TextModelConfig { path, output: args.text_output.clone() }))
+}
+
+/// Loads the text model for queries; `None` says how to name one.
+pub(super) fn load_text_model(
+    global: &GlobalArgs,
+    config: Option<&TextModelConfig>,
+    model: &ModelArgs,
+) -> anyhow::Result<TextEncoder> {
+    let Some(config) = config else {
+        bail!(
+            "no text model given: pass --text-model DIR (a folder with model.onnx and tokenizer.json), \
+             or record one with `imbed index --text-model DIR`"
+        )
+    };
+    let runtime = runtime::load(global.ort_lib.as_deref())?;
+    TextEncoder::load(runtime, config, model.device, ThreadSplit::new(model.intra_threads, None).intra)
+        .with_context(|| format!("cannot load the text model {}", config.path.display()))
 }
 
 /// What the embedded store remembers of its collection; a server keeps no such record.
@@ -79,22 +111,9 @@ impl QueryModel {
         printer: Printer,
         mut use_vector: impl FnMut(&Path, Vec<f32>) -> anyhow::Result<()>,
     ) -> anyhow::Result<ExitStatus> {
-        let loader = TensorLoader {
-            preprocessor: &self.model.preprocessor,
-            layout: self.encoder.layout(),
-            decode: self.options.limits,
-            budget: MemoryBudget::unlimited(),
-        };
         let mut failed = false;
         for image in images {
-            let embedded = loader
-                .load(ImageSource::File(image))
-                .map_err(|error| format!("[{}]: {}", error.class, error.message))
-                .and_then(|(_, slot)| {
-                    let vectors = self.encoder.embed(&[&slot]).map_err(|error| format!("[model]: {error:#}"))?;
-                    vectors.into_iter().next().ok_or_else(|| "[model]: the model returned no vector".to_string())
-                });
-            match embedded {
+            match self.embed_image(image) {
                 Ok(vector) => use_vector(image, vector)?,
                 Err(why) => {
                     printer.warning(format_args!("{} {why}", path_text(image)));
@@ -103,5 +122,19 @@ impl QueryModel {
             }
         }
         Ok(if failed { ExitStatus::ItemsFailed } else { ExitStatus::Success })
+    }
+
+    /// One image's vector, or why there is none: `[class]: message`.
+    pub fn embed_image(&mut self, image: &Path) -> Result<Vec<f32>, String> {
+        let loader = TensorLoader {
+            preprocessor: &self.model.preprocessor,
+            layout: self.encoder.layout(),
+            decode: self.options.limits,
+            budget: MemoryBudget::unlimited(),
+        };
+        let (_, slot) =
+            loader.load(ImageSource::File(image)).map_err(|error| format!("[{}]: {}", error.class, error.message))?;
+        let vectors = self.encoder.embed(&[&slot]).map_err(|error| format!("[model]: {error:#}"))?;
+        vectors.into_iter().next().ok_or_else(|| "[model]: the model returned no vector".to_string())
     }
 }

@@ -249,6 +249,7 @@ fn open_sink(
             preprocess: model.config.preset.map(|preset| preset.name().to_string()),
             output: model.config.output.clone(),
             normalize: model.config.normalize,
+            text_model: spec.text_model.clone(),
         };
         let store = EdgeStore::open_or_create(&spec.sink.store, &spec.sink.collection, &info)?;
         return Ok(RunSink::Edge(store.with_min_free_space(min_free_space)));

@@ -1,7 +1,10 @@
-//! The image encoder: an ONNX Runtime session owned by one thread, fed whole batches.
+//! The encoders: ONNX Runtime sessions owned by one thread. The image encoder is fed whole
+//! batches of preprocessed slots; the text encoder (`text`) one tokenized text at a time.
 
+pub mod combine;
 mod model;
 pub mod runtime;
+pub mod text;
 
 use std::path::Path;
 
@@ -15,14 +18,16 @@ use ort::value::{Outlet, Tensor, TensorElementType, ValueType};
 use crate::preprocess::Layout;
 pub use model::{Device, ModelConfig, ResolvedModel};
 pub use runtime::Runtime;
+pub use text::{TextEncoder, TextModelConfig, TextTokenizer};
 
-/// What the embed stage needs of a model: batches of preprocessed slots in, one vector per
-/// slot out. [`Encoder`] is the ONNX Runtime one; tests put in fakes that stall or fail.
-pub trait Embed: Send {
+/// What a model does for imbed: inputs in, one vector per input out, in order. The input is
+/// a preprocessed image slot (`[f32]`, what the embed stage feeds [`Encoder`]; tests put in
+/// fakes that stall or fail) or a text (`str`, for [`TextEncoder`]).
+pub trait Embed<Input: ?Sized = [f32]>: Send {
     /// The batch size to use: the model's, when its input shape fixes one.
     fn batch_size(&self, requested: usize) -> usize;
-    /// Embeds up to one batch of preprocessed images, one vector per slot, in order.
-    fn embed(&mut self, slots: &[&[f32]]) -> anyhow::Result<Vec<Vec<f32>>>;
+    /// Embeds up to one batch of inputs, one vector each, in order.
+    fn embed(&mut self, inputs: &[&Input]) -> anyhow::Result<Vec<Vec<f32>>>;
 }
 
 impl Embed for Encoder {

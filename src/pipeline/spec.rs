@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::DecodeOptions;
-use crate::embed::{ModelConfig, ResolvedModel};
+use crate::embed::{ModelConfig, ResolvedModel, TextModelConfig};
 use crate::preprocess::Background;
 use crate::shard::Shard;
 use crate::sink::SinkTarget;
@@ -20,6 +20,9 @@ pub struct RunSpec {
     pub sources: SourceSpec,
     #[serde(flatten)]
     pub model: ModelConfig,
+    /// The text model the collection records for searches; the run itself never loads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_model: Option<TextModelConfig>,
     #[serde(flatten)]
     pub sink: SinkTarget,
     /// Checkpoints from before these options existed get the defaults of then (full-size decoding).
@@ -166,6 +169,7 @@ mod tests {
                 normalize: true,
                 device: Device::Cpu,
             },
+            text_model: None,
             sink: SinkTarget { store, collection: "images".into(), qdrant: None },
             decode: ImageOptions::default(),
             batch_size: 32,

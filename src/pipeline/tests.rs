@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::decode::DecodeOptions;
 use crate::preprocess::{Layout, Preprocessor, Step};
-use crate::sink::{Point, ScoredPoint, SinkError};
+use crate::sink::{Point, ScoredPoint, SearchParams, SinkError};
 use crate::source::SourceSpec;
 
 /// A folder of `count` small PNGs and a checkpoint beside it.
@@ -107,7 +107,7 @@ impl Sink for &FakeSink {
     fn count(&self) -> Result<u64, SinkError> {
         Ok(self.acknowledged.load(Ordering::SeqCst))
     }
-    fn search(&self, _: &[f32], _: usize) -> Result<Vec<ScoredPoint>, SinkError> {
+    fn search(&self, _: &[f32], _: SearchParams<'_>) -> Result<Vec<ScoredPoint>, SinkError> {
         Ok(Vec::new())
     }
     fn describe(&self) -> serde_json::Value {

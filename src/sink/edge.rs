@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use qdrant_edge::{
-    CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, NamedQuery, Payload, PointId,
+    CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, Filter, NamedQuery, Payload, PointId,
     PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, ScrollRequest, SearchRequest,
     UpdateOperation, VectorInternal, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
     DEFAULT_VECTOR_NAME,
@@ -17,7 +17,7 @@ use qdrant_edge::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Point, ScoredPoint, Sink, SinkError};
+use super::{Point, ScoredPoint, SearchParams, Sink, SinkError};
 
 pub struct EdgeStore {
     /// Dropped by hand: EdgeShard's own Drop flushes, and panics if flushing fails.
@@ -59,6 +59,9 @@ pub struct CollectionInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     pub normalize: bool,
+    /// The text tower for `search --text`, recorded by `index --text-model` and never used there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_model: Option<crate::embed::TextModelConfig>,
 }
 
 impl EdgeStore {
@@ -287,16 +290,22 @@ impl Sink for EdgeStore {
         Ok(count as u64)
     }
 
-    fn search(&self, vector: &[f32], top: usize) -> Result<Vec<ScoredPoint>, SinkError> {
+    fn search(&self, vector: &[f32], params: SearchParams<'_>) -> Result<Vec<ScoredPoint>, SinkError> {
+        let filter = if params.filter.is_empty() {
+            None
+        } else {
+            let filter = super::filter::to_json(params.filter);
+            Some(serde_json::from_value::<Filter>(filter).map_err(|error| SinkError::Read(error.to_string()))?)
+        };
         let request = SearchRequest {
             query: QueryEnum::Nearest(NamedQuery { query: VectorInternal::Dense(vector.to_vec()), using: None }),
-            filter: None,
+            filter,
             params: None,
-            limit: top,
+            limit: params.top,
             offset: 0,
             with_payload: Some(WithPayloadInterface::Bool(true)),
             with_vector: Some(WithVector::Bool(false)),
-            score_threshold: None,
+            score_threshold: params.min_score,
         };
         let hits = self.shard.search(request).map_err(|error| SinkError::Read(error.to_string()))?;
         Ok(hits

@@ -1,6 +1,7 @@
 //! Where vectors go. A [`Sink`] takes batches of points and says when they are durable.
 
 pub mod edge;
+pub mod filter;
 pub mod qdrant;
 
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 pub use edge::{CollectionInfo, EdgeStore};
+pub use filter::{Condition, SearchParams};
 pub use qdrant::{CollectionSetup, QdrantSink, ServerTarget};
 
 /// The sink part of a run description: the collection, in the embedded store or on a server.
@@ -80,8 +82,8 @@ pub trait Sink: Send {
     }
     /// Exact number of points in the collection.
     fn count(&self) -> Result<u64, SinkError>;
-    /// The `top` nearest points to `vector`, best first.
-    fn search(&self, vector: &[f32], top: usize) -> Result<Vec<ScoredPoint>, SinkError>;
+    /// The `params.top` nearest points to `vector` that pass `params.filter`, best first.
+    fn search(&self, vector: &[f32], params: SearchParams<'_>) -> Result<Vec<ScoredPoint>, SinkError>;
     /// Where the points are, for `--json` output: `{"store": DIR}` or `{"qdrant": URL}`.
     fn describe(&self) -> serde_json::Value;
     /// Where the points are, for people.

@@ -23,6 +23,12 @@ pub fn tiny_model() -> PathBuf {
     fixtures().join("model")
 }
 
+/// The tiny CLIP-shaped text tower (scripts/make_models.py text) with CLIP's real tokenizer
+/// (scripts/make_text_fixtures.py), in the tiny image model's space.
+pub fn text_model() -> PathBuf {
+    fixtures().join("text-model")
+}
+
 /// The ONNX Runtime library the README's test command installs into `.venv`.
 pub fn ort_library() -> PathBuf {
     let lib = repo().join(".venv/lib");
@@ -49,11 +55,13 @@ pub fn fixture_image_count() -> usize {
 }
 
 /// Settings of the calling shell that must not leak into the tests' runs.
-const CLEARED_ENV: [&str; 10] = [
+const CLEARED_ENV: [&str; 12] = [
     "IMBED_STORE",
     "IMBED_CHECKPOINT",
     "IMBED_COLLECTION",
     "IMBED_MODEL",
+    "IMBED_TEXT_MODEL",
+    "IMBED_TEXT_OUTPUT",
     "IMBED_DEVICE",
     "IMBED_ORT_LIB",
     "RUST_LOG",

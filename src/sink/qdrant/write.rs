@@ -13,7 +13,7 @@ use qdrant_client::Payload;
 use uuid::Uuid;
 
 use super::{describe, with_retries, QdrantSink, MAX_REQUEST_BYTES};
-use crate::sink::{check_dimensions, Point, ScoredPoint, Sink, SinkError};
+use crate::sink::{check_dimensions, Point, ScoredPoint, SearchParams, Sink, SinkError};
 
 impl QdrantSink {
     fn to_grpc(&self, point: Point) -> PointStruct {
@@ -118,11 +118,17 @@ impl Sink for QdrantSink {
         Ok(response.result.map_or(0, |result| result.count))
     }
 
-    fn search(&self, vector: &[f32], top: usize) -> Result<Vec<ScoredPoint>, SinkError> {
+    fn search(&self, vector: &[f32], params: SearchParams<'_>) -> Result<Vec<ScoredPoint>, SinkError> {
         let mut request = QueryPointsBuilder::new(&self.collection)
             .query(qdrant_client::qdrant::Query::new_nearest(vector.to_vec()))
-            .limit(top as u64)
+            .limit(params.top as u64)
             .with_payload(true);
+        if !params.filter.is_empty() {
+            request = request.filter(crate::sink::filter::to_grpc(params.filter));
+        }
+        if let Some(min_score) = params.min_score {
+            request = request.score_threshold(min_score);
+        }
         if let Some(name) = &self.vector_name {
             request = request.using(name.clone());
         }
