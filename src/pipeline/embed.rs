@@ -9,13 +9,19 @@ use serde_json::{Map, Value};
 
 use super::load::{Loaded, Prepared, SlotPool};
 use super::Stop;
+use crate::checkpoint::FileStamp;
 use crate::embed::Embed;
 use crate::item::{ErrorClass, Failure, Item};
 use crate::sink::Point;
 use crate::util::point_id;
 
 pub(super) enum Embedded {
-    Points { keys: Vec<String>, points: Vec<Point> },
+    /// Points, with their items' keys and the stamps of the remote objects they came from.
+    Points {
+        keys: Vec<String>,
+        stamps: Vec<Option<FileStamp>>,
+        points: Vec<Point>,
+    },
     Failed(Failure),
 }
 
@@ -77,12 +83,13 @@ fn embed_batch(embedder: &mut dyn Embed, batch: &mut Vec<Prepared>, slots: &Slot
     match embedded {
         Ok(vectors) => {
             let keys = parts.iter().map(|(item, _)| item.key.clone()).collect();
+            let stamps = parts.iter().map(|(item, _)| item.object.as_ref().and_then(FileStamp::of_object)).collect();
             let points = parts
                 .into_iter()
                 .zip(vectors)
                 .map(|((item, payload), vector)| Point { id: point_id(&item.key), vector, payload })
                 .collect();
-            vec![Embedded::Points { keys, points }]
+            vec![Embedded::Points { keys, stamps, points }]
         }
         Err(error) => parts
             .iter()
