@@ -353,17 +353,26 @@ fn kill_9_during_downloads_then_resume_stores_every_object_once_and_lists_on_fro
     proxy.set(Fault::Latency(Duration::from_millis(5)));
     let ws = Workspace::new();
     let mut child = spawn_index(&ws, server, &proxy.url(), "s3://photos/kill/", &["--batch-size", "16"]);
-    wait_for_done(&ws, 600, Duration::from_secs(120));
+    // Killed once the listing has recorded how far it got (after its first chunk of 512), and
+    // before it has listed to the end: downloads are in flight then.
+    let position_now = || -> Option<String> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let connection = rusqlite::Connection::open_with_flags(ws.path().join("imbed.checkpoint"), flags).ok()?;
+        let key = "listing_position:s3://photos/kill/";
+        connection.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).ok()
+    };
+    let started = Instant::now();
+    let position = loop {
+        if let Some(position) = position_now().filter(|position| !position.is_empty()) {
+            break position;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "no listing position recorded");
+        std::thread::sleep(Duration::from_millis(10));
+    };
     child.kill().expect("SIGKILL");
     child.wait().unwrap();
-    let position = {
-        let connection = rusqlite::Connection::open(ws.path().join("imbed.checkpoint")).unwrap();
-        connection
-            .query_row("SELECT value FROM meta WHERE key = 'listing_position:s3://photos/kill/'", [], |row| {
-                row.get::<_, String>(0)
-            })
-            .unwrap()
-    };
+    // It may have gone a chunk further before the kill landed.
+    let position = position_now().unwrap_or(position);
     assert!(position.starts_with("kill/"), "a listing position is recorded: {position:?}");
     proxy.set(Fault::None);
     let before = proxy.requests().len();
@@ -386,13 +395,14 @@ fn kill_9_during_downloads_then_resume_stores_every_object_once_and_lists_on_fro
 #[test]
 fn a_store_restarted_mid_run_ends_with_every_object_stored_once() {
     let Some(mut server) = seaweedfs::start(&["restart"]) else { return };
-    let keys = put_photos(&server, "restart", "r/", 150);
+    let keys = put_photos(&server, "restart", "r/", 60);
     let proxy = TcpProxy::start(server.s3_addr());
-    proxy.set(Fault::Latency(Duration::from_millis(20)));
+    // Slow downloads, few at once: the downloads pace the run, so the restart meets them.
+    proxy.set(Fault::Latency(Duration::from_millis(100)));
     let ws = Workspace::new();
-    let mut child =
-        spawn_index(&ws, &server, &proxy.url(), "s3://restart/r/", &["--batch-size", "8", "--max-attempts", "10"]);
-    wait_for_done(&ws, 20, Duration::from_secs(60));
+    let flags = ["--batch-size", "4", "--max-attempts", "10", "--fetch-concurrency", "4"];
+    let mut child = spawn_index(&ws, &server, &proxy.url(), "s3://restart/r/", &flags);
+    wait_for_done(&ws, 8, Duration::from_secs(60));
     server.restart();
     proxy.set(Fault::None);
     let status = child.wait().expect("imbed ends");
