@@ -131,5 +131,12 @@ fn each_fault_ends_in_its_state_and_class_within_the_bound_of_the_time_outs() {
     assert!(stats_text.contains(&quick.url("status/404")) && !stats_text.contains("SECRETSIG"), "{stats_text}");
     let stats: serde_json::Value = serde_json::from_str(&stats_text).unwrap();
     assert_eq!(stats["errors"]["timeout"], 4, "{stats}");
+
+    // retry-failed --class takes that class alone: the two not_found URLs, once more each.
+    let retried = ws.imbed().args(["retry-failed", "--class", "not_found", "--max-attempts", "1"]).output().unwrap();
+    let retried_err = String::from_utf8_lossy(&retried.stderr);
+    assert_eq!(retried.status.code(), Some(1), "{retried_err}");
+    assert!(retried_err.contains("retrying 2 failed items of class not_found"), "{retried_err}");
+    assert_eq!((quick.hits("status/404"), quick.hits("status/410"), quick.hits("status/403")), (2, 2, 1));
     drop(silent);
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::{Map, Value};
 
 use super::load::{Loaded, Prepared, SlotPool};
@@ -14,6 +14,9 @@ use crate::embed::Embed;
 use crate::item::{ErrorClass, Failure, Item};
 use crate::sink::Point;
 use crate::util::point_id;
+
+/// How long a partial batch waits for more items before it runs.
+const IDLE_FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub(super) enum Embedded {
     /// Points, with their items' keys and the stamps of the remote objects they came from.
@@ -49,7 +52,19 @@ pub(super) fn stage(
         }
         Ok(())
     };
-    for message in loaded {
+    loop {
+        // A partial batch runs once nothing has come for a while: items behind a slow download
+        // (a stalled host) do not hold up those decoded before them.
+        let message = match loaded.recv_timeout(IDLE_FLUSH) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => {
+                if flush(&mut batch).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let result = match message {
             Loaded::Failed(failure) => embedded.send(Embedded::Failed(failure)).map_err(drop),
             Loaded::Ready(prepared) => {
