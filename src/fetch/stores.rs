@@ -17,6 +17,7 @@ use super::error::without_queries;
 use super::{ByteBudget, Download, FetchError, FetchSettings, Listed, RemoteOptions};
 use crate::item::ErrorClass;
 use crate::locator::{Location, ObjectFacts, Store};
+use crate::util::backoff;
 
 /// A client for one bucket (or container) that tries each request `attempts` times.
 pub(super) fn build(
@@ -217,8 +218,21 @@ pub(super) async fn head(client: Arc<dyn ObjectStore>, key: &str) -> Result<Obje
 }
 
 /// Downloads one object: refuses it by its size before reading, and caps what is read. The
-/// client retries failed requests and resumes failed bodies where they broke off.
+/// client retries failed requests and resumes failed bodies where they broke off; what it
+/// leaves to its caller (a connection it found closed) is tried again here.
 pub(super) async fn get(
+    client: Arc<dyn ObjectStore>,
+    key: &str,
+    settings: &FetchSettings,
+    budget: &ByteBudget,
+) -> Result<Download, FetchError> {
+    let pause =
+        |tries: u32, error: &FetchError| (error.transient && tries < settings.max_attempts).then(|| backoff(tries));
+    let once = || get_once(Arc::clone(&client), key, settings, budget);
+    crate::util::retrying(once, pause).await.map_err(|(error, tries)| error.after_tries(tries))
+}
+
+async fn get_once(
     client: Arc<dyn ObjectStore>,
     key: &str,
     settings: &FetchSettings,
@@ -277,11 +291,14 @@ fn classify(error: &object_store::Error) -> FetchError {
             while let Some(cause) = source {
                 if let Some(http) = cause.downcast_ref::<object_store::client::HttpError>() {
                     use object_store::client::HttpErrorKind;
+                    // The client has retried these kinds already.
                     return match http.kind() {
                         HttpErrorKind::Timeout => FetchError::new(ErrorClass::Timeout, message),
                         HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted => {
                             FetchError::new(ErrorClass::Network, message)
                         }
+                        // Not these: a pooled connection that a restarted server closed.
+                        _ if message.contains("connection") => FetchError::transient(ErrorClass::Network, message),
                         _ => FetchError::new(ErrorClass::Remote, message),
                     };
                 }
