@@ -26,6 +26,8 @@ pub mod pipeline;
 pub mod preprocess;
 /// The reporter trait through which the pipeline tells of progress.
 pub mod progress;
+/// Tries again with exponential backoff and jitter, for the stores and the server.
+pub mod retry;
 /// Which part of the corpus a machine takes when several split it.
 pub mod shard;
 /// Where vectors go: the embedded Qdrant Edge store or a Qdrant server.

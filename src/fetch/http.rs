@@ -9,7 +9,7 @@ use url::Url;
 use super::{ByteBudget, Download, FetchError, FetchSettings};
 use crate::item::ErrorClass;
 use crate::locator::ObjectFacts;
-use crate::util::backoff;
+use crate::retry::backoff;
 
 /// Redirects followed before an item fails: a loop fails at the limit.
 const MAX_REDIRECTS: usize = 10;
@@ -57,7 +57,7 @@ where
             asked.unwrap_or_else(|| backoff(tries))
         })
     };
-    crate::util::retrying(once, pause).await.map_err(|(error, tries)| error.after_tries(tries))
+    crate::retry::retrying(once, pause).await.map_err(|(error, tries)| error.after_tries(tries))
 }
 
 /// The facts of a URL without its body: a HEAD, or where that is refused (a presigned URL is

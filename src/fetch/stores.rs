@@ -17,7 +17,7 @@ use super::error::without_queries;
 use super::{ByteBudget, Download, FetchError, FetchSettings, Listed, RemoteOptions};
 use crate::item::ErrorClass;
 use crate::locator::{Location, ObjectFacts, Store};
-use crate::util::backoff;
+use crate::retry::backoff;
 
 /// A client for one bucket (or container) that tries each request `attempts` times.
 pub(super) fn build(
@@ -229,7 +229,7 @@ pub(super) async fn get(
     let pause =
         |tries: u32, error: &FetchError| (error.transient && tries < settings.max_attempts).then(|| backoff(tries));
     let once = || get_once(Arc::clone(&client), key, settings, budget);
-    crate::util::retrying(once, pause).await.map_err(|(error, tries)| error.after_tries(tries))
+    crate::retry::retrying(once, pause).await.map_err(|(error, tries)| error.after_tries(tries))
 }
 
 async fn get_once(

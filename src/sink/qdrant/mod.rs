@@ -193,7 +193,7 @@ fn backoff(attempt: u32, error: &QdrantError) -> Duration {
     if let QdrantError::ResourceExhaustedError { retry_after_seconds, .. } = error {
         return Duration::from_secs(*retry_after_seconds);
     }
-    crate::util::backoff(attempt)
+    crate::retry::backoff(attempt)
 }
 
 /// Runs `request` until it succeeds, fails for good, or has been retried `max_retries` times;
@@ -213,7 +213,7 @@ where
             delay
         })
     };
-    crate::util::retrying(request, pause).await.map_err(|(error, _)| error)
+    crate::retry::retrying(request, pause).await.map_err(|(error, _)| error)
 }
 
 /// A one-line reason: the gRPC code and message, without the metadata dump of `QdrantError`.
