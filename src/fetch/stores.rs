@@ -39,10 +39,10 @@ pub(super) fn build(
         .with_timeout(settings.object_timeout)
         .with_allow_http(allow_http);
     let retry = RetryConfig {
-        // Slower to grow than the default (100 ms, x2), so that the tries outlast a store's restart.
+        // A higher floor than the default (100 ms, x2), so that the tries outlast a store's restart.
         backoff: BackoffConfig {
-            init_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(10),
+            init_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(15),
             base: 3.0,
         },
         max_retries: attempts.saturating_sub(1) as usize,
