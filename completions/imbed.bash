@@ -383,13 +383,17 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__index)
-            opts="-L -m -b -q -v -h -V --manifest --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --quiet --verbose --ort-lib --help --version"
+            opts="-L -m -b -q -v -h -V --manifest --s3-endpoint --no-sign --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -533,6 +537,26 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --fetch-concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fetch-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fetch-connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --object-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ort-lib)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -619,7 +643,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__resume)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -654,6 +678,26 @@ _imbed() {
                     return 0
                     ;;
                 --min-free-space)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fetch-concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fetch-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fetch-connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --object-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -693,7 +737,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__retry__subcmd__failed)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -728,6 +772,26 @@ _imbed() {
                     return 0
                     ;;
                 --min-free-space)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fetch-concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fetch-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fetch-connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --object-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

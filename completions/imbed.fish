@@ -38,7 +38,8 @@ complete -c imbed -n "__fish_imbed_needs_command" -f -a "embed" -d 'Embed images
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "push" -d 'Copy a collection of the embedded store into a Qdrant server collection'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l manifest -d 'JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l manifest -d 'JSONL or CSV manifest with a `path` (or `url`, `file`) column, an optional `id`, and payload fields; a path may be an http(s) URL (presigned too) or an s3://, gs:// or az:// URI, and the manifest itself may be a remote object' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l s3-endpoint -d 'Endpoint of an S3-compatible store (MinIO, SeaweedFS, Ceph, R2) [default: AWS_ENDPOINT_URL, or AWS]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
@@ -65,14 +66,20 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l shard -d 'Take onl
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l shard-count -d 'Number of shards, with JOB_COMPLETION_INDEX (a Kubernetes Job\'s completions)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s b -l batch-size -d 'Images per inference batch (a model with a static batch size imposes its own)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-attempts -d 'Tries of a transient failure (a sink write) before the item fails' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-attempts -d 'Tries of a transient failure (a sink write, a download) before the item fails' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-concurrency -d 'Downloads in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-memory -d 'MiB of downloaded images held at once until decoded; large objects wait their turn' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant\'s)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-sign -d 'Read public buckets without signing requests (no credentials needed)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l strict-manifest -d 'Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l hidden -d 'Include hidden files and folders (names starting with a dot)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s L -l follow-links -d 'Follow symbolic links while walking'
@@ -89,13 +96,18 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -s v -l verbose -d 'L
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-attempts -d 'Tries of a transient failure (a sink write) before the item fails' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-attempts -d 'Tries of a transient failure (a sink write, a download) before the item fails' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-concurrency -d 'Downloads in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-memory -d 'MiB of downloaded images held at once until decoded; large objects wait their turn' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant\'s)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l timeout -d 'Seconds to wait for each request\'s answer' -r
@@ -110,13 +122,18 @@ complete -c imbed -n "__fish_imbed_using_subcommand resume" -s v -l verbose -d '
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-attempts -d 'Tries of a transient failure (a sink write) before the item fails' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-attempts -d 'Tries of a transient failure (a sink write, a download) before the item fails' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-concurrency -d 'Downloads in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-memory -d 'MiB of downloaded images held at once until decoded; large objects wait their turn' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant\'s)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l timeout -d 'Seconds to wait for each request\'s answer' -r

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::locator::{Location, ObjectFacts};
+
 /// One image to embed.
 #[derive(Debug, Clone)]
 pub struct Item {
@@ -16,6 +18,15 @@ pub struct Item {
     pub path: PathBuf,
     /// Fields from the manifest line, copied into the point's payload.
     pub fields: Map<String, Value>,
+    /// For a remote object: what its listing, a HEAD or its download said of it.
+    pub object: Option<ObjectFacts>,
+}
+
+impl Item {
+    /// An item with no facts known yet of a remote object.
+    pub fn new(key: String, path: PathBuf, fields: Map<String, Value>) -> Self {
+        Self { key, path, fields, object: None }
+    }
 }
 
 /// Why a single item could not be embedded. The run goes on without it.
@@ -33,6 +44,14 @@ pub enum ErrorClass {
     Walk,
     Model,
     Sink,
+    /// A remote server refused the credentials or the request (401, 403).
+    Denied,
+    /// A remote server kept failing (5xx, 429) after the retries, or answered oddly.
+    Remote,
+    /// A download stalled, or ran past its whole-object time-out, on every try.
+    Timeout,
+    /// A connection could not be made or was reset, on every try.
+    Network,
 }
 
 impl ErrorClass {
@@ -50,6 +69,10 @@ impl ErrorClass {
             Self::Walk => "walk",
             Self::Model => "model",
             Self::Sink => "sink",
+            Self::Denied => "denied",
+            Self::Remote => "remote",
+            Self::Timeout => "timeout",
+            Self::Network => "network",
         }
     }
 
@@ -87,9 +110,18 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.path {
-            Some(path) => write!(f, "{} [{}]: {}", path_text(path), self.class, self.message),
+            Some(path) => write!(f, "{} [{}]: {}", shown_path(path), self.class, self.message),
             None => write!(f, "{} [{}]: {}", self.key, self.class, self.message),
         }
+    }
+}
+
+/// A path as people see it: a URL without its query string (which may hold a signature),
+/// else [`path_text`].
+pub fn shown_path(path: &Path) -> Cow<'_, str> {
+    match Location::of_path(path) {
+        Some(location) => Cow::Owned(location.display()),
+        None => path_text(path),
     }
 }
 

@@ -14,14 +14,20 @@ pub mod decode;
 pub mod docs;
 /// The ONNX model: runtime discovery, sessions, batches to vectors.
 pub mod embed;
+/// Bytes of remote items: object stores and HTTP(S), with time-outs and retries.
+pub mod fetch;
 /// What flows through every stage: items and failures.
 pub mod item;
+/// What an item's path names: a local file, an object URI or a URL.
+pub mod locator;
 /// The stages of a run wired together, and the run description a checkpoint records.
 pub mod pipeline;
 /// Pixels to a model's input tensor, as a list of steps.
 pub mod preprocess;
 /// The reporter trait through which the pipeline tells of progress.
 pub mod progress;
+/// Tries again with exponential backoff and jitter, for the stores and the server.
+pub mod retry;
 /// Which part of the corpus a machine takes when several split it.
 pub mod shard;
 /// Where vectors go: the embedded Qdrant Edge store or a Qdrant server.

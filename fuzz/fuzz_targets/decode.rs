@@ -11,6 +11,8 @@
 mod decode;
 #[path = "../../src/item.rs"]
 mod item;
+#[path = "../../src/locator.rs"]
+mod locator;
 #[path = "../../src/preprocess/mod.rs"]
 mod preprocess;
 #[path = "../../src/pipeline/tensor.rs"]

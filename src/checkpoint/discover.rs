@@ -8,6 +8,7 @@ use rusqlite::params;
 use super::items::{fields_json, stamp_columns, FileStamp, ItemState};
 use super::{now_millis, path_from_bytes, Checkpoint, Result};
 use crate::item::{path_text, ErrorClass, Failure, Item};
+use crate::locator::same_location;
 
 impl Checkpoint {
     /// Adds newly discovered items as pending (with the stamp of their file), and source
@@ -74,7 +75,12 @@ impl Checkpoint {
                         break;
                     }
                     let taken_by: Option<Vec<u8>> = holder.query_row([entry_key(&entry)], |row| row.get(0))?;
-                    if taken_by == bytes {
+                    // The same URL signed again is the same item.
+                    let same = match (&taken_by, &path) {
+                        (Some(taken), Some(path)) => same_location(&path_from_bytes(taken.clone()), path),
+                        _ => taken_by == bytes,
+                    };
+                    if same {
                         break;
                     }
                     // The first try found the key taken by another path, any later one the
@@ -122,7 +128,7 @@ mod tests {
     use crate::checkpoint::Totals;
 
     fn at(key: &str, path: &str) -> (Result<Item, Failure>, Option<FileStamp>) {
-        (Ok(Item { key: key.into(), path: PathBuf::from(path), fields: Map::new() }), None)
+        (Ok(Item::new(key.into(), PathBuf::from(path), Map::new())), None)
     }
 
     #[test]

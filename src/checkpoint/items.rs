@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{classify, now_millis, path_from_bytes, Checkpoint, CheckpointError, Result};
 use crate::item::{Failure, Item};
+use crate::locator::ObjectFacts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemState {
@@ -49,6 +50,22 @@ pub struct FileStamp {
     pub hash: Option<u128>,
 }
 
+impl FileStamp {
+    /// The stamp of a remote object: its size, its Last-Modified time, and a hash of its
+    /// ETag (quotes and a weak marker aside); `None` when nothing is known of it.
+    pub fn of_object(facts: &ObjectFacts) -> Option<Self> {
+        if !facts.is_known() {
+            return None;
+        }
+        let etag = facts.etag.as_deref().map(|etag| etag.trim_start_matches("W/").trim_matches('"'));
+        Some(Self {
+            size: facts.size.unwrap_or(0),
+            mtime_ns: facts.last_modified_ns.unwrap_or(0),
+            hash: etag.map(|etag| xxhash_rust::xxh3::xxh3_128(etag.as_bytes())),
+        })
+    }
+}
+
 /// What the checkpoint holds for a key, for an incremental run to compare with.
 #[derive(Debug, Clone)]
 pub struct Known {
@@ -61,7 +78,8 @@ pub struct Known {
 
 /// The outcome of one committed batch.
 pub enum Outcome<'a> {
-    Done(&'a str),
+    /// Stored; with the stamp of the remote object as it was downloaded.
+    Done(&'a str, Option<FileStamp>),
     Failed(&'a Failure),
 }
 
@@ -188,7 +206,7 @@ impl Checkpoint {
                     .map_err(|source| CheckpointError::Fields { path: self.path.clone(), key: key.clone(), source })?,
                 None => Map::new(),
             };
-            items.push((id, Item { key, path, fields }));
+            items.push((id, Item::new(key, path, fields)));
         }
         Ok(items)
     }
@@ -204,7 +222,9 @@ impl Checkpoint {
         self.in_transaction(|transaction| {
             let mut done = transaction
                 .prepare_cached(
-                    "UPDATE items SET state = 1, attempts = attempts + 1, error_class = NULL, error_message = NULL, updated_at = ?2 WHERE key = ?1",
+                    "UPDATE items SET state = 1, attempts = attempts + 1, error_class = NULL, error_message = NULL, updated_at = ?2,
+                         size = coalesce(?3, size), mtime_ns = coalesce(?4, mtime_ns), content_hash = coalesce(?5, content_hash)
+                     WHERE key = ?1",
                 )
                 ?;
             let mut failed = transaction
@@ -217,7 +237,10 @@ impl Checkpoint {
                 ?;
             for outcome in outcomes {
                 match outcome {
-                    Outcome::Done(key) => done.execute(params![key, now]),
+                    Outcome::Done(key, stamp) => {
+                        let (size, mtime_ns, hash) = stamp_columns(stamp.as_ref());
+                        done.execute(params![key, now, size, mtime_ns, hash])
+                    }
                     Outcome::Failed(failure) => failed.execute(params![
                         failure.key,
                         failure.path.as_ref().map(|p| p.as_os_str().as_bytes()),
@@ -277,7 +300,7 @@ mod tests {
     use crate::item::ErrorClass;
 
     fn item(key: &str) -> Item {
-        Item { key: key.into(), path: PathBuf::from(key), fields: Map::new() }
+        Item::new(key.into(), PathBuf::from(key), Map::new())
     }
 
     #[test]
@@ -289,7 +312,7 @@ mod tests {
         let again = checkpoint.discover(vec![(Ok(item("a")), None), (Ok(item("c")), None)]).unwrap();
         assert_eq!(again.len(), 1, "only c is new");
         let failure = Failure { key: "b".into(), path: None, class: ErrorClass::Corrupt, message: "bad".into() };
-        checkpoint.commit(&[Outcome::Done("a"), Outcome::Failed(&failure)]).unwrap();
+        checkpoint.commit(&[Outcome::Done("a", None), Outcome::Failed(&failure)]).unwrap();
         assert_eq!(checkpoint.totals().unwrap(), Totals { total: 3, done: 1, failed: 1, pending: 1, deleted: 0 });
         let pending = checkpoint.pending_after(0, 10).unwrap();
         assert_eq!(pending.iter().map(|(_, i)| i.key.as_str()).collect::<Vec<_>>(), ["c"]);

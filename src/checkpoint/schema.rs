@@ -81,7 +81,7 @@ mod tests {
     use crate::item::Item;
 
     fn item(key: &str) -> Item {
-        Item { key: key.into(), path: PathBuf::from(key), fields: Map::new() }
+        Item::new(key.into(), PathBuf::from(key), Map::new())
     }
 
     #[test]

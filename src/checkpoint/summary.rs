@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::items::ItemState;
 use super::{classify, Checkpoint, Result};
-use crate::item::path_text;
+use crate::item::shown_path;
 
 /// Counts by state, for progress and `stats`. `total` counts the items still present;
 /// deleted ones are counted apart.
@@ -79,7 +79,7 @@ impl Checkpoint {
         let example = |row: &rusqlite::Row<'_>| -> rusqlite::Result<String> {
             let path: Option<Vec<u8>> = row.get(0)?;
             let name = match path {
-                Some(bytes) => path_text(Path::new(std::ffi::OsStr::from_bytes(&bytes))).into_owned(),
+                Some(bytes) => shown_path(Path::new(std::ffi::OsStr::from_bytes(&bytes))).into_owned(),
                 None => row.get(1)?,
             };
             Ok(format!("{name}: {}", row.get::<_, String>(2)?))
@@ -103,7 +103,7 @@ mod tests {
 
     use super::*;
     use crate::checkpoint::Outcome;
-    use crate::item::{ErrorClass, Failure};
+    use crate::item::{path_text, ErrorClass, Failure};
 
     #[test]
     fn error_examples_show_paths_that_are_not_utf8() {

@@ -13,7 +13,7 @@ mod store;
 pub use model::{DecodeArgs, ModelArgs, TextModelArgs};
 pub use parse::Weighted;
 pub use query::{DoctorArgs, EmbedArgs, PushArgs, SearchArgs, StatsArgs};
-pub use run::{ChangeArgs, IndexArgs, ResumeArgs, RetryFailedArgs, RunArgs, ShardArgs, WalkArgs};
+pub use run::{ChangeArgs, FetchArgs, IndexArgs, ResumeArgs, RetryFailedArgs, RunArgs, ShardArgs, WalkArgs};
 pub use store::{CollectionSetupArgs, ServerArgs, StoreArgs};
 
 #[derive(Debug, Parser)]
@@ -54,6 +54,8 @@ pub struct GlobalArgs {
     pub ort_lib: Option<PathBuf>,
 }
 
+// Parsed once per process and never moved in a loop: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Embed every image of folders and manifests into the store.

@@ -8,13 +8,24 @@ use super::{CollectionSetupArgs, DecodeArgs, ModelArgs, ServerArgs, StoreArgs, T
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// Folders (walked recursively) or image files to index.
+    /// Folders (walked recursively), image files, or object-store prefixes (s3://BUCKET/PREFIX/,
+    /// gs://, az://) listed like folders.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// JSONL or CSV manifest with a `path` (or `file`) column, an optional `id`, and payload fields.
+    /// JSONL or CSV manifest with a `path` (or `url`, `file`) column, an optional `id`, and payload
+    /// fields; a path may be an http(s) URL (presigned too) or an s3://, gs:// or az:// URI, and
+    /// the manifest itself may be a remote object.
     #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST", help_heading = "Sources")]
     pub manifest: Vec<PathBuf>,
+
+    /// Endpoint of an S3-compatible store (MinIO, SeaweedFS, Ceph, R2) [default: AWS_ENDPOINT_URL, or AWS].
+    #[arg(long, value_name = "URL", env = "IMBED_S3_ENDPOINT", help_heading = "Remote sources")]
+    pub s3_endpoint: Option<String>,
+
+    /// Read public buckets without signing requests (no credentials needed).
+    #[arg(long, env = "IMBED_NO_SIGN", help_heading = "Remote sources")]
+    pub no_sign: bool,
 
     /// Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone.
     #[arg(long, env = "IMBED_STRICT_MANIFEST", help_heading = "Sources")]
@@ -131,7 +142,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", default_value = "imbed.checkpoint", env = "IMBED_CHECKPOINT")]
     pub checkpoint: PathBuf,
 
-    /// Tries of a transient failure (a sink write) before the item fails.
+    /// Tries of a transient failure (a sink write, a download) before the item fails.
     #[arg(long, value_name = "N", default_value_t = 3, env = "IMBED_MAX_ATTEMPTS",
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
@@ -164,6 +175,36 @@ pub struct RunArgs {
     /// Print the final summary as one JSON object on stdout.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// How remote images are downloaded.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Remote sources")]
+pub struct FetchArgs {
+    /// Downloads in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 32, env = "IMBED_FETCH_CONCURRENCY",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub fetch_concurrency: u32,
+
+    /// MiB of downloaded images held at once until decoded; large objects wait their turn.
+    #[arg(long, value_name = "MIB", default_value_t = 512, env = "IMBED_FETCH_MEMORY",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub fetch_memory: u64,
+
+    /// Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant's).
+    #[arg(long, value_name = "SECS", default_value = "10", env = "IMBED_FETCH_CONNECT_TIMEOUT", value_parser = super::parse::seconds)]
+    pub fetch_connect_timeout: std::time::Duration,
+
+    /// Seconds without a byte (before or during a body) after which a download is tried again.
+    #[arg(long, value_name = "SECS", default_value = "30", env = "IMBED_STALL_TIMEOUT", value_parser = super::parse::seconds)]
+    pub stall_timeout: std::time::Duration,
+
+    /// Seconds one try of a download may take from request to last byte, however steady.
+    #[arg(long, value_name = "SECS", default_value = "300", env = "IMBED_OBJECT_TIMEOUT", value_parser = super::parse::seconds)]
+    pub object_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,8 @@ use super::run::{execute, Prepared, RunControl, RunRequest};
 use super::{server, ExitStatus, Printer};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock};
 use crate::cli::{GlobalArgs, IndexArgs};
+use crate::fetch::RemoteOptions;
+use crate::locator::Location;
 use crate::pipeline::{Plan, RunRecord, RunSpec};
 use crate::shard::Shard;
 use crate::sink::{ServerTarget, SinkTarget};
@@ -15,13 +17,18 @@ use crate::source::SourceSpec;
 
 pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::Result<ExitStatus> {
     let sources = SourceSpec {
-        paths: args.paths.clone(),
+        paths: args.paths.iter().map(|path| canonical_source(path)).collect(),
         manifests: args.manifest.clone(),
         hidden: args.walk.hidden,
         follow_links: args.walk.follow_links,
         strict_manifest: args.strict_manifest,
+        remote: RemoteOptions::from_env(args.s3_endpoint.clone(), args.no_sign),
     };
-    sources.validate()?;
+    let control = RunControl::from_args(&args.run, args.model.intra_threads);
+    let decode = decode_options(&args.decode);
+    // Remote sources are checked (bucket, credentials, endpoint) before the model loads.
+    let remote = control.remote(&sources, decode.limits.max_file_size)?;
+    sources.validate(&remote)?;
     // A server that is down should say so before the model is hashed and loaded.
     let server = match &args.store.qdrant {
         Some(url) => {
@@ -42,7 +49,7 @@ pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::
         model: model_config(&args.model, remembered.as_ref())?,
         text_model: text_model_config(&args.text_model, remembered.as_ref())?,
         sink: SinkTarget { store: args.store.store.clone(), collection: args.store.collection.clone(), qdrant },
-        decode: decode_options(&args.decode),
+        decode,
         batch_size: args.batch_size,
         shard: Shard::resolve(args.shard.shard, args.shard.shard_count)?,
         verify_content: args.changes.verify_content,
@@ -54,7 +61,6 @@ pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::
         // Recorded, not loaded: a typo should still fail now rather than at the first search.
         text_model.resolve()?;
     }
-    let control = RunControl::from_args(&args.run, args.model.intra_threads);
     // A model or device that cannot be used fails before any checkpoint is written.
     let prepared = Prepared::new(global, spec, control.threads)?;
     let lock = CheckpointLock::acquire(&args.run.checkpoint)?;
@@ -79,8 +85,17 @@ pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::
     }
     let sources = prepared.spec.sources.clone();
     let plan = Plan::pending_then_walk(&sources, &prepared.spec);
-    let request = RunRequest { command: "index", prepared, checkpoint, lock, plan, control, server };
+    let request = RunRequest { command: "index", prepared, checkpoint, lock, plan, control, server, remote };
     execute(printer, request)
+}
+
+/// An object-store prefix in its canonical form (`azure://` as `az://`), so that the keys
+/// listed under it start with it; anything else as given.
+fn canonical_source(path: &std::path::Path) -> std::path::PathBuf {
+    match Location::of_path(path) {
+        Some(location @ Location::Object { .. }) => location.identity().into(),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Same sources into the same collection, in the same shard: carry on, adding what is new.

@@ -11,11 +11,13 @@ use super::{install_stop_handler, server, ExitStatus, Printer, ThreadSplit};
 use crate::checkpoint::{Checkpoint, CheckpointLock};
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::embed::{runtime, Encoder, ResolvedModel};
+use crate::fetch::{FetchSettings, Remote};
 use crate::pipeline::{
     self, Comparison, Fingerprints, PipelineSettings, Plan, RunRecord, RunSpec, Stages, TensorLoader, WalkSeen,
 };
 use crate::sink::edge::ensure_free_space;
 use crate::sink::{CollectionInfo, EdgeStore, QdrantSink, Sink};
+use crate::source::SourceSpec;
 use crate::util::point_id;
 
 mod existing;
@@ -36,6 +38,8 @@ pub(super) struct RunControl {
     /// Bytes to keep free on the store's disk.
     pub min_free_space: u64,
     pub json: bool,
+    /// Downloads of remote items; the size cap comes from the run's decode limits.
+    pub fetch: FetchSettings,
 }
 
 impl RunControl {
@@ -50,7 +54,22 @@ impl RunControl {
             log_interval: Duration::from_secs(args.log_interval.max(1)),
             min_free_space: args.min_free_space.saturating_mul(1 << 20),
             json: args.json,
+            fetch: FetchSettings {
+                concurrency: args.fetch.fetch_concurrency as usize,
+                memory: args.fetch.fetch_memory.saturating_mul(1 << 20),
+                connect_timeout: args.fetch.fetch_connect_timeout,
+                stall_timeout: args.fetch.stall_timeout,
+                object_timeout: args.fetch.object_timeout,
+                max_attempts: args.max_attempts,
+                ..FetchSettings::default()
+            },
         }
+    }
+
+    /// The clients of remote items for a run with these sources, whose images may be up to
+    /// `max_size` bytes.
+    pub fn remote(&self, sources: &SourceSpec, max_size: u64) -> anyhow::Result<Remote> {
+        Remote::new(sources.remote.clone(), FetchSettings { max_size, ..self.fetch.clone() })
     }
 
     /// The command that finishes this run.
@@ -122,6 +141,8 @@ pub(super) struct RunRequest<'a> {
     pub control: RunControl,
     /// The server of the run, connected before the model loaded; `None` for the embedded store.
     pub server: Option<QdrantSink>,
+    /// The clients of remote items, their sources checked before the model loaded.
+    pub remote: Remote,
 }
 
 /// The sink of a run: the embedded store, or a server.
@@ -143,7 +164,7 @@ impl RunSink {
 
 /// Runs the plan for the run recorded in the checkpoint, holding its lock.
 pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Result<ExitStatus> {
-    let RunRequest { command, prepared, mut checkpoint, lock: _lock, plan, control, server } = request;
+    let RunRequest { command, prepared, mut checkpoint, lock: _lock, plan, control, server, remote } = request;
     let printer = printer.with_json(control.json);
     let Prepared { spec, model, mut encoder, .. } = prepared;
     let (spec, model) = (&spec, &model);
@@ -175,6 +196,7 @@ pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Resu
         embedder: &mut encoder,
         sink: store.as_sink(),
         reporter: reporter.as_ref(),
+        remote: &remote,
     };
     let mut summary = match pipeline::run(stages, &settings, stop) {
         Ok(summary) => summary,

@@ -7,7 +7,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::embed::Embedded;
 use super::{PipelineSettings, RunSummary, Stop};
-use crate::checkpoint::{Checkpoint, Outcome};
+use crate::checkpoint::{Checkpoint, FileStamp, Outcome};
 use crate::item::{ErrorClass, Failure};
 use crate::progress::Reporter;
 use crate::sink::Sink;
@@ -22,8 +22,9 @@ pub(super) struct Committer<'a> {
     reporter: &'a dyn Reporter,
     stop: &'a Stop<'a>,
     summary: &'a mut RunSummary,
-    /// Keys written to the sink since the last commit, and failures not yet recorded.
-    written: Vec<String>,
+    /// Keys (with remote stamps) written to the sink since the last commit, and failures
+    /// not yet recorded.
+    written: Vec<(String, Option<FileStamp>)>,
     failures: Vec<Failure>,
 }
 
@@ -66,14 +67,14 @@ impl<'a> Committer<'a> {
             };
             let Some(message) = message else { break };
             match message {
-                Embedded::Points { keys, points } => {
+                Embedded::Points { keys, stamps, points } => {
                     // A full disk ends the run; these items stay pending for the resume.
                     self.sink.ensure_space()?;
                     // One retry policy: the sink retries what may pass (a server that is
                     // briefly away); what it returns is final for this run.
                     match self.sink.upsert(points) {
                         Ok(()) => {
-                            self.written.extend(keys);
+                            self.written.extend(keys.into_iter().zip(stamps));
                             written_batches += 1;
                         }
                         Err(error) if self.stop.is_set() => {
@@ -111,7 +112,7 @@ impl<'a> Committer<'a> {
         let outcomes: Vec<Outcome<'_>> = self
             .written
             .iter()
-            .map(|key| Outcome::Done(key))
+            .map(|(key, stamp)| Outcome::Done(key, *stamp))
             .chain(self.failures.iter().map(Outcome::Failed))
             .collect();
         let recording = Instant::now();

@@ -4,18 +4,27 @@
 use std::path::Path;
 
 use anyhow::Context;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::{Map, Value};
 
 use super::load::{Loaded, Prepared, SlotPool};
 use super::Stop;
+use crate::checkpoint::FileStamp;
 use crate::embed::Embed;
 use crate::item::{ErrorClass, Failure, Item};
 use crate::sink::Point;
 use crate::util::point_id;
 
+/// How long a partial batch waits for more items before it runs.
+const IDLE_FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub(super) enum Embedded {
-    Points { keys: Vec<String>, points: Vec<Point> },
+    /// Points, with their items' keys and the stamps of the remote objects they came from.
+    Points {
+        keys: Vec<String>,
+        stamps: Vec<Option<FileStamp>>,
+        points: Vec<Point>,
+    },
     Failed(Failure),
 }
 
@@ -43,7 +52,19 @@ pub(super) fn stage(
         }
         Ok(())
     };
-    for message in loaded {
+    loop {
+        // A partial batch runs once nothing has come for a while: items behind a slow download
+        // (a stalled host) do not hold up those decoded before them.
+        let message = match loaded.recv_timeout(IDLE_FLUSH) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => {
+                if flush(&mut batch).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let result = match message {
             Loaded::Failed(failure) => embedded.send(Embedded::Failed(failure)).map_err(drop),
             Loaded::Ready(prepared) => {
@@ -77,12 +98,13 @@ fn embed_batch(embedder: &mut dyn Embed, batch: &mut Vec<Prepared>, slots: &Slot
     match embedded {
         Ok(vectors) => {
             let keys = parts.iter().map(|(item, _)| item.key.clone()).collect();
+            let stamps = parts.iter().map(|(item, _)| item.object.as_ref().and_then(FileStamp::of_object)).collect();
             let points = parts
                 .into_iter()
                 .zip(vectors)
                 .map(|((item, payload), vector)| Point { id: point_id(&item.key), vector, payload })
                 .collect();
-            vec![Embedded::Points { keys, points }]
+            vec![Embedded::Points { keys, stamps, points }]
         }
         Err(error) => parts
             .iter()

@@ -8,11 +8,15 @@ use base64::prelude::{Engine, BASE64_STANDARD};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
 
+use super::fetch::Fetched;
 use super::tensor::{ImageSource, TensorLoader};
 use super::Stop;
 use crate::decode::DecodedImage;
+use crate::fetch::Download;
 use crate::item::{path_text, Failure, Item};
+use crate::locator::Location;
 
 /// An image ready for the model: its preprocessed tensor slot and payload facts.
 pub(super) struct Prepared {
@@ -49,20 +53,21 @@ impl SlotPool {
 }
 
 pub(super) fn stage(
-    items: Receiver<Result<Item, Failure>>,
+    mut items: mpsc::Receiver<Fetched>,
     loaded: Sender<Loaded>,
     loader: &TensorLoader<'_>,
     slots: &SlotPool,
     stop: &Stop<'_>,
 ) {
     let downstream_closed = AtomicBool::new(false);
-    items.into_iter().par_bridge().for_each(|item| {
+    std::iter::from_fn(move || items.blocking_recv()).par_bridge().for_each(|item| {
         if stop.is_set() || downstream_closed.load(Ordering::Relaxed) {
             return;
         }
         let outcome = match item {
-            Ok(item) => prepare(item, loader, slots),
-            Err(failure) => Loaded::Failed(failure),
+            Fetched::Local(item) => prepare(item, None, loader, slots),
+            Fetched::Remote(item, location, download) => prepare(item, Some((location, download)), loader, slots),
+            Fetched::Failed(failure) => Loaded::Failed(failure),
         };
         // A closed channel means a later stage has ended: decoding on would be wasted.
         if loaded.send(outcome).is_err() {
@@ -71,11 +76,27 @@ pub(super) fn stage(
     });
 }
 
-fn prepare(item: Item, loader: &TensorLoader<'_>, slots: &SlotPool) -> Loaded {
+/// Decodes a local file, or a download (whose bytes go back to the budget once decoded).
+fn prepare(
+    mut item: Item,
+    download: Option<(Location, Download)>,
+    loader: &TensorLoader<'_>,
+    slots: &SlotPool,
+) -> Loaded {
     let mut slot = slots.take();
-    match loader.load_into(ImageSource::File(&item.path), &mut slot) {
+    let source = match &download {
+        Some((_, download)) => ImageSource::Bytes(&download.bytes),
+        None => ImageSource::File(&item.path),
+    };
+    match loader.load_into(source, &mut slot) {
         Ok(image) => {
-            let payload = payload_for(&item, &image);
+            let payload = match download {
+                Some((location, download)) => {
+                    item.object = Some(download.facts);
+                    remote_payload(&item, &location, &image)
+                }
+                None => payload_for(&item, &image),
+            };
             Loaded::Ready(Prepared { item, slot, payload })
         }
         Err(error) => {
@@ -101,6 +122,33 @@ fn payload_for(item: &Item, image: &DecodedImage) -> Map<String, Value> {
     payload.insert("size_bytes".into(), json!(image.size_bytes));
     if let Some(mtime) = image.modified {
         payload.insert("mtime".into(), json!(rfc3339(mtime)));
+    }
+    payload.insert("width".into(), json!(image.width));
+    payload.insert("height".into(), json!(image.height));
+    payload.insert("format".into(), json!(image.format));
+    payload
+}
+
+/// The point's payload for a remote object: the manifest's fields, then its URL (without
+/// signature) or URI, ETag, size and Last-Modified, and the image's facts.
+fn remote_payload(item: &Item, location: &Location, image: &DecodedImage) -> Map<String, Value> {
+    let mut payload = item.fields.clone();
+    let shown = location.identity();
+    payload.insert("path".into(), json!(shown));
+    match location {
+        Location::Http(_) => payload.insert("url".into(), json!(shown)),
+        Location::Object { .. } => payload.insert("uri".into(), json!(shown)),
+    };
+    payload.insert("key".into(), json!(item.key));
+    payload.insert("size_bytes".into(), json!(image.size_bytes));
+    let facts = item.object.clone().unwrap_or_default();
+    if let Some(etag) = facts.etag {
+        payload.insert("etag".into(), json!(etag));
+    }
+    if let Some(nanos) = facts.last_modified_ns.and_then(|nanos| u64::try_from(nanos).ok()) {
+        let time = rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos));
+        payload.insert("last_modified".into(), json!(time));
+        payload.insert("mtime".into(), json!(time));
     }
     payload.insert("width".into(), json!(image.width));
     payload.insert("height".into(), json!(image.height));

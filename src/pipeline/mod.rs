@@ -1,9 +1,11 @@
-//! The stages of a run, wired as the data flow goes: plan -> load (decode + preprocess, on a
-//! rayon pool) -> embed (the model's one owner) -> commit (sink, then checkpoint). Bounded
-//! channels join them, so memory stays flat and a slow stage slows the ones before it.
+//! The stages of a run, wired as the data flow goes: plan -> fetch (downloads, on the fetch
+//! runtime) -> load (decode + preprocess, on a rayon pool) -> embed (the model's one owner)
+//! -> commit (sink, then checkpoint). Bounded channels join them, so memory stays flat and a
+//! slow stage slows the ones before it.
 
 mod commit;
 mod embed;
+mod fetch;
 mod load;
 pub mod plan;
 mod spec;
@@ -18,6 +20,7 @@ use crossbeam_channel::bounded;
 use crate::checkpoint::Checkpoint;
 use crate::decode::MemoryBudget;
 use crate::embed::Embed;
+use crate::fetch::Remote;
 use crate::item::{Failure, Item};
 use crate::progress::Reporter;
 use crate::sink::Sink;
@@ -52,6 +55,8 @@ pub struct Stages<'a> {
     pub embedder: &'a mut dyn Embed,
     pub sink: &'a mut dyn Sink,
     pub reporter: &'a dyn Reporter,
+    /// The clients and runtime of remote items.
+    pub remote: &'a Remote,
 }
 
 /// What a run did.
@@ -97,7 +102,7 @@ impl Stop<'_> {
 /// Runs every item of the plan through load, embed and commit, until done or `interrupted`.
 pub fn run(stages: Stages<'_>, settings: &PipelineSettings, interrupted: &AtomicBool) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    let Stages { plan, checkpoint, mut loader, embedder, sink, reporter } = stages;
+    let Stages { plan, checkpoint, mut loader, embedder, sink, reporter, remote } = stages;
     let batch_size = embedder.batch_size(settings.batch_size);
     let decode_pool = rayon::ThreadPoolBuilder::new()
         .num_threads(settings.decode_threads)
@@ -112,15 +117,18 @@ pub fn run(stages: Stages<'_>, settings: &PipelineSettings, interrupted: &Atomic
     let stop = Stop { interrupted, halted: AtomicBool::new(false) };
 
     // Capacities bound memory: a few batches of tensors in flight, whatever the corpus size.
-    let (item_tx, item_rx) = bounded::<Result<Item, Failure>>(batch_size * 2);
+    // The fetch stage between plan and load holds what one channel did before it existed.
+    let (item_tx, item_rx) = tokio::sync::mpsc::channel::<Result<Item, Failure>>(batch_size);
+    let (fetched_tx, fetched_rx) = tokio::sync::mpsc::channel::<fetch::Fetched>(batch_size);
     let (loaded_tx, loaded_rx) = bounded::<load::Loaded>(batch_size * 2);
     let (embedded_tx, embedded_rx) = bounded::<embed::Embedded>(2);
 
     let mut summary = RunSummary::default();
     let mut committer = commit::Committer::new(checkpoint, sink, settings, reporter, &stop, &mut summary);
     let planned = std::thread::scope(|scope| {
-        let planner = scope.spawn(|| plan::stage(plan, &mut planner_checkpoint, item_tx, reporter, &stop));
-        scope.spawn(|| decode_pool.install(|| load::stage(item_rx, loaded_tx, &loader, &slots, &stop)));
+        let planner = scope.spawn(|| plan::stage(plan, &mut planner_checkpoint, remote, item_tx, reporter, &stop));
+        scope.spawn(|| fetch::stage(item_rx, fetched_tx, remote, &stop));
+        scope.spawn(|| decode_pool.install(|| load::stage(fetched_rx, loaded_tx, &loader, &slots, &stop)));
         scope.spawn(|| embed::stage(loaded_rx, embedded_tx, embedder, batch_size, &slots, embed_log, &stop));
         let committed = committer.run(embedded_rx);
         let planned = planner.join().map_err(|_| anyhow::anyhow!("the planner thread panicked"))?;

@@ -1,7 +1,11 @@
 //! What a run processes: first the items the checkpoint holds as pending, then what a walk of
 //! the sources finds that is new, changed or back since the last run. An item whose file has
 //! the size and modification time (or with `--verify-content`, the content hash) recorded when
-//! it was planned last is skipped without being decoded.
+//! it was planned last is skipped without being decoded. A remote object is stamped with
+//! its ETag, or else its size and Last-Modified, from its listing, its manifest line or a HEAD.
+//!
+//! A listing of a prefix records, after each chunk it has recorded, the last key it reached:
+//! a run cut short lists again from there, not from the beginning.
 
 use std::io::ErrorKind;
 use std::ops::ControlFlow;
@@ -10,12 +14,12 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crossbeam_channel::Sender;
-
 use super::RunSpec;
 use super::Stop;
 use crate::checkpoint::{fields_json, Checkpoint, FileStamp, ItemState, Known};
+use crate::fetch::Remote;
 use crate::item::{ErrorClass, Failure, Item};
+use crate::locator::{same_location, Location};
 use crate::progress::Reporter;
 use crate::shard::Shard;
 use crate::source::SourceSpec;
@@ -23,6 +27,9 @@ use crate::util::content_hash;
 
 /// Rows read or inserted per checkpoint transaction.
 const CHUNK: usize = 512;
+
+/// The checkpoint's meta key, before the source path, of where a prefix's listing reached.
+const LISTING_POSITION: &str = "listing_position:";
 
 pub struct Plan<'a> {
     /// Process the items that are pending in the checkpoint (resume, retry-failed).
@@ -44,7 +51,8 @@ pub struct PlanOutcome {
     pub unchanged: u64,
     /// Known items whose files changed or came back, sent again.
     pub changed: u64,
-    /// What a walk that went to the end saw; `None` without a walk or when it stopped early.
+    /// What a walk that went to the end saw; `None` without a walk, when it stopped early,
+    /// or when a listing started again from a recorded position.
     pub walk: Option<WalkSeen>,
 }
 
@@ -113,18 +121,19 @@ impl WalkSeen {
 pub(super) fn stage(
     plan: &Plan<'_>,
     checkpoint: &mut Checkpoint,
-    items: Sender<Result<Item, Failure>>,
+    remote: &Remote,
+    items: tokio::sync::mpsc::Sender<Result<Item, Failure>>,
     reporter: &dyn Reporter,
     stop: &Stop<'_>,
 ) -> anyhow::Result<PlanOutcome> {
     let mut planned = 0;
-    plan.run(checkpoint, &|| stop.is_set(), |item| {
+    plan.run(checkpoint, remote, &|| stop.is_set(), |item| {
         if stop.is_set() {
             return ControlFlow::Break(());
         }
         planned += 1;
         reporter.discovered(planned);
-        match items.send(item) {
+        match items.blocking_send(item) {
             Ok(()) => ControlFlow::Continue(()),
             Err(_) => ControlFlow::Break(()),
         }
@@ -147,6 +156,7 @@ impl<'a> Plan<'a> {
     pub fn run(
         &self,
         checkpoint: &mut Checkpoint,
+        remote: &Remote,
         should_stop: &dyn Fn() -> bool,
         mut emit: impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
     ) -> anyhow::Result<PlanOutcome> {
@@ -160,13 +170,28 @@ impl<'a> Plan<'a> {
             return Ok(outcome);
         }
         let Some(source) = self.discover else { return Ok(outcome) };
+        let listed: Vec<&PathBuf> = source.paths.iter().filter(|path| SourceSpec::is_listed_prefix(path)).collect();
+        let mut offsets = std::collections::HashMap::new();
+        for root in &listed {
+            if let Some(position) = checkpoint.meta(&listing_meta_key(root))?.filter(|key| !key.is_empty()) {
+                offsets.insert(root.to_path_buf(), position);
+            }
+        }
         let mut walk = WalkSeen::new(last_known, source.paths.len());
         let (mut unchanged, mut changed) = (0, 0);
         let mut chunk = Vec::with_capacity(CHUNK);
         let mut failed: Option<anyhow::Error> = None;
         let mut flush = |chunk: &mut Vec<_>, walk: &mut WalkSeen| -> ControlFlow<()> {
             let entries = std::mem::take(chunk);
-            match self.reconcile(checkpoint, entries, walk, &mut unchanged, &mut changed) {
+            let reached = listing_reached(&entries, &listed);
+            let reconciled = self.reconcile(checkpoint, remote, entries, walk, &mut unchanged, &mut changed);
+            let recorded = reconciled.and_then(|to_send| {
+                for (root, key) in &reached {
+                    checkpoint.set_meta(&listing_meta_key(root), key)?;
+                }
+                Ok(to_send)
+            });
+            match recorded {
                 Ok(to_send) => to_send.into_iter().try_for_each(&mut send),
                 Err(error) => {
                     failed = Some(error);
@@ -175,7 +200,8 @@ impl<'a> Plan<'a> {
             }
         };
         let mut stopped = false;
-        source.for_each(|entry| {
+        let offset_of = |root: &Path| offsets.get(root).cloned();
+        source.for_each(remote, &offset_of, |entry| {
             if should_stop() {
                 stopped = true;
                 return ControlFlow::Break(());
@@ -204,6 +230,13 @@ impl<'a> Plan<'a> {
         outcome.unchanged = unchanged;
         outcome.changed = changed;
         if !stopped {
+            // Listed to the end: the next run lists from the beginning again.
+            for root in &listed {
+                checkpoint.set_meta(&listing_meta_key(root), "")?;
+            }
+        }
+        // A listing that started again part-way did not meet the items before its position.
+        if !stopped && offsets.is_empty() {
             let roots = source.paths.iter().zip(&walk.found_per_root);
             walk.empty_roots = roots.filter(|(_, &found)| found == 0).map(|(root, _)| root.clone()).collect();
             outcome.walk = Some(walk);
@@ -220,16 +253,12 @@ impl<'a> Plan<'a> {
     fn reconcile(
         &self,
         checkpoint: &mut Checkpoint,
+        remote: &Remote,
         entries: Vec<Result<Item, Failure>>,
         walk: &mut WalkSeen,
         unchanged: &mut u64,
         changed: &mut u64,
     ) -> anyhow::Result<Vec<Result<Item, Failure>>> {
-        // stat (and hash) in parallel: on a cold disk each one waits on I/O.
-        let stamps: Vec<Option<std::io::Result<FileStamp>>> = entries
-            .par_iter()
-            .map(|entry| entry.as_ref().ok().map(|item| stamp(&item.path, self.verify_content)))
-            .collect();
         let keys: Vec<&str> = entries
             .iter()
             .map(|entry| match entry {
@@ -238,6 +267,18 @@ impl<'a> Plan<'a> {
             })
             .collect();
         let known = checkpoint.known(&keys)?;
+        // stat (and hash) in parallel: on a cold disk each one waits on I/O.
+        let mut stamps: Vec<Option<std::io::Result<FileStamp>>> = entries
+            .par_iter()
+            .map(|entry| {
+                let item = entry.as_ref().ok()?;
+                if Location::of_path(&item.path).is_some() {
+                    return item.object.as_ref().and_then(FileStamp::of_object).map(Ok);
+                }
+                Some(stamp(&item.path, self.verify_content))
+            })
+            .collect();
+        head_known_objects(remote, &entries, &known, &mut stamps);
         let mut new = Vec::new();
         let mut updates = Vec::new();
         let mut requeued = Vec::new();
@@ -269,7 +310,7 @@ impl<'a> Plan<'a> {
             // A second entry with a key met already in this walk is that item again, or, with
             // another path, a collision, which `discover` records as failed.
             if walk.met(known.id) {
-                if known.path.as_deref() != Some(item.path.as_path()) {
+                if !known.path.as_deref().is_some_and(|path| same_location(path, &item.path)) {
                     new.push((Ok(item.clone()), stamp));
                 }
                 continue;
@@ -332,17 +373,80 @@ fn judge(known: &Known, item: &Item, stamp: Option<&FileStamp>, verify_content: 
             _ => Verdict::Unchanged { restamp: false },
         };
     };
+    // A remote object's stamp hashes its ETag, which tells a change better than a time.
+    let by_hash = verify_content || Location::of_path(&item.path).is_some();
     let same_content = old.size == new.size
-        && match (verify_content, old.hash, new.hash) {
+        && match (by_hash, old.hash, new.hash) {
             (true, Some(before), Some(now)) => before == now,
             _ => old.mtime_ns == new.mtime_ns,
         };
-    let same_item = known.path.as_deref() == Some(item.path.as_path()) && known.fields == fields_json(&item.fields);
+    let same_item = known.path.as_deref().is_some_and(|path| same_location(path, &item.path))
+        && known.fields == fields_json(&item.fields);
     if same_content && same_item {
         Verdict::Unchanged { restamp }
     } else {
         Verdict::Changed
     }
+}
+
+/// Stamps the known remote items that came without facts (manifest URLs) with a HEAD each,
+/// in parallel. New items need none: their download stamps them. An object that is gone
+/// reads as a file that is gone.
+fn head_known_objects(
+    remote: &Remote,
+    entries: &[Result<Item, Failure>],
+    known: &[Option<Known>],
+    stamps: &mut [Option<std::io::Result<FileStamp>>],
+) {
+    use futures::StreamExt;
+    let wanted: Vec<(usize, Location)> = entries
+        .iter()
+        .zip(known)
+        .enumerate()
+        .filter_map(|(index, (entry, known))| {
+            let item = entry.as_ref().ok()?;
+            let location = Location::of_path(&item.path)?;
+            (known.is_some() && item.object.is_none()).then_some((index, location))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let concurrency = remote.settings().concurrency.max(1);
+    let heads = remote.runtime().block_on(
+        futures::stream::iter(wanted)
+            .map(|(index, location)| async move { (index, remote.head(&location).await) })
+            .buffer_unordered(concurrency)
+            .collect::<Vec<_>>(),
+    );
+    for (index, head) in heads {
+        stamps[index] = match head {
+            Ok(facts) => FileStamp::of_object(&facts).map(Ok),
+            Err(error) if error.class == ErrorClass::NotFound => {
+                Some(Err(std::io::Error::new(ErrorKind::NotFound, error.message)))
+            }
+            Err(error) => Some(Err(std::io::Error::other(error.message))),
+        };
+    }
+}
+
+/// For each listed prefix, the last object key of the chunk under it: where its listing
+/// starts again once the chunk is recorded.
+fn listing_reached(entries: &[Result<Item, Failure>], listed: &[&PathBuf]) -> Vec<(PathBuf, String)> {
+    let mut reached: Vec<(PathBuf, String)> = Vec::new();
+    for item in entries.iter().filter_map(|entry| entry.as_ref().ok()) {
+        let Some(root) = listed.iter().find(|root| item.path.starts_with(root)) else { continue };
+        let Some(Location::Object { key, .. }) = Location::of_path(&item.path) else { continue };
+        match reached.iter_mut().find(|(listed_root, _)| listed_root == *root) {
+            Some((_, last)) => *last = key,
+            None => reached.push((root.to_path_buf(), key)),
+        }
+    }
+    reached
+}
+
+fn listing_meta_key(root: &Path) -> String {
+    format!("{LISTING_POSITION}{}", root.display())
 }
 
 /// Size and modification time of the file (following links), and its hash when asked.

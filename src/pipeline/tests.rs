@@ -150,8 +150,16 @@ fn run_with(
         decode: DecodeOptions::default(),
         budget: MemoryBudget::unlimited(),
     };
-    let stages =
-        Stages { plan: &plan, checkpoint: &mut checkpoint, loader, embedder: model, sink: &mut sink, reporter };
+    let remote = crate::fetch::Remote::new(Default::default(), Default::default()).unwrap();
+    let stages = Stages {
+        plan: &plan,
+        checkpoint: &mut checkpoint,
+        loader,
+        embedder: model,
+        sink: &mut sink,
+        reporter,
+        remote: &remote,
+    };
     let summary = run(stages, settings, interrupted).unwrap();
     let totals = checkpoint.totals().unwrap();
     (summary, totals)

@@ -1,38 +1,58 @@
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 
+use crate::fetch::Remote;
 use crate::item::{path_text, ErrorClass, Failure, Item};
+use crate::locator::{Location, ObjectFacts};
 
-/// Columns that name the image file, in order of preference.
-const PATH_FIELDS: &[&str] = &["path", "file", "image", "filename"];
+/// Columns that name the image file or its URL, in order of preference.
+const PATH_FIELDS: &[&str] = &["path", "url", "uri", "file", "image", "filename"];
 
-/// Streams a JSONL or CSV manifest (chosen by extension; `.csv` or `.tsv` is CSV).
-/// A bad line becomes a failed item of class `manifest` naming its line number; when `strict`,
-/// it is an error that ends the reading instead.
+/// Streams a JSONL or CSV manifest (chosen by extension; `.csv` or `.tsv` is CSV), a local
+/// file or a remote object. A bad line becomes a failed item of class `manifest` naming its
+/// line number; when `strict`, it is an error that ends the reading instead.
 pub fn read_manifest(
     manifest: &Path,
     strict: bool,
+    remote: &Remote,
     visit: &mut impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
 ) -> anyhow::Result<ControlFlow<()>> {
-    let file = File::open(manifest).with_context(|| format!("cannot open manifest {}", manifest.display()))?;
-    let base = manifest.parent().unwrap_or(Path::new("")).to_path_buf();
     let extension = manifest.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-    let reader = ManifestLines { manifest, base: &base, strict };
+    let (reader, base): (Box<dyn Read>, Base) = match Location::of_path(manifest) {
+        Some(location) => {
+            let download = remote
+                .get_blocking(&location)
+                .map_err(|error| anyhow::anyhow!("cannot read manifest {location}: {error}"))?;
+            (Box::new(std::io::Cursor::new(download.bytes)), Base::Remote(location))
+        }
+        None => {
+            let file = std::fs::File::open(manifest)
+                .with_context(|| format!("cannot open manifest {}", manifest.display()))?;
+            (Box::new(file), Base::Folder(manifest.parent().unwrap_or(Path::new("")).to_path_buf()))
+        }
+    };
+    let lines = ManifestLines { manifest, base: &base, strict };
     match extension.as_str() {
-        "csv" => reader.csv(file, b',', visit),
-        "tsv" => reader.csv(file, b'\t', visit),
-        _ => reader.jsonl(file, visit),
+        "csv" => lines.csv(reader, b',', visit),
+        "tsv" => lines.csv(reader, b'\t', visit),
+        _ => lines.jsonl(reader, visit),
     }
+}
+
+/// What a manifest's relative paths are relative to.
+enum Base {
+    Folder(PathBuf),
+    /// The manifest's own location: a line's relative path is an object beside it.
+    Remote(Location),
 }
 
 struct ManifestLines<'a> {
     manifest: &'a Path,
-    base: &'a Path,
+    base: &'a Base,
     strict: bool,
 }
 
@@ -50,7 +70,7 @@ fn describe_csv_error(error: &csv::Error) -> String {
 impl ManifestLines<'_> {
     fn jsonl(
         &self,
-        file: File,
+        file: impl Read,
         visit: &mut impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
     ) -> anyhow::Result<ControlFlow<()>> {
         let mut reader = BufReader::new(file);
@@ -82,7 +102,7 @@ impl ManifestLines<'_> {
 
     fn csv(
         &self,
-        file: File,
+        file: impl Read,
         delimiter: u8,
         visit: &mut impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
     ) -> anyhow::Result<ControlFlow<()>> {
@@ -128,29 +148,50 @@ impl ManifestLines<'_> {
         Ok(visit(outcome))
     }
 
-    fn item(&self, line: usize, fields: Map<String, Value>) -> Result<Item, Failure> {
-        let Some(relative) = PATH_FIELDS.iter().find_map(|name| fields.get(*name).and_then(Value::as_str)) else {
+    fn item(&self, line: usize, mut fields: Map<String, Value>) -> Result<Item, Failure> {
+        let Some((field, relative)) = PATH_FIELDS
+            .iter()
+            .find_map(|name| fields.get(*name).and_then(Value::as_str).map(|value| (*name, value.to_string())))
+        else {
             return Err(self.bad_line(line, format!("no path field (one of {})", PATH_FIELDS.join(", "))));
         };
         if relative.trim().is_empty() {
             return Err(self.bad_line(line, "the path is empty".into()));
         }
-        let path = self.resolve(relative);
+        let (path, location) = self.resolve(&relative).map_err(|message| self.bad_line(line, message))?;
         let key = match fields.get("id") {
             Some(Value::String(id)) if !id.is_empty() => id.clone(),
             Some(Value::Number(id)) => id.to_string(),
-            Some(Value::String(_) | Value::Null) | None => path_text(&path).into_owned(),
+            Some(Value::String(_) | Value::Null) | None => match &location {
+                Some(location) => location.identity(),
+                None => path_text(&path).into_owned(),
+            },
             Some(other) => return Err(self.bad_line(line, format!("id must be a string or a number, not {other}"))),
         };
-        Ok(Item { key, path, fields })
+        let object = location.as_ref().map(|_| facts_of_fields(&fields)).filter(ObjectFacts::is_known);
+        if let Some(location) = &location {
+            // The payload and the checkpoint's fields keep the URL without its signature, so
+            // that a URL signed again tomorrow is the same item with the same fields.
+            fields.insert(field.to_string(), Value::String(location.identity()));
+        }
+        Ok(Item { key, path, fields, object })
     }
 
-    fn resolve(&self, relative: &str) -> PathBuf {
-        let path = Path::new(relative);
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.base.join(path)
+    /// The path of a line's image, and its remote location when it has one.
+    fn resolve(&self, relative: &str) -> Result<(PathBuf, Option<Location>), String> {
+        if let Some(location) = Location::parse(relative) {
+            return location.map(|location| (PathBuf::from(relative), Some(location)));
+        }
+        match self.base {
+            Base::Remote(manifest) => {
+                let location =
+                    manifest.join(relative).ok_or_else(|| format!("cannot join {relative} to {manifest}"))?;
+                Ok((PathBuf::from(location.identity()), Some(location)))
+            }
+            Base::Folder(folder) => {
+                let path = Path::new(relative);
+                Ok((if path.is_absolute() { path.to_path_buf() } else { folder.join(path) }, None))
+            }
         }
     }
 
@@ -163,4 +204,20 @@ impl ManifestLines<'_> {
             message: format!("line {line}: {message}"),
         }
     }
+}
+
+/// What a manifest line says of its object (`etag`, `size_bytes` or `size`, `last_modified`),
+/// so that a nightly run over presigned URLs, which refuse a HEAD, can tell what changed.
+fn facts_of_fields(fields: &Map<String, Value>) -> ObjectFacts {
+    let text = |name: &str| fields.get(name).and_then(Value::as_str).filter(|text| !text.is_empty());
+    let size = ["size_bytes", "size"].iter().find_map(|name| match fields.get(*name) {
+        Some(Value::Number(number)) => number.as_u64(),
+        Some(Value::String(text)) => text.parse().ok(),
+        _ => None,
+    });
+    let last_modified_ns = text("last_modified")
+        .and_then(|text| humantime::parse_rfc3339_weak(text).ok().or_else(|| httpdate::parse_http_date(text).ok()))
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|since| since.as_nanos() as i64);
+    ObjectFacts { etag: text("etag").map(str::to_string), size, last_modified_ns }
 }

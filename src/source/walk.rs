@@ -48,9 +48,7 @@ pub fn walk(
             Ok(entry) if entry.depth() > 0 && !is_image_path(entry.path()) => continue,
             // Without --follow-links a symlink is skipped, as fd and ripgrep do.
             Ok(entry) if entry.path_is_symlink() && !follow_links && entry.depth() > 0 => continue,
-            Ok(entry) => {
-                Ok(Item { key: path_text(entry.path()).into_owned(), path: entry.into_path(), fields: Map::new() })
-            }
+            Ok(entry) => Ok(Item::new(path_text(entry.path()).into_owned(), entry.into_path(), Map::new())),
             Err(error) => match walk_failure(root, &error) {
                 Some(failure) => Err(failure),
                 None => continue,

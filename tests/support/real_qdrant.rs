@@ -126,33 +126,14 @@ pub fn shared() -> Option<&'static RealQdrant> {
     static SHARED: OnceLock<Result<RealQdrant, String>> = OnceLock::new();
     let server = SHARED.get_or_init(|| {
         let binary = binary()?;
-        // Started from a thread that never ends: the server's parent-death signal is tied to
-        // the thread that spawned it, and test threads end with their test.
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("qdrant-keeper".into())
-            .spawn(move || {
-                sender.send(RealQdrant::start(&binary, None)).expect("send the server");
-                loop {
-                    std::thread::park();
-                }
-            })
-            .expect("keeper thread");
-        let server = receiver.recv().expect("the keeper thread answers")?;
+        let server = common::start_on_keeper_thread("qdrant-keeper", move || RealQdrant::start(&binary, None))?;
         let pid = server.child.as_ref().expect("running").id() as i32;
         let _ = SHARED_PID_AND_DIR.set((pid, server.dir.path().to_path_buf()));
         // SAFETY: `stop_shared` is an `extern "C" fn()` that touches only a static.
         unsafe { libc::atexit(stop_shared) };
         Ok(server)
     });
-    match server {
-        Ok(server) => Some(server),
-        Err(why) if why == HOW_TO_GET_ONE => {
-            common::skip(why);
-            None
-        }
-        Err(why) => panic!("{why}"),
-    }
+    common::server_or_skip(server.as_ref().map_err(String::clone), HOW_TO_GET_ONE)
 }
 
 static SHARED_PID_AND_DIR: OnceLock<(i32, PathBuf)> = OnceLock::new();
@@ -168,14 +149,8 @@ extern "C" fn stop_shared() {
 /// without a binary.
 #[track_caller]
 pub fn start(api_key: Option<&str>) -> Option<RealQdrant> {
-    match binary() {
-        Ok(binary) => Some(RealQdrant::start(&binary, api_key).unwrap_or_else(|why| panic!("{why}"))),
-        Err(why) if why == HOW_TO_GET_ONE => {
-            common::skip(&why);
-            None
-        }
-        Err(why) => panic!("{why}"),
-    }
+    let binary = common::server_or_skip(binary(), HOW_TO_GET_ONE)?;
+    Some(RealQdrant::start(&binary, api_key).unwrap_or_else(|why| panic!("{why}")))
 }
 
 pub struct RealQdrant {
@@ -244,27 +219,17 @@ impl RealQdrant {
 
     /// Until `GET /readyz` answers 200, or the server has exited, or 60 s passed.
     fn wait_ready(&mut self) -> Result<(), String> {
-        let started = Instant::now();
-        loop {
-            if let Ok((200, _)) = self.request_text("GET", "/readyz", None) {
-                return Ok(());
-            }
-            let child = self.child.as_mut().expect("a running server");
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("Qdrant exited ({status}) before it was ready:\n{}", self.log_tail()));
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                return Err(format!("Qdrant was not ready within a minute:\n{}", self.log_tail()));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut child = self.child.take().expect("a running server");
+        let log = self.dir.path().join("qdrant.log");
+        let ready = || matches!(self.request_text("GET", "/readyz", None), Ok((200, _)));
+        let outcome = common::wait_for_server("Qdrant", &mut child, &log, Duration::from_secs(60), ready);
+        self.child = Some(child);
+        outcome
     }
 
     /// The end of the server's log, for a failure message.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("qdrant.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        common::log_tail(&self.dir.path().join("qdrant.log"))
     }
 
     /// The gRPC endpoint, for `--qdrant`.

@@ -9,6 +9,7 @@
 //! proxy.reset_all()                           reset every open connection (RST, no FIN)
 //! proxy.accepted() -> usize                   connections accepted so far
 //! proxy.fired() -> usize                      resets that Fault::ResetMidResponse did
+//! proxy.requests() -> Vec<String>             HTTP/1 request lines clients sent ("GET /b/k HTTP/1.1")
 //! drop(proxy)                                 closes everything
 //!
 //! Fault::None                                 forward as is
@@ -50,6 +51,7 @@ struct Shared {
     generation: AtomicUsize,
     accepted: AtomicUsize,
     fired: AtomicUsize,
+    requests: Mutex<Vec<String>>,
 }
 
 pub struct TcpProxy {
@@ -70,6 +72,7 @@ impl TcpProxy {
             generation: AtomicUsize::new(0),
             accepted: AtomicUsize::new(0),
             fired: AtomicUsize::new(0),
+            requests: Mutex::new(Vec::new()),
         });
         let acceptor = {
             let shared = shared.clone();
@@ -109,6 +112,11 @@ impl TcpProxy {
 
     pub fn fired(&self) -> usize {
         self.shared.fired.load(Ordering::SeqCst)
+    }
+
+    /// The HTTP/1 request lines seen so far (bodiless requests, as GETs and HEADs are).
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.requests.lock().expect("requests lock").clone()
     }
 }
 
@@ -156,7 +164,7 @@ fn accept_loop(listener: TcpListener, port: u16, shared: &Arc<Shared>) {
 }
 
 /// Closes `stream` with RST instead of FIN.
-fn reset(stream: TcpStream) {
+pub fn reset(stream: TcpStream) {
     let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: a valid socket and a correctly sized option value.
     unsafe {
@@ -169,6 +177,15 @@ fn reset(stream: TcpStream) {
         );
     }
     drop(stream);
+}
+
+fn record_requests(chunk: &[u8], shared: &Shared) {
+    let text = String::from_utf8_lossy(chunk);
+    let lines = text.split("\r\n").filter(|line| {
+        let method = line.split(' ').next().unwrap_or_default();
+        matches!(method, "GET" | "HEAD" | "PUT" | "POST" | "DELETE") && line.ends_with(" HTTP/1.1")
+    });
+    shared.requests.lock().expect("requests lock").extend(lines.map(str::to_string));
 }
 
 /// Forwards both ways until either side closes, applying the fault of the moment.
@@ -210,6 +227,7 @@ fn pump(mut client: TcpStream, mut server: TcpStream, generation: usize, shared:
             let chunk = &buffer[..read];
             if to_server {
                 upstream_bytes += read;
+                record_requests(chunk, shared);
             }
             let written = match fault {
                 Fault::None => to.write_all(chunk),

@@ -14,6 +14,7 @@ pub(in crate::commands) struct Existing {
     lock: CheckpointLock,
     pub prepared: Prepared,
     server: Option<crate::sink::QdrantSink>,
+    remote: crate::fetch::Remote,
 }
 
 impl Existing {
@@ -40,18 +41,22 @@ impl Existing {
             Some(target) => Some(server::connect_recorded(target, &spec.sink.collection, server, &args.checkpoint)?),
             None => None,
         };
-        let prepared = Prepared::new(global, spec, RunControl::from_args(args, None).threads)?;
+        let control = RunControl::from_args(args, None);
+        // Remote sources are checked (bucket, credentials, endpoint) before the model loads.
+        let remote = control.remote(&spec.sources, spec.decode.limits.max_file_size)?;
+        spec.sources.check_remote(&remote)?;
+        let prepared = Prepared::new(global, spec, control.threads)?;
         prepared.check_against(&recorded, &checkpoint, (!force).then_some("pass --force to go on anyway"))?;
         if prepared.record() != recorded {
             // A fingerprint recorded in imbed 0.1's form, or a forced run: record what runs now.
             checkpoint.set_config(&prepared.record())?;
         }
-        Ok(Self { checkpoint, lock, prepared, server })
+        Ok(Self { checkpoint, lock, prepared, server, remote })
     }
 
     pub fn request<'a>(self, command: &'static str, plan: Plan<'a>, args: &RunArgs) -> RunRequest<'a> {
         let control = RunControl::from_args(args, None);
-        let Self { checkpoint, lock, prepared, server } = self;
-        RunRequest { command, prepared, checkpoint, lock, plan, control, server }
+        let Self { checkpoint, lock, prepared, server, remote } = self;
+        RunRequest { command, prepared, checkpoint, lock, plan, control, server, remote }
     }
 }

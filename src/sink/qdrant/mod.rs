@@ -188,38 +188,32 @@ fn is_connection_error(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
-/// Delay before retry `attempt` (1-based): exponential from 100 ms, capped at 10 s, with full jitter.
+/// Delay before retry `attempt` (1-based): what the server asked for, or the shared backoff.
 fn backoff(attempt: u32, error: &QdrantError) -> Duration {
     if let QdrantError::ResourceExhaustedError { retry_after_seconds, .. } = error {
         return Duration::from_secs(*retry_after_seconds);
     }
-    let ceiling = Duration::from_millis(100).saturating_mul(1 << attempt.min(7)).min(Duration::from_secs(10));
-    ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)
+    crate::retry::backoff(attempt)
 }
 
 /// Runs `request` until it succeeds, fails for good, or has been retried `max_retries` times;
 /// each retry is one warning line: what failed, why, which retry, and the wait.
-async fn with_retries<T, F, Fut>(what: &str, max_retries: u32, mut request: F) -> Result<T, QdrantError>
+async fn with_retries<T, F, Fut>(what: &str, max_retries: u32, request: F) -> Result<T, QdrantError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, QdrantError>>,
 {
-    let mut attempt = 0;
-    loop {
-        match request().await {
-            Ok(value) => return Ok(value),
-            Err(error) if attempt < max_retries && is_retryable(&error) => {
-                attempt += 1;
-                let delay = backoff(attempt, &error);
-                tracing::warn!(
-                    "Qdrant {what} failed ({}); retry {attempt} of {max_retries} in {delay:.1?}",
-                    describe(&error)
-                );
-                tokio::time::sleep(delay).await;
-            }
-            Err(error) => return Err(error),
-        }
-    }
+    let pause = |attempt: u32, error: &QdrantError| {
+        (attempt <= max_retries && is_retryable(error)).then(|| {
+            let delay = backoff(attempt, error);
+            tracing::warn!(
+                "Qdrant {what} failed ({}); retry {attempt} of {max_retries} in {delay:.1?}",
+                describe(error)
+            );
+            delay
+        })
+    };
+    crate::retry::retrying(request, pause).await.map_err(|(error, _)| error)
 }
 
 /// A one-line reason: the gRPC code and message, without the metadata dump of `QdrantError`.

@@ -1,0 +1,248 @@
+//! The bytes of remote items: objects in S3, GCS and Azure through `object_store`, and plain
+//! or presigned URLs through `reqwest`, on one tokio runtime of their own.
+//!
+//! Every request has three separate time-outs: connecting, a stall (no byte for a while) and
+//! a ceiling on the whole object. No total time-out meant for stalls kills a slow, steady
+//! download. Transient failures (5xx, 429, resets, stalls, time-outs) are tried again with
+//! exponential backoff and jitter, up to the run's attempts; answers that another try cannot
+//! change (400, 401, 403, 404, 410) are final at once.
+
+mod budget;
+mod error;
+mod http;
+mod stores;
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+pub use budget::{ByteBudget, BytesHeld};
+pub use error::FetchError;
+
+use crate::item::ErrorClass;
+use crate::locator::{Location, ObjectFacts, Store};
+
+/// How the remote stores are reached: what a checkpoint records so that a resume reaches
+/// them the same way. Secrets are never part of it, only the names of the variables that
+/// held them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteOptions {
+    /// The endpoint of an S3-compatible store (MinIO, SeaweedFS, Ceph, R2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// Send unsigned requests: public buckets.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_sign: bool,
+    /// The credential variables that were set when the run started (names only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials_from: Vec<String>,
+}
+
+/// The variables whose presence the checkpoint records (never their values).
+const CREDENTIAL_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "GOOGLE_SERVICE_ACCOUNT",
+    "GOOGLE_SERVICE_ACCOUNT_PATH",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "AZURE_STORAGE_ACCOUNT_NAME",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_KEY",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_TENANT_ID",
+];
+
+impl RemoteOptions {
+    /// The options of a new run, noting which credential variables are set.
+    pub fn from_env(s3_endpoint: Option<String>, no_sign: bool) -> Self {
+        let credentials_from = CREDENTIAL_VARIABLES
+            .iter()
+            .filter(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+            .map(|name| name.to_string())
+            .collect();
+        Self { s3_endpoint, no_sign, credentials_from }
+    }
+}
+
+/// Limits of the fetch stage.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Bytes of downloaded bodies held at once, until decoded.
+    pub memory: u64,
+    pub connect_timeout: Duration,
+    /// No byte for this long fails the try.
+    pub stall_timeout: Duration,
+    /// The ceiling on one object, from the request to its last byte.
+    pub object_timeout: Duration,
+    /// Tries of one object, the first included.
+    pub max_attempts: u32,
+    /// Objects larger than this fail as too_large, whatever their headers claim.
+    pub max_size: u64,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            memory: 512 << 20,
+            connect_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(30),
+            object_timeout: Duration::from_secs(300),
+            max_attempts: 3,
+            max_size: crate::decode::DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
+/// The bytes of one object, held against the byte budget until dropped.
+#[derive(Debug)]
+pub struct Download {
+    pub bytes: Bytes,
+    pub facts: ObjectFacts,
+    pub held: BytesHeld,
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The object's URI.
+    pub location: Location,
+    pub facts: ObjectFacts,
+}
+
+/// The clients of a run, made when first needed, and the runtime they run on.
+pub struct Remote {
+    runtime: tokio::runtime::Runtime,
+    options: RemoteOptions,
+    settings: FetchSettings,
+    stores: Mutex<HashMap<(Store, String), Arc<dyn object_store::ObjectStore>>>,
+    http: OnceLock<Result<reqwest::Client, String>>,
+    budget: ByteBudget,
+}
+
+impl Remote {
+    pub fn new(options: RemoteOptions, settings: FetchSettings) -> anyhow::Result<Self> {
+        install_crypto_provider();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("imbed-fetch")
+            .enable_all()
+            .build()
+            .map_err(|error| anyhow::anyhow!("cannot start the fetch runtime: {error}"))?;
+        let budget = ByteBudget::new(settings.memory);
+        Ok(Self { runtime, options, settings, stores: Mutex::default(), http: OnceLock::new(), budget })
+    }
+
+    pub fn settings(&self) -> &FetchSettings {
+        &self.settings
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        self.runtime.handle()
+    }
+
+    fn store(&self, store: Store, bucket: &str) -> Result<Arc<dyn object_store::ObjectStore>, FetchError> {
+        let mut stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = stores.get(&(store, bucket.to_string())) {
+            return Ok(Arc::clone(found));
+        }
+        let built = stores::build(store, bucket, &self.options, &self.settings, self.settings.max_attempts)?;
+        stores.insert((store, bucket.to_string()), Arc::clone(&built));
+        Ok(built)
+    }
+
+    fn http(&self) -> Result<&reqwest::Client, FetchError> {
+        let client = self.http.get_or_init(|| http::client(&self.settings).map_err(|error| format!("{error:#}")));
+        client.as_ref().map_err(|message| FetchError::new(ErrorClass::Network, message.clone()))
+    }
+
+    /// Checks before a run that `location` (a prefix or a manifest) can be read: the bucket
+    /// exists, the credentials are accepted, the endpoint answers. Without credentials in the
+    /// environment, a cloud's metadata service is asked for at most two seconds.
+    pub fn check(&self, location: &Location) -> anyhow::Result<()> {
+        match location {
+            Location::Object { store, bucket, key } => {
+                let checker = stores::build(*store, bucket, &self.options, &self.settings, 1)?;
+                let probe = stores::check(checker, key.clone());
+                let bound = stores::check_bound(*store, &self.options, &self.settings);
+                let outcome = self.runtime.block_on(async { tokio::time::timeout(bound, probe).await });
+                match outcome {
+                    Ok(result) => result.map_err(|error| stores::check_failure(location, &self.options, error)),
+                    Err(_) => Err(stores::no_answer(location, &self.options, bound)),
+                }
+            }
+            Location::Http(_) => Ok(()),
+        }
+    }
+
+    /// Lists the objects under a prefix in key order, after `offset` when given, page by page,
+    /// calling `visit` with each; stops when it breaks.
+    pub fn list(
+        &self,
+        prefix: &Location,
+        offset: Option<&str>,
+        visit: impl FnMut(Listed) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, FetchError> {
+        let Location::Object { store, bucket, key } = prefix else {
+            return Err(FetchError::new(ErrorClass::Unsupported, format!("{prefix} is a URL, not a prefix to list")));
+        };
+        let client = self.store(*store, bucket)?;
+        stores::list(&self.runtime, client, *store, bucket, key, offset, visit)
+    }
+
+    /// What the store or server says of an object now, without its bytes.
+    pub async fn head(&self, location: &Location) -> Result<ObjectFacts, FetchError> {
+        let outcome = match location {
+            Location::Object { store, bucket, key } => stores::head(self.store(*store, bucket)?, key).await,
+            Location::Http(url) => http::head(self.http()?, url, &self.settings).await,
+        };
+        outcome
+    }
+
+    /// Downloads one object, within the time-outs and tries of the settings and the size cap.
+    pub async fn get(&self, location: &Location) -> Result<Download, FetchError> {
+        let ceiling = self.settings.object_timeout;
+        let fetch = async {
+            match location {
+                Location::Object { store, bucket, key } => {
+                    stores::get(self.store(*store, bucket)?, key, &self.settings, &self.budget).await
+                }
+                Location::Http(url) => http::get(self.http()?, url, &self.settings, &self.budget).await,
+            }
+        };
+        // The stores' clients bound each try; this bounds the object, retries included.
+        let attempts = self.settings.max_attempts.max(1);
+        let outcome = match tokio::time::timeout(ceiling.saturating_mul(attempts) + ceiling, fetch).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(FetchError::timeout(format!("no complete answer within {}s", ceiling.as_secs()))),
+        };
+        outcome
+    }
+
+    /// [`Self::get`] from a thread outside the runtime (a manifest that is itself remote).
+    pub fn get_blocking(&self, location: &Location) -> Result<Download, FetchError> {
+        self.runtime.block_on(self.get(location))
+    }
+}
+
+/// rustls on ring, once per process: reqwest is built without a provider of its own.
+fn install_crypto_provider() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // An error means one is installed already, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

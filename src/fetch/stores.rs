@@ -1,0 +1,325 @@
+//! S3, GCS and Azure through `object_store`: clients with imbed's time-outs and tries,
+//! listings, HEADs, GETs, and what their errors mean.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::path::Path as ObjectPath;
+use object_store::{BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, RetryConfig};
+
+use super::error::without_queries;
+use super::{ByteBudget, Download, FetchError, FetchSettings, Listed, RemoteOptions};
+use crate::item::ErrorClass;
+use crate::locator::{Location, ObjectFacts, Store};
+use crate::retry::backoff;
+
+/// A client for one bucket (or container) that tries each request `attempts` times.
+pub(super) fn build(
+    store: Store,
+    bucket: &str,
+    options: &RemoteOptions,
+    settings: &FetchSettings,
+    attempts: u32,
+) -> Result<Arc<dyn ObjectStore>, FetchError> {
+    let endpoint = options.s3_endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    let allow_http = endpoint.as_deref().is_some_and(|url| url.starts_with("http://"))
+        || std::env::var("AWS_ALLOW_HTTP").is_ok_and(|value| value.eq_ignore_ascii_case("true"));
+    // object_store's default is a 30 s total per request, body included, which kills slow,
+    // steady downloads (arrow-rs-object-store #386): a stall time-out, a connect time-out and
+    // the whole-object ceiling replace it.
+    let client = ClientOptions::new()
+        .with_connect_timeout(settings.connect_timeout)
+        .with_read_timeout(settings.stall_timeout)
+        .with_timeout(settings.object_timeout)
+        .with_allow_http(allow_http);
+    let retry = RetryConfig {
+        // A higher floor than the default (100 ms, x2), so that the tries outlast a store's restart.
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(15),
+            base: 3.0,
+        },
+        max_retries: attempts.saturating_sub(1) as usize,
+        retry_timeout: settings.object_timeout,
+    };
+    let built: object_store::Result<Arc<dyn ObjectStore>> = match store {
+        Store::S3 => {
+            let mut builder = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_client_options(client)
+                .with_retry(retry)
+                .with_skip_signature(options.no_sign);
+            if let Some(endpoint) = &options.s3_endpoint {
+                // S3-compatible stores serve buckets as paths, not as host names.
+                builder = builder.with_endpoint(endpoint).with_virtual_hosted_style_request(false);
+            }
+            builder.build().map(|store| Arc::new(store) as _)
+        }
+        Store::Gcs => GoogleCloudStorageBuilder::from_env()
+            .with_bucket_name(bucket)
+            .with_client_options(client)
+            .with_retry(retry)
+            .with_skip_signature(options.no_sign)
+            .build()
+            .map(|store| Arc::new(store) as _),
+        Store::Azure => MicrosoftAzureBuilder::from_env()
+            .with_container_name(bucket)
+            .with_client_options(client)
+            .with_retry(retry)
+            .with_skip_signature(options.no_sign)
+            .build()
+            .map(|store| Arc::new(store) as _),
+    };
+    built.map_err(|error| {
+        FetchError::new(
+            ErrorClass::Remote,
+            format!("cannot set up the client for {}://{bucket}: {}", store.scheme(), describe(&error)),
+        )
+    })
+}
+
+fn object_path(key: &str) -> ObjectPath {
+    ObjectPath::parse(key).unwrap_or_else(|_| ObjectPath::from(key))
+}
+
+fn facts(meta: &ObjectMeta) -> ObjectFacts {
+    ObjectFacts {
+        etag: meta.e_tag.clone(),
+        size: Some(meta.size),
+        last_modified_ns: meta.last_modified.timestamp_nanos_opt(),
+    }
+}
+
+/// Reads the first object under a prefix, or the HEAD of an object: what a run needs to work.
+pub(super) async fn check(store: Arc<dyn ObjectStore>, key: String) -> Result<(), FetchError> {
+    if key.is_empty() || key.ends_with('/') {
+        let prefix = (!key.is_empty()).then(|| object_path(key.trim_end_matches('/')));
+        let mut listing = store.list(prefix.as_ref());
+        match listing.next().await {
+            Some(Err(error)) => Err(classify(&error)),
+            _ => Ok(()),
+        }
+    } else {
+        store.head(&object_path(&key)).await.map(drop).map_err(|error| classify(&error))
+    }
+}
+
+/// How long a check may take: a few seconds when credentials would come from a metadata service.
+pub(super) fn check_bound(store: Store, options: &RemoteOptions, settings: &FetchSettings) -> Duration {
+    if options.no_sign || has_credentials(store, options) {
+        (settings.connect_timeout + settings.stall_timeout).min(Duration::from_secs(60))
+    } else {
+        Duration::from_secs(2)
+    }
+}
+
+fn has_credentials(store: Store, options: &RemoteOptions) -> bool {
+    let prefixes: &[&str] = match store {
+        Store::S3 => &["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS"],
+        Store::Gcs => &["GOOGLE_"],
+        Store::Azure => &["AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_SAS", "AZURE_CLIENT_SECRET"],
+    };
+    options.credentials_from.iter().any(|name| prefixes.iter().any(|prefix| name.starts_with(prefix)))
+}
+
+fn credential_hint(store: Store) -> &'static str {
+    match store {
+        Store::S3 => "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), or pass --no-sign for a public bucket",
+        Store::Gcs => "set GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT), or pass --no-sign for a public bucket",
+        Store::Azure => "set AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_KEY), or pass --no-sign for a public container",
+    }
+}
+
+fn endpoint_text(store: Store, options: &RemoteOptions) -> String {
+    match (store, &options.s3_endpoint) {
+        (Store::S3, Some(endpoint)) => endpoint.clone(),
+        (Store::S3, None) => std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS S3".into()),
+        (Store::Gcs, _) => "Google Cloud Storage".into(),
+        (Store::Azure, _) => "Azure Blob Storage".into(),
+    }
+}
+
+/// The one-line refusal of a run whose remote source failed its check.
+pub(super) fn check_failure(location: &Location, options: &RemoteOptions, error: FetchError) -> anyhow::Error {
+    let Location::Object { store, bucket, key } = location else { return anyhow::anyhow!("{location}: {error}") };
+    let endpoint = endpoint_text(*store, options);
+    let message = match error.class {
+        ErrorClass::NotFound if key.is_empty() || key.ends_with('/') => {
+            format!("bucket `{bucket}` does not exist at {endpoint} ({location})")
+        }
+        ErrorClass::NotFound => format!("{location} does not exist at {endpoint}"),
+        ErrorClass::Denied if !options.no_sign && !has_credentials(*store, options) => {
+            format!("{endpoint} refused to serve {location} without credentials: {}", credential_hint(*store))
+        }
+        ErrorClass::Denied => format!(
+            "{endpoint} refused the credentials for {location} (from {}); check them, and that they may read the bucket",
+            if options.credentials_from.is_empty() { "no variables".to_string() } else { options.credentials_from.join(", ") }
+        ),
+        ErrorClass::Network | ErrorClass::Timeout if !options.no_sign && !has_credentials(*store, options) => {
+            format!("cannot read {location}: no credentials were found ({}): {}", error.message, credential_hint(*store))
+        }
+        ErrorClass::Network | ErrorClass::Timeout => {
+            format!("cannot reach {endpoint} for {location}: {}; check --s3-endpoint or AWS_ENDPOINT_URL", error.message)
+        }
+        _ => format!("cannot read {location} at {endpoint}: {}", error.message),
+    };
+    anyhow::anyhow!(message)
+}
+
+/// The refusal of a run whose check got no answer in time.
+pub(super) fn no_answer(location: &Location, options: &RemoteOptions, bound: Duration) -> anyhow::Error {
+    let Location::Object { store, .. } = location else { return anyhow::anyhow!("{location} did not answer") };
+    if !options.no_sign && !has_credentials(*store, options) {
+        anyhow::anyhow!(
+            "no credentials for {location} were found in the environment, and no cloud metadata service answered within {}s: {}",
+            bound.as_secs(),
+            credential_hint(*store)
+        )
+    } else {
+        anyhow::anyhow!("{} did not answer within {}s for {location}", endpoint_text(*store, options), bound.as_secs())
+    }
+}
+
+/// Lists `key` as a folder (the objects under `key/`), in key order, after `offset`, calling
+/// `visit` outside the runtime (it may block, or run requests of its own) between pages' items.
+pub(super) fn list(
+    runtime: &tokio::runtime::Runtime,
+    client: Arc<dyn ObjectStore>,
+    store: Store,
+    bucket: &str,
+    key: &str,
+    offset: Option<&str>,
+    mut visit: impl FnMut(Listed) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, FetchError> {
+    let folder = key.trim_end_matches('/');
+    let prefix = (!folder.is_empty()).then(|| object_path(folder));
+    let mut listing = match offset {
+        Some(offset) => client.list_with_offset(prefix.as_ref(), &object_path(offset)),
+        None => client.list(prefix.as_ref()),
+    };
+    while let Some(meta) = runtime.block_on(listing.next()) {
+        let meta = meta.map_err(|error| classify(&error))?;
+        let location = Location::Object { store, bucket: bucket.to_string(), key: meta.location.to_string() };
+        if visit(Listed { location, facts: facts(&meta) }).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+pub(super) async fn head(client: Arc<dyn ObjectStore>, key: &str) -> Result<ObjectFacts, FetchError> {
+    client.head(&object_path(key)).await.map(|meta| facts(&meta)).map_err(|error| classify(&error))
+}
+
+/// Downloads one object: refuses it by its size before reading, and caps what is read. The
+/// client retries failed requests and resumes failed bodies where they broke off; what it
+/// leaves to its caller (a connection it found closed) is tried again here.
+pub(super) async fn get(
+    client: Arc<dyn ObjectStore>,
+    key: &str,
+    settings: &FetchSettings,
+    budget: &ByteBudget,
+) -> Result<Download, FetchError> {
+    let pause =
+        |tries: u32, error: &FetchError| (error.transient && tries < settings.max_attempts).then(|| backoff(tries));
+    let once = || get_once(Arc::clone(&client), key, settings, budget);
+    crate::retry::retrying(once, pause).await.map_err(|(error, tries)| error.after_tries(tries))
+}
+
+async fn get_once(
+    client: Arc<dyn ObjectStore>,
+    key: &str,
+    settings: &FetchSettings,
+    budget: &ByteBudget,
+) -> Result<Download, FetchError> {
+    let result = client.get(&object_path(key)).await.map_err(|error| classify(&error))?;
+    let size = result.meta.size;
+    if size > settings.max_size {
+        return Err(super::http::too_large(size, settings.max_size));
+    }
+    let facts = facts(&result.meta);
+    let held = budget.hold(size).await;
+    let mut body = BytesMut::with_capacity(size as usize);
+    let mut stream = result.into_stream();
+    // The client's read time-out catches a stall first; this is the backstop.
+    let stall = settings.stall_timeout + Duration::from_secs(1);
+    loop {
+        let chunk = match tokio::time::timeout(stall, stream.next()).await {
+            Ok(Some(chunk)) => chunk.map_err(|error| classify(&error))?,
+            Ok(None) => break,
+            Err(_) => return Err(super::http::stalled(settings, body.len())),
+        };
+        if (body.len() + chunk.len()) as u64 > settings.max_size {
+            return Err(super::http::too_large((body.len() + chunk.len()) as u64, settings.max_size));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Download { bytes: body.freeze(), facts, held })
+}
+
+/// What an object_store error means for the item, with URLs' query strings cut off.
+fn classify(error: &object_store::Error) -> FetchError {
+    use object_store::Error;
+    let message = describe(error);
+    match error {
+        Error::NotFound { .. } => FetchError::new(ErrorClass::NotFound, "no such object (or bucket)"),
+        Error::PermissionDenied { .. } | Error::Unauthenticated { .. } => FetchError::new(ErrorClass::Denied, message),
+        // A listing's errors come unclassified: its status and S3 error code tell.
+        _ if ["NoSuchBucket", "NoSuchKey", "status code: 404"].iter().any(|code| message.contains(code)) => {
+            FetchError::new(ErrorClass::NotFound, message)
+        }
+        _ if [
+            "AccessDenied",
+            "SignatureDoesNotMatch",
+            "InvalidAccessKeyId",
+            "status code: 401",
+            "status code: 403",
+        ]
+        .iter()
+        .any(|code| message.contains(code)) =>
+        {
+            FetchError::new(ErrorClass::Denied, message)
+        }
+        _ => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+            while let Some(cause) = source {
+                if let Some(http) = cause.downcast_ref::<object_store::client::HttpError>() {
+                    use object_store::client::HttpErrorKind;
+                    // The client has retried these kinds already.
+                    return match http.kind() {
+                        HttpErrorKind::Timeout => FetchError::new(ErrorClass::Timeout, message),
+                        HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted => {
+                            FetchError::new(ErrorClass::Network, message)
+                        }
+                        // Not these: a pooled connection that a restarted server closed.
+                        _ if message.contains("connection") => FetchError::transient(ErrorClass::Network, message),
+                        _ => FetchError::new(ErrorClass::Remote, message),
+                    };
+                }
+                source = cause.source();
+            }
+            FetchError::new(ErrorClass::Remote, message)
+        }
+    }
+}
+
+/// An error and its causes on one line, with URLs' query strings cut off.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    without_queries(&text)
+}

@@ -1,0 +1,142 @@
+//! The fetch stage against a loopback HTTP server that misbehaves on purpose: each fault ends
+//! in the state and class it should, tries are spent only where another may help, and the
+//! run ends within the bound that the time-out flags imply.
+
+mod common;
+#[path = "support/fault_http.rs"]
+mod fault_http;
+#[path = "support/tcp_proxy.rs"]
+mod tcp_proxy;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::{fixture_images, stored_payloads, tiny_model, Workspace};
+use fault_http::{silent_host, FaultServer};
+
+/// (id, path on the quick host or `slow:` path on the slow one, expected state, class).
+const CASES: &[(&str, &str, &str, &str)] = &[
+    ("ok", "ok/a.jpg", "done", ""),
+    ("not-found", "status/404", "failed", "not_found"),
+    ("forbidden", "status/403", "failed", "denied"),
+    ("gone", "status/410", "failed", "not_found"),
+    ("server-error", "status/500", "failed", "remote"),
+    ("flaky", "flaky/a.jpg", "done", ""),
+    ("throttled", "throttled/a.jpg", "done", ""),
+    ("redirect-loop", "loop/a.jpg", "failed", "remote"),
+    ("too-many-redirects", "redirects/12", "failed", "remote"),
+    ("some-redirects", "redirects/5", "done", ""),
+    ("short-length", "short-length/a.jpg", "failed", "truncated|corrupt"),
+    ("long-length", "long-length/a.jpg", "failed", "network"),
+    ("over-the-cap", "big/a.jpg", "failed", "too_large"),
+    ("over-the-cap-unsized", "big-unsized/a.jpg", "failed", "too_large"),
+    ("html", "html/login", "failed", "unsupported"),
+    ("gzip", "gzip/a.jpg", "done", ""),
+    ("signed", "ok/signed.jpg?X-Amz-Signature=SECRETSIG&X-Amz-Date=1&v=2", "done", ""),
+    ("reset", "slow:reset/a.jpg", "failed", "network"),
+    ("stall-after-headers", "slow:stall-headers/a.jpg", "failed", "timeout"),
+    ("stall-mid-body", "slow:stall-body/a.jpg", "failed", "timeout"),
+    ("trickle", "slow:trickle/a.jpg", "failed", "timeout"),
+];
+
+const STALL: u64 = 1;
+const OBJECT: u64 = 3;
+const CONNECT: u64 = 1;
+const ATTEMPTS: u64 = 2;
+
+fn state_name(code: i64) -> &'static str {
+    match code {
+        0 => "pending",
+        1 => "done",
+        2 => "failed",
+        _ => "other",
+    }
+}
+
+#[test]
+fn each_fault_ends_in_its_state_and_class_within_the_bound_of_the_time_outs() {
+    let image = std::fs::read(fixture_images().join("landscape_gradient.jpg")).unwrap();
+    let quick = FaultServer::start(image.clone());
+    let slow = FaultServer::start(image);
+    let (silent, silent_url) = silent_host();
+    let ws = Workspace::new();
+    let mut manifest = std::fs::File::create(ws.path().join("urls.jsonl")).unwrap();
+    for (id, path, _, _) in CASES {
+        let url = match path.strip_prefix("slow:") {
+            Some(path) => slow.url(path),
+            None => quick.url(path),
+        };
+        writeln!(manifest, "{}", serde_json::json!({"id": id, "url": url})).unwrap();
+    }
+    writeln!(manifest, "{}", serde_json::json!({"id": "silent-host", "url": format!("{silent_url}a.jpg")})).unwrap();
+    drop(manifest);
+
+    let started = Instant::now();
+    let output = ws
+        .imbed()
+        .args(["index", "--manifest", "urls.jsonl", "--json", "--model"])
+        .arg(tiny_model())
+        .args(["--stall-timeout", &STALL.to_string(), "--object-timeout", &OBJECT.to_string()])
+        .args(["--fetch-connect-timeout", &CONNECT.to_string(), "--max-attempts", &ATTEMPTS.to_string()])
+        .args(["--max-file-size", "1"])
+        .output()
+        .expect("run imbed");
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "some items fail: {stderr}");
+    // Each try ends by its time-out; the tries of the slowest item, their pauses, and the
+    // run's own start and end bound the run.
+    let bound = Duration::from_secs(ATTEMPTS * (CONNECT + OBJECT) + 2 + 15);
+    assert!(elapsed < bound, "took {elapsed:?}, over {bound:?}");
+
+    let connection = rusqlite::Connection::open(ws.path().join("imbed.checkpoint")).unwrap();
+    let mut wrong = Vec::new();
+    let mut all = CASES.to_vec();
+    all.push(("silent-host", "", "failed", "timeout"));
+    for (id, _, state, class) in &all {
+        let (code, found_class, message): (i64, Option<String>, Option<String>) = connection
+            .query_row("SELECT state, error_class, error_message FROM items WHERE key = ?1", [id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let found_class = found_class.unwrap_or_default();
+        let class_ok = class.split('|').any(|expected| expected == found_class);
+        if state_name(code) != *state || !class_ok {
+            wrong.push(format!("{id}: {} [{found_class}] {message:?}, expected {state} [{class}]", state_name(code)));
+        }
+    }
+    assert!(wrong.is_empty(), "{}\n{stderr}", wrong.join("\n"));
+
+    // Retried where another try may help, not where it cannot.
+    assert_eq!(quick.hits("status/404"), 1);
+    assert_eq!(quick.hits("status/403"), 1);
+    assert_eq!(quick.hits("status/410"), 1);
+    assert_eq!(quick.hits("status/500"), ATTEMPTS as usize);
+    assert_eq!(quick.hits("flaky/a.jpg"), 2);
+    assert_eq!(quick.hits("big/a.jpg"), 1, "over the cap by its Content-Length: not retried");
+    let throttled = quick.times("throttled/a.jpg");
+    assert_eq!(throttled.len(), 2);
+    assert!(throttled[1] - throttled[0] >= Duration::from_millis(950), "Retry-After: 1 is honoured");
+    assert_eq!(slow.hits("stall-headers/a.jpg"), ATTEMPTS as usize, "a stall is tried again");
+
+    // The signature of a presigned URL is never shown nor stored in the payload.
+    assert!(!stderr.contains("SECRETSIG") && !stdout.contains("SECRETSIG"), "{stderr}");
+    let payloads = stored_payloads(&ws, "images");
+    let signed = payloads.iter().find(|p| p["key"] == "signed").expect("the signed item is stored");
+    assert_eq!(signed["url"].as_str().unwrap(), quick.url("ok/signed.jpg?v=2"));
+    // Messages name the URL, with its query string cut.
+    let stats = ws.imbed().args(["stats", "--json"]).output().unwrap();
+    let stats_text = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats_text.contains(&quick.url("status/404")) && !stats_text.contains("SECRETSIG"), "{stats_text}");
+    let stats: serde_json::Value = serde_json::from_str(&stats_text).unwrap();
+    assert_eq!(stats["errors"]["timeout"], 4, "{stats}");
+
+    // retry-failed --class takes that class alone: the two not_found URLs, once more each.
+    let retried = ws.imbed().args(["retry-failed", "--class", "not_found", "--max-attempts", "1"]).output().unwrap();
+    let retried_err = String::from_utf8_lossy(&retried.stderr);
+    assert_eq!(retried.status.code(), Some(1), "{retried_err}");
+    assert!(retried_err.contains("retrying 2 failed items of class not_found"), "{retried_err}");
+    assert_eq!((quick.hits("status/404"), quick.hits("status/410"), quick.hits("status/403")), (2, 2, 1));
+    drop(silent);
+}
