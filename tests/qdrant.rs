@@ -16,32 +16,13 @@ use tonic::Code;
 
 const COLLECTION: &str = "photos";
 
-/// `imbed index` of the fixtures into `server`, returning the JSON summary and the exit code.
-fn index_into(ws: &Workspace, server: &TestServer, extra: &[&str]) -> (Value, i32, String) {
-    let output = ws
-        .index_fixtures()
-        .args(["--qdrant", &server.url(), "--collection", COLLECTION, "--json", "--batch-size", "4"])
-        .args(extra)
-        .output()
-        .expect("run imbed");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (summary, output.status.code().unwrap_or(-1), stderr)
-}
-
-fn stats(ws: &Workspace, extra: &[&str]) -> Value {
-    let output = ws.imbed().args(["stats", "--json"]).args(extra).output().expect("stats");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("stats JSON")
-}
-
 /// Every fixture is on the server exactly once, under the ID imbed derives from its key.
 fn assert_all_points(server: &TestServer, ws: &Workspace) {
     let points = server.points(COLLECTION);
     let ids: BTreeSet<&str> = points.iter().map(|point| point.id.as_str()).collect();
     assert_eq!(points.len(), fixture_image_count(), "{ids:?}");
     assert_eq!(ids.len(), points.len(), "duplicate IDs");
-    let summary = stats(ws, &[]);
+    let summary = ws.stats_with(&[]);
     assert_eq!(summary["items"]["done"], fixture_image_count() as u64, "{summary}");
     assert_eq!(summary["items"]["failed"], 0, "{summary}");
 }
@@ -54,7 +35,7 @@ fn retries_recover_from_faults_without_duplicates() {
     faults.fail_next_upserts(3, Code::Unavailable);
     // Applied, then answered with an error: the retry writes the same IDs again.
     faults.fail_upsert_after_apply(3);
-    let (_, code, stderr) = index_into(&ws, &server, &["--max-retries", "8"]);
+    let (_, code, stderr) = ws.index_into_server(&server.url(), COLLECTION, &["--max-retries", "8"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(faults.injected() >= 6, "only {} faults fired", faults.injected());
     assert_all_points(&server, &ws);
@@ -66,7 +47,7 @@ fn an_overloaded_servers_retry_after_is_honoured() {
     let ws = Workspace::new();
     let server = TestServer::start();
     server.faults().rate_limit_upserts(2, 1);
-    let (_, code, stderr) = index_into(&ws, &server, &["--max-retries", "8"]);
+    let (_, code, stderr) = ws.index_into_server(&server.url(), COLLECTION, &["--max-retries", "8"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(server.faults().injected(), 2);
     assert_all_points(&server, &ws);
@@ -77,7 +58,7 @@ fn exhausted_retries_leave_failed_items_that_retry_failed_completes() {
     let ws = Workspace::new();
     let server = TestServer::start();
     server.faults().fail_next_upserts(10_000, Code::Unavailable);
-    let (summary, code, stderr) = index_into(&ws, &server, &["--max-retries", "1"]);
+    let (summary, code, stderr) = ws.index_into_server(&server.url(), COLLECTION, &["--max-retries", "1"]);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(summary["errors"]["sink"], fixture_image_count() as u64, "{summary}");
     assert!(stderr.contains("[sink]: the server did not take the write after 2 tries"), "{stderr}");

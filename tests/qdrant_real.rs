@@ -20,19 +20,6 @@ use real_qdrant::RealQdrant;
 use serde_json::{json, Value};
 use tcp_proxy::{Fault, TcpProxy};
 
-/// `imbed index` of the fixtures into `collection` at `url`: the JSON summary, exit code, stderr.
-fn index_into(ws: &Workspace, url: &str, collection: &str, extra: &[&str]) -> (Value, i32, String) {
-    let output = ws
-        .index_fixtures()
-        .args(["--qdrant", url, "--collection", collection, "--json", "--batch-size", "4"])
-        .args(extra)
-        .output()
-        .expect("run imbed");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (summary, output.status.code().unwrap_or(-1), stderr)
-}
-
 /// `imbed index` of the fixtures one per batch, in the background, so it can be disturbed.
 fn spawn_index(ws: &Workspace, url: &str, collection: &str, extra: &[&str]) -> Child {
     ws.process()
@@ -58,12 +45,6 @@ fn wait_for_points(server: &RealQdrant, collection: &str, n: u64, child: &mut Ch
     }
 }
 
-fn stats(ws: &Workspace, extra: &[&str]) -> Value {
-    let output = ws.imbed().args(["stats", "--json"]).args(extra).output().expect("stats");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("stats JSON")
-}
-
 /// The keys imbed gives the fixtures: their paths as found under the folder on the command line.
 fn fixture_keys() -> BTreeSet<String> {
     walkdir::WalkDir::new(fixture_images())
@@ -86,7 +67,7 @@ fn assert_exactly_once(server: &RealQdrant, collection: &str, ws: &Workspace, st
         assert_eq!(point["id"], imbed::util::point_id(key).to_string(), "{key}");
     }
     assert_eq!(server.count(collection), fixture_image_count() as u64);
-    let summary = stats(ws, stats_extra);
+    let summary = ws.stats_with(stats_extra);
     assert_eq!(summary["items"]["done"], fixture_image_count() as u64, "{summary}");
     assert_eq!(summary["items"]["failed"], 0, "{summary}");
     assert_eq!(summary["items"]["pending"], 0, "{summary}");
@@ -115,7 +96,7 @@ fn points_land_with_vectors_and_payload_and_search_finds_them() {
     let Some(server) = real_qdrant::shared() else { return };
     const COLLECTION: &str = "search";
     let ws = Workspace::new();
-    let (summary, code, stderr) = index_into(&ws, &server.url(), COLLECTION, &[]);
+    let (summary, code, stderr) = ws.index_into_server(&server.url(), COLLECTION, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(summary["sink"]["qdrant"], server.url(), "{summary}");
     assert_eq!(summary["sink"]["points"], fixture_image_count() as u64, "{summary}");
@@ -143,7 +124,7 @@ fn points_land_with_vectors_and_payload_and_search_finds_them() {
     assert_eq!(best["id"], point["id"], "{hits}");
 
     // stats reads the collection's state from the server.
-    let summary = stats(&ws, &[]);
+    let summary = ws.stats_with(&[]);
     let state = &summary["sink"]["collections"][0];
     let info = server.collection(COLLECTION);
     assert_eq!(state["status"], "green", "{summary}");
@@ -172,7 +153,7 @@ fn text_queries_and_payload_filters_are_answered_by_the_server() {
     let Some(server) = real_qdrant::shared() else { return };
     const COLLECTION: &str = "filters";
     let ws = Workspace::new();
-    let (_, code, stderr) = index_into(&ws, &server.url(), COLLECTION, &[]);
+    let (_, code, stderr) = ws.index_into_server(&server.url(), COLLECTION, &[]);
     assert_eq!(code, 0, "{stderr}");
     let points = server.points(COLLECTION);
     let passes = |p: &&Value| p["payload"]["format"] == "png" && p["payload"]["width"].as_u64() >= Some(100);
@@ -218,7 +199,7 @@ fn text_queries_and_payload_filters_are_answered_by_the_server() {
 fn an_older_server_gets_one_readable_warning_and_the_run_goes_on() {
     let Some(server) = real_qdrant::shared() else { return };
     let ws = Workspace::new();
-    let (_, code, stderr) = index_into(&ws, &server.url(), "version", &[]);
+    let (_, code, stderr) = ws.index_into_server(&server.url(), "version", &[]);
     assert_eq!(code, 0, "{stderr}");
     let version = server.get("/").1["version"].as_str().expect("server version").to_string();
     let needle = format!("runs version {version}; imbed's client speaks 1.20");
@@ -239,7 +220,7 @@ fn cluster_settings_and_bulk_load_reach_the_collection() {
     const COLLECTION: &str = "setup";
     let ws = Workspace::new();
     let extra = ["--shards", "2", "--replication-factor", "1", "--on-disk", "--bulk"];
-    let (_, code, stderr) = index_into(&ws, &server.url(), COLLECTION, &extra);
+    let (_, code, stderr) = ws.index_into_server(&server.url(), COLLECTION, &extra);
     assert_eq!(code, 0, "{stderr}");
     let info = server.collection(COLLECTION);
     let params = &info["config"]["params"];
@@ -251,7 +232,7 @@ fn cluster_settings_and_bulk_load_reach_the_collection() {
     // The bulk load ended, so indexing is back on.
     assert_eq!(info["config"]["hnsw_config"]["m"], 16, "{info}");
     assert_exactly_once(server, COLLECTION, &ws, &[]);
-    let state = &stats(&ws, &[])["sink"]["collections"][0];
+    let state = &ws.stats_with(&[])["sink"]["collections"][0];
     assert_eq!((state["bulk_load"].as_bool(), state["hnsw_m"].as_u64()), (Some(false), Some(16)), "{state}");
 }
 
@@ -265,13 +246,13 @@ fn a_collection_of_another_dimension_or_distance_is_refused_before_anything_is_e
         let (status, reply) = server.put(&format!("/collections/{collection}"), &json!({"vectors": vectors}));
         assert_eq!(status, 200, "{reply}");
         let ws = Workspace::new();
-        let (_, code, stderr) = index_into(&ws, &server.url(), collection, &[]);
+        let (_, code, stderr) = ws.index_into_server(&server.url(), collection, &[]);
         assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains(words) && stderr.contains("use another --collection"), "{stderr}");
         assert_eq!(server.count(collection), 0);
         // Nothing was embedded: no item of the run is done or failed.
         if ws.path().join("imbed.checkpoint").exists() {
-            let summary = stats(&ws, &[]);
+            let summary = ws.stats_with(&[]);
             assert_eq!(summary["items"]["done"].as_u64().unwrap_or(0), 0, "{summary}");
             assert_eq!(summary["items"]["failed"].as_u64().unwrap_or(0), 0, "{summary}");
         }
@@ -431,7 +412,7 @@ fn a_server_down_longer_than_the_retry_budget_fails_items_as_sink_until_resume()
     // The summary names the command that stores them, and the count it could not read.
     assert!(stderr.contains("retry: imbed retry-failed --checkpoint imbed.checkpoint"), "{stderr}");
     assert!(stderr.contains("cannot count the points in the store"), "{stderr}");
-    let summary = stats(&ws, &["--timeout", "1", "--max-retries", "0"]);
+    let summary = ws.stats_with(&["--timeout", "1", "--max-retries", "0"]);
     let failed = summary["errors"]["sink"].as_u64().unwrap_or(0);
     assert!(failed > 0 && failed < fixture_image_count() as u64, "{summary}");
     assert_eq!(summary["items"]["failed"], failed, "{summary}");
@@ -451,7 +432,7 @@ fn added_latency_slows_the_run_but_loses_nothing() {
     let proxy = TcpProxy::start(server.grpc_addr());
     proxy.set(Fault::Latency(Duration::from_millis(20)));
     let ws = Workspace::new();
-    let (_, code, stderr) = index_into(&ws, &proxy.url(), "latency", &[]);
+    let (_, code, stderr) = ws.index_into_server(&proxy.url(), "latency", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_exactly_once(server, "latency", &ws, &[]);
 }
@@ -463,7 +444,7 @@ fn refused_connections_fail_fast_at_start_and_are_retried_mid_run() {
     proxy.refuse(true);
     let ws = Workspace::new();
     let started = Instant::now();
-    let (_, code, stderr) = index_into(&ws, &proxy.url(), "refused", &["--max-retries", "1"]);
+    let (_, code, stderr) = ws.index_into_server(&proxy.url(), "refused", &["--max-retries", "1"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains(&format!("cannot reach the Qdrant server at {}", proxy.url())), "{stderr}");
     assert!(stderr.contains("connection refused"), "{stderr}");
@@ -492,7 +473,7 @@ fn a_reset_in_the_middle_of_a_response_is_retried_without_duplicates() {
     // Past the health check and the collection calls, into the upserts.
     proxy.set(Fault::ResetMidResponse { times: 3, after: 1500 });
     let ws = Workspace::new();
-    let (_, code, stderr) = index_into(&ws, &proxy.url(), "reset", &["--max-retries", "8"]);
+    let (_, code, stderr) = ws.index_into_server(&proxy.url(), "reset", &["--max-retries", "8"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(proxy.fired() >= 1, "no reset fired");
     assert!(stderr.contains("retry 1 of 8"), "{stderr}");
@@ -507,7 +488,7 @@ fn a_black_hole_times_out_with_a_clear_message_then_the_run_goes_through() {
     let ws = Workspace::new();
     let started = Instant::now();
     let extra = ["--timeout", "1", "--connect-timeout", "1", "--max-retries", "1"];
-    let (_, code, stderr) = index_into(&ws, &proxy.url(), "blackhole", &extra);
+    let (_, code, stderr) = ws.index_into_server(&proxy.url(), "blackhole", &extra);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains(&format!("cannot reach the Qdrant server at {}", proxy.url())), "{stderr}");
     assert!(stderr.contains("timed out"), "{stderr}");
@@ -516,7 +497,7 @@ fn a_black_hole_times_out_with_a_clear_message_then_the_run_goes_through() {
 
     proxy.set(Fault::None);
     proxy.reset_all();
-    let (_, code, stderr) = index_into(&ws, &proxy.url(), "blackhole", &[]);
+    let (_, code, stderr) = ws.index_into_server(&proxy.url(), "blackhole", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_exactly_once(server, "blackhole", &ws, &[]);
 }
@@ -527,7 +508,7 @@ fn a_slow_trickle_still_delivers_every_item() {
     let proxy = TcpProxy::start(server.grpc_addr());
     proxy.set(Fault::Trickle { bytes: 64, every: Duration::from_millis(2) });
     let ws = Workspace::new();
-    let (_, code, stderr) = index_into(&ws, &proxy.url(), "trickle", &[]);
+    let (_, code, stderr) = ws.index_into_server(&proxy.url(), "trickle", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_exactly_once(server, "trickle", &ws, &[]);
 }
@@ -539,7 +520,7 @@ fn named_vectors_are_written_and_searched_by_name() {
     let Some(server) = real_qdrant::shared() else { return };
     const COLLECTION: &str = "named";
     let ws = Workspace::new();
-    let (_, code, stderr) = index_into(&ws, &server.url(), COLLECTION, &["--vector-name", "clip"]);
+    let (_, code, stderr) = ws.index_into_server(&server.url(), COLLECTION, &["--vector-name", "clip"]);
     assert_eq!(code, 0, "{stderr}");
     let info = server.collection(COLLECTION);
     assert_eq!(info["config"]["params"]["vectors"]["clip"]["size"], 64, "{info}");
@@ -573,7 +554,7 @@ fn bulk_load_keeps_indexing_off_until_the_run_and_its_resume_finish() {
     child.wait().expect("wait");
     let info = server.collection(COLLECTION);
     assert_eq!(info["config"]["hnsw_config"]["m"], 0, "indexing is off while the load is unfinished: {info}");
-    let summary = stats(&ws, &[]);
+    let summary = ws.stats_with(&[]);
     assert!(summary["items"]["pending"].as_u64().expect("pending") > 0, "{summary}");
     let state = &summary["sink"]["collections"][0];
     assert_eq!((state["bulk_load"].as_bool(), state["hnsw_m"].as_u64()), (Some(true), Some(0)), "{state}");
@@ -582,7 +563,7 @@ fn bulk_load_keeps_indexing_off_until_the_run_and_its_resume_finish() {
     ws.imbed().args(["resume", "--quiet"]).assert().success();
     assert_eq!(server.collection(COLLECTION)["config"]["hnsw_config"]["m"], 16);
     assert_exactly_once(server, COLLECTION, &ws, &[]);
-    assert_eq!(stats(&ws, &[])["sink"]["collections"][0]["bulk_load"], false);
+    assert_eq!(ws.stats_with(&[])["sink"]["collections"][0]["bulk_load"], false);
 }
 
 #[test]
@@ -685,7 +666,7 @@ fn a_nightly_run_sends_only_changes_and_deletes_what_is_gone() {
         stored_keys(&server, COLLECTION),
         ["photos/landscape_gradient.jpg", "photos/new.jpg", "photos/portrait_shapes.jpg"]
     );
-    assert_eq!(stats(&ws, &[])["items"]["deleted"], 1);
+    assert_eq!(ws.stats_with(&[])["items"]["deleted"], 1);
 }
 
 #[test]
@@ -721,7 +702,7 @@ fn shards_running_at_once_write_every_item_once_into_one_collection() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
     assert_eq!(stored_keys(server, COLLECTION), expected, "each item once, none missing");
-    let merged = stats(&ws, &["shard-0.ckpt", "shard-1.ckpt", "shard-2.ckpt"]);
+    let merged = ws.stats_with(&["shard-0.ckpt", "shard-1.ckpt", "shard-2.ckpt"]);
     assert_eq!(merged["items"]["done"], expected.len(), "{merged}");
     assert_eq!(merged["sink"]["collections"][0]["points"], expected.len(), "one collection, counted once");
 }
@@ -733,7 +714,7 @@ fn resume_creates_the_collection_with_the_recorded_setup() {
     let Some(server) = real_qdrant::shared() else { return };
     const COLLECTION: &str = "recreated";
     let ws = Workspace::new();
-    let (_, code, stderr) = index_into(&ws, &server.url(), COLLECTION, &["--shards", "3", "--on-disk"]);
+    let (_, code, stderr) = ws.index_into_server(&server.url(), COLLECTION, &["--shards", "3", "--on-disk"]);
     assert_eq!(code, 0, "{stderr}");
     let (status, reply) = server.delete(&format!("/collections/{COLLECTION}"));
     assert_eq!(status, 200, "{reply}");
@@ -773,7 +754,7 @@ fn a_black_hole_in_the_middle_of_a_run_is_timed_out_and_retried() {
     // stats reports a server that stopped answering, and goes on.
     proxy.set(Fault::BlackHole);
     proxy.reset_all();
-    let summary = stats(&ws, &["--timeout", "1", "--max-retries", "0"]);
+    let summary = ws.stats_with(&["--timeout", "1", "--max-retries", "0"]);
     let error = summary["sink"]["collections"][0]["error"].as_str().unwrap_or_default().to_string();
     assert!(error.contains("timed out"), "{summary}");
     assert_eq!(summary["items"]["done"], fixture_image_count() as u64, "{summary}");

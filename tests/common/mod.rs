@@ -200,6 +200,27 @@ impl Workspace {
         command
     }
 
+    /// `imbed index` of the fixtures into `collection` on the server at `url`, four per batch:
+    /// the JSON summary (Null if none), the exit code and stderr.
+    pub fn index_into_server(&self, url: &str, collection: &str, extra: &[&str]) -> (Value, i32, String) {
+        let output = self
+            .index_fixtures()
+            .args(["--qdrant", url, "--collection", collection, "--json", "--batch-size", "4"])
+            .args(extra)
+            .output()
+            .expect("run imbed");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let summary = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        (summary, output.status.code().unwrap_or(-1), stderr)
+    }
+
+    /// `imbed stats --json` with `extra`, which must succeed.
+    pub fn stats_with(&self, extra: &[&str]) -> Value {
+        let output = self.imbed().args(["stats", "--json"]).args(extra).output().expect("stats");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("stats JSON")
+    }
+
     /// `imbed index FIXTURES --model TINY`, to add flags to.
     pub fn index_fixtures(&self) -> Command {
         let mut command = self.imbed();
