@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{fixture_images, stored_payloads, tiny_model, Workspace};
+use common::{fixture_images, stop_when, stored_payloads, tiny_model, Workspace};
 use seaweedfs::SeaweedFs;
 use serde_json::Value;
 use tcp_proxy::{Fault, TcpProxy};
@@ -361,18 +361,10 @@ fn kill_9_during_downloads_then_resume_stores_every_object_once_and_lists_on_fro
         let key = "listing_position:s3://photos/kill/";
         connection.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).ok()
     };
-    let started = Instant::now();
-    let position = loop {
-        if let Some(position) = position_now().filter(|position| !position.is_empty()) {
-            break position;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "no listing position recorded");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    stop_when(&mut child, "a listing position recorded", || position_now().is_some_and(|p| !p.is_empty()));
     child.kill().expect("SIGKILL");
     child.wait().unwrap();
-    // It may have gone a chunk further before the kill landed.
-    let position = position_now().unwrap_or(position);
+    let position = position_now().unwrap_or_default();
     assert!(position.starts_with("kill/"), "a listing position is recorded: {position:?}");
     proxy.set(Fault::None);
     let before = proxy.requests().len();

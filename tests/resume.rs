@@ -132,9 +132,10 @@ fn sigkill_at_random_moments_then_resume_stores_every_item_exactly_once() {
     let mut args = index_args(&tiny_model());
     loop {
         // The first kill lands once something is stored, however fast this machine runs the
-        // corpus; the later ones at random moments, which may also be after the end.
+        // corpus (the run is held stopped there); the later ones at random moments, which may
+        // also be after the end.
         let (mut child, alive_for) = if kills == 0 {
-            (spawn_mid_run(&ws, &args, &log), Duration::from_millis(moments.next_millis(1, 50)))
+            (spawn_mid_run(&ws, &args, &log), Duration::ZERO)
         } else {
             (spawn(&ws, &args, &log), Duration::from_millis(moments.next_millis(50, 1200)))
         };
@@ -162,39 +163,28 @@ fn sigkill_at_random_moments_then_resume_stores_every_item_exactly_once() {
     assert!(embedded <= bound, "embedded {embedded} > {bound}");
 }
 
-/// Waits until the run has stored something, so that a signal lands mid-run.
-fn wait_until_some_done(ws: &Workspace, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(child.try_wait().expect("try_wait").is_none(), "the run ended before it could be interrupted");
-        let output = ws.imbed().args(["stats", "--json"]).output().expect("stats");
-        if let Ok(stats) = serde_json::from_slice::<Value>(&output.stdout) {
-            if stats["items"]["done"].as_u64().unwrap_or(0) > 0 {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "nothing was stored within a minute");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A run that has stored something and is still going.
+/// A run that has stored something and still has items pending, held stopped (`stop_when`).
 fn spawn_mid_run(ws: &Workspace, args: &[String], embed_log: &Path) -> Child {
     let mut child = spawn(ws, args, embed_log);
-    wait_until_some_done(ws, &mut child);
+    stop_when(&mut child, "something stored and more pending", || {
+        let output = ws.imbed().args(["stats", "--json"]).output().expect("stats");
+        let Ok(stats) = serde_json::from_slice::<Value>(&output.stdout) else { return false };
+        let count = |state: &str| stats["items"][state].as_u64().unwrap_or(0);
+        count("done") > 0 && count("pending") > 0
+    });
     child
 }
 
-fn interrupt_and_resume(signal: libc::c_int) {
+fn interrupt_and_resume(which: libc::c_int) {
     let ws = Workspace::new();
-    // Enough items that the run is still going when the signal comes, even on a fast machine.
-    let count = 4 * CORPUS;
+    let count = CORPUS;
     let expected = corpus(&ws, "photos", count);
     let log = ws.path().join("embedded.log");
     let args = index_args(&tiny_model());
     let child = spawn_mid_run(&ws, &args, &log);
-    // SAFETY: signalling our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+    // The signal waits while the run is stopped, and arrives as it goes on.
+    signal(&child, which);
+    signal(&child, libc::SIGCONT);
     let output = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
@@ -206,7 +196,7 @@ fn interrupt_and_resume(signal: libc::c_int) {
     ws.imbed().env("IMBED_DEBUG_EMBED_LOG", &log).args(["resume", "--quiet"]).assert().success();
     assert_complete(&ws, &expected);
     let embedded = embedded_count(&log);
-    eprintln!("signal {signal}: items embedded: {embedded} for {count} items");
+    eprintln!("signal {which}: items embedded: {embedded} for {count} items");
     assert!((count..=count + IN_FLIGHT_BATCHES * BATCH).contains(&embedded), "{embedded}");
 }
 
@@ -223,9 +213,7 @@ fn sigint_stops_with_130_and_a_resume_hint() {
 #[test]
 fn one_process_per_checkpoint_and_stats_reads_beside_it() {
     let ws = Workspace::new();
-    // Enough items, one per batch, that the first run is still going while the second starts
-    // and stats reads beside it, even on a fast machine.
-    let expected = corpus(&ws, "photos", 4 * CORPUS);
+    let expected = corpus(&ws, "photos", CORPUS);
     let log = ws.path().join("embedded.log");
     let args = index_args_with_batch(&tiny_model(), 1);
     let mut first = spawn_mid_run(&ws, &args, &log);
@@ -365,11 +353,10 @@ fn a_second_ctrl_c_exits_at_once() {
     let log = ws.path().join("embedded.log");
     let args = index_args_with_batch(&tiny_model(), 1);
     let mut child = spawn_mid_run(&ws, &args, &log);
-    for _ in 0..2 {
-        // SAFETY: signalling our own child.
-        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    signal(&child, libc::SIGINT);
+    signal(&child, libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(5));
+    signal(&child, libc::SIGINT);
     let status = wait_for(&mut child, Duration::from_secs(2)).expect("exits at once");
     assert_eq!(status.code(), Some(130));
     // Even that is safe: the checkpoint is consistent and the run resumes.
