@@ -340,7 +340,7 @@ fn index_records_the_text_model_and_a_later_index_keeps_it() {
 }
 
 #[test]
-fn a_siglip_shaped_model_pads_to_its_fixed_length_and_reads_the_output_it_is_told() {
+fn a_siglip_shaped_model_pads_to_its_fixed_length_and_reads_the_output_its_config_names() {
     let model = fixtures().join("siglip-text-model");
     let parity: Value =
         serde_json::from_slice(&std::fs::read(model.join("parity.json")).expect("parity.json")).expect("JSON");
@@ -357,14 +357,30 @@ fn a_siglip_shaped_model_pads_to_its_fixed_length_and_reads_the_output_it_is_tol
 
     let ws = Workspace::new();
     let cases: Vec<&Value> = cases.iter().collect();
-    let lines = embed_texts(&ws, &model, &["--text-output", "pooler_output"], &cases);
-    for (line, case) in lines.iter().zip(cases) {
-        let similarity = cosine(&numbers(&line["vector"]), &numbers(&case["vector"]));
-        assert!(similarity >= 0.9999, "{}: cosine {similarity}", case["text"]);
+    // Its config.json names a SigLIP text model, whose embedding is `pooler_output`; the
+    // flag names the same one.
+    for flags in [&[][..], &["--text-output", "pooler_output"][..]] {
+        let lines = embed_texts(&ws, &model, flags, &cases);
+        for (line, case) in lines.iter().zip(&cases) {
+            let similarity = cosine(&numbers(&line["vector"]), &numbers(&case["vector"]));
+            assert!(similarity >= 0.9999, "{flags:?} {}: cosine {similarity}", case["text"]);
+        }
     }
 
-    // Its output is not text_embeds, and imbed does not guess.
-    let output = ws.imbed().args(["embed", "--text", "a dog", "--text-model"]).arg(&model).output().expect("embed");
+    // Without a config that names its family, its output is not text_embeds, and imbed does
+    // not guess.
+    let anonymous = ws.path().join("anonymous-text-model");
+    std::fs::create_dir(&anonymous).expect("folder");
+    for entry in std::fs::read_dir(&model).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), anonymous.join(entry.file_name())).expect("copy");
+    }
+    let mut config: Value = serde_json::from_slice(&std::fs::read(model.join("config.json")).expect("config")).unwrap();
+    let config_object = config.as_object_mut().expect("object");
+    config_object.remove("model_type");
+    config_object.remove("architectures");
+    std::fs::write(anonymous.join("config.json"), config.to_string()).expect("write config");
+    let output = ws.imbed().args(["embed", "--text", "a dog", "--text-model"]).arg(&anonymous).output().expect("embed");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no output `text_embeds`") && stderr.contains("pooler_output"), "{stderr}");

@@ -70,7 +70,8 @@ pub struct TextModelArgs {
     #[arg(long, value_name = "DIR", env = "IMBED_TEXT_MODEL")]
     pub text_model: Option<PathBuf>,
 
-    /// Text model output holding the embedding [default: text_embeds]; it is L2-normalised.
+    /// Text model output holding the embedding [default: the one config.json's model_type
+    /// names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised.
     #[arg(long, value_name = "NAME", env = "IMBED_TEXT_OUTPUT")]
     pub text_output: Option<String>,
 }

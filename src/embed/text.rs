@@ -16,8 +16,13 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::{build_session, l2_normalize, Device, Embed, Runtime};
 
-/// The output used when `--text-output` is not given: CLIP's projected embedding.
+/// The output used when neither `--text-output` nor the model's config names one: CLIP's
+/// projected embedding.
 pub const DEFAULT_TEXT_OUTPUT: &str = "text_embeds";
+
+/// The embedding output of each text tower family, by the `model_type` in its `config.json`
+/// (or the architecture it names): what transformers' model classes return as the embedding.
+const OUTPUT_BY_FAMILY: &[(&str, &str)] = &[("siglip", "pooler_output"), ("clip", "text_embeds")];
 
 /// A text model as a collection remembers it: a folder in the Hugging Face ONNX layout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +174,23 @@ impl Configs {
         })
     }
 
+    /// The embedding output that config.json implies, with what named it: the family of its
+    /// `model_type` (SigLIP's `pooler_output`, CLIP's `text_embeds`), or of its architecture.
+    fn named_output(&self) -> Option<(&'static str, String)> {
+        let model_types = [self.config.get("text_config"), Some(&self.config)]
+            .into_iter()
+            .flatten()
+            .filter_map(|config| config.get("model_type")?.as_str())
+            .map(|name| ("model_type", name));
+        let architectures = self.config.get("architectures").and_then(Value::as_array).into_iter().flatten();
+        let mut names = model_types.chain(architectures.filter_map(Value::as_str).map(|name| ("architecture", name)));
+        names.find_map(|(key, name)| {
+            let lower = name.to_ascii_lowercase();
+            let (_, output) = OUTPUT_BY_FAMILY.iter().find(|(family, _)| lower.contains(family))?;
+            Some((*output, format!("{key} {name:?}")))
+        })
+    }
+
     /// transformers writes 1e30 here when a tokenizer has no limit of its own.
     fn model_max_length(&self) -> Option<usize> {
         let length = self.tokenizer_config.get("model_max_length")?.as_f64()?;
@@ -271,7 +293,8 @@ impl TextEncoder {
             files.dir.display(),
             started.elapsed()
         );
-        let output = pick_text_output(session.outputs(), config.output.as_deref())?;
+        let named = Configs::read(&files.dir)?.named_output();
+        let output = pick_text_output(session.outputs(), config.output.as_deref(), named)?;
         let dimension = session.outputs()[output]
             .dtype()
             .tensor_shape()
@@ -372,11 +395,40 @@ fn integer_tensor(integer: Integer, values: &[i64]) -> anyhow::Result<DynValue> 
     })
 }
 
-/// The output holding the text embedding: `wanted`, or `text_embeds`; never a guess.
-fn pick_text_output(outputs: &[Outlet], wanted: Option<&str>) -> anyhow::Result<usize> {
-    let wanted = wanted.unwrap_or(DEFAULT_TEXT_OUTPUT);
+/// The output holding the text embedding: `wanted`, else the one config.json implies
+/// (`named`, with what named it), else `text_embeds`; never a guess.
+fn pick_text_output(outputs: &[Outlet], wanted: Option<&str>, named: Option<(&str, String)>) -> anyhow::Result<usize> {
+    let (wanted, why) = match (wanted, named) {
+        (Some(wanted), _) => (wanted, String::new()),
+        (None, Some((output, by))) => (output, format!(", which config.json's {by} names")),
+        (None, None) => (DEFAULT_TEXT_OUTPUT, String::new()),
+    };
     outputs.iter().position(|output| output.name() == wanted).ok_or_else(|| {
         let names: Vec<_> = outputs.iter().map(Outlet::name).collect();
-        anyhow!("the text model has no output `{wanted}`; its outputs are {names:?} (choose one with --text-output)")
+        anyhow!(
+            "the text model has no output `{wanted}`{why}; its outputs are {names:?} (choose one with --text-output)"
+        )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(config: Value) -> Option<(&'static str, String)> {
+        Configs { tokenizer_config: Value::Null, special_tokens_map: Value::Null, config }.named_output()
+    }
+
+    #[test]
+    fn the_config_names_the_embedding_output_of_its_family() {
+        let siglip = named(serde_json::json!({"model_type": "siglip_text_model"}));
+        assert_eq!(siglip, Some(("pooler_output", "model_type \"siglip_text_model\"".into())));
+        let pair =
+            named(serde_json::json!({"model_type": "siglip", "text_config": {"model_type": "siglip_text_model"}}));
+        assert_eq!(pair.map(|(output, _)| output), Some("pooler_output"));
+        let clip = named(serde_json::json!({"architectures": ["CLIPTextModelWithProjection"]}));
+        assert_eq!(clip, Some(("text_embeds", "architecture \"CLIPTextModelWithProjection\"".into())));
+        assert_eq!(named(serde_json::json!({"model_type": "bert"})), None);
+        assert_eq!(named(Value::Null), None);
+    }
 }
