@@ -95,7 +95,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__doctor)
-            opts="-m -q -v -h -V --model --preprocess --output --no-normalize --device --intra-threads --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --quiet --verbose --ort-lib --help --version"
+            opts="-m -q -v -h -V --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -122,6 +122,14 @@ _imbed() {
                     return 0
                     ;;
                 --intra-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --text-model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --text-output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

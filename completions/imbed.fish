@@ -46,7 +46,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l output -d 'Model o
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l text-output -d 'Text model output holding the embedding [default: text_embeds]; it is L2-normalised' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l text-output -d 'Text model output holding the embedding [default: the one config.json\'s model_type names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-file-size -d 'Files larger than this many MiB fail as too_large without being read' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l background -d 'Colour that transparent pixels are composited over: white, black or #RRGGBB' -r
@@ -174,7 +174,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand search" -l output -d 'Model 
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l text-output -d 'Text model output holding the embedding [default: text_embeds]; it is L2-normalised' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l text-output -d 'Text model output holding the embedding [default: the one config.json\'s model_type names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-file-size -d 'Files larger than this many MiB fail as too_large without being read' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l background -d 'Colour that transparent pixels are composited over: white, black or #RRGGBB' -r
@@ -203,7 +203,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand embed" -l output -d 'Model o
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand embed" -l text-output -d 'Text model output holding the embedding [default: text_embeds]; it is L2-normalised' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l text-output -d 'Text model output holding the embedding [default: the one config.json\'s model_type names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l max-file-size -d 'Files larger than this many MiB fail as too_large without being read' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l background -d 'Colour that transparent pixels are composited over: white, black or #RRGGBB' -r
@@ -219,6 +219,8 @@ complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l preprocess -d 'Pr
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l text-output -d 'Text model output holding the embedding [default: the one config.json\'s model_type names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l store -d 'Embedded Qdrant Edge store folder' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l collection -d 'Collection name inside the store or on the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r

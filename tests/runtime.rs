@@ -128,3 +128,30 @@ fn doctor_reports_a_broken_collection_file() {
     let line = stdout.lines().find(|line| line.contains("images.imbed.json")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(line.starts_with("FAIL") && line.contains("cannot parse"), "{stdout}");
 }
+
+#[test]
+fn doctor_reports_the_text_model_the_collection_remembers_or_the_one_given() {
+    let ws = Workspace::new();
+    let text_model = text_model();
+    let (summary, code) = ws.index(&[&fixture_images()], &["--text-model", &text_model.to_string_lossy()]);
+    assert_eq!(code, 0, "{summary}");
+    let output = ws.imbed().arg("doctor").output().expect("doctor");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let line = stdout.lines().find(|line| line.contains("text model:")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.starts_with("ok") && line.contains("output `text_embeds`, 64 dimensions, texts cut at 77"), "{line}");
+
+    // A SigLIP-shaped tower: its config names its output, and its texts are padded.
+    let siglip = fixtures().join("siglip-text-model");
+    let output = ws.imbed().arg("doctor").arg("--text-model").arg(&siglip).output().expect("doctor");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().find(|line| line.contains("text model:")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("output `pooler_output`") && line.contains("16 tokens, padded"), "{line}");
+
+    // A folder that is no text model fails the check.
+    let output = ws.imbed().arg("doctor").arg("--text-model").arg(fixture_images()).output().expect("doctor");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    let line = stdout.lines().find(|line| line.contains("text model:")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.starts_with("FAIL") && line.contains("model.onnx"), "{line}");
+}

@@ -144,5 +144,8 @@ pub struct DoctorArgs {
     pub model: ModelArgs,
 
     #[command(flatten)]
+    pub text: TextModelArgs,
+
+    #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -1,4 +1,4 @@
-use super::query::{model_config, remembered_collection, QueryModel};
+use super::query::{load_text_model, model_config, remembered_collection, text_model_config, QueryModel};
 use super::{server, ExitStatus, Printer};
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::embed::runtime;
@@ -32,11 +32,13 @@ pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow
             None
         }
     };
+    let mut image_dimension = None;
     if args.model.model.is_some() || remembered.is_some() {
         let loaded = model_config(&args.model, remembered.as_ref())
             .and_then(|config| QueryModel::load(global, &config, ImageOptions::default(), args.model.intra_threads));
         match loaded {
             Ok(QueryModel { model, encoder, .. }) => {
+                image_dimension = Some(encoder.dimension());
                 let (inputs, outputs) = encoder.describe();
                 let (h, w) = model.preprocessor.output_size();
                 let batch = encoder.static_batch().map_or("dynamic".to_string(), |n| format!("fixed at {n}"));
@@ -60,6 +62,35 @@ pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow
         }
     } else {
         printer.result(format_args!("-    model: none given (pass --model DIR)"))?;
+    }
+
+    match text_model_config(&args.text, remembered.as_ref()) {
+        Ok(Some(config)) => match load_text_model(global, Some(&config), &args.model) {
+            Ok(encoder) => {
+                let tokenizer = encoder.tokenizer();
+                let padding = if tokenizer.padded() { "padded to that length" } else { "not padded" };
+                let detail = format!(
+                    "{}: output `{}`, {} dimensions, texts cut at {} tokens, {padding}",
+                    config.path.display(),
+                    encoder.output_name(),
+                    encoder.dimension(),
+                    tokenizer.max_length()
+                );
+                match image_dimension.filter(|&dimension| dimension != encoder.dimension()) {
+                    Some(dimension) => report(
+                        false,
+                        "text model",
+                        format!("{detail}; the image model gives {dimension} dimensions, so they are not a pair"),
+                    )?,
+                    None => report(true, "text model", detail)?,
+                }
+            }
+            Err(error) => report(false, "text model", format!("{error:#}"))?,
+        },
+        Ok(None) => {
+            printer.result(format_args!("-    text model: none given (pass --text-model DIR for text search)"))?
+        }
+        Err(error) => report(false, "text model", format!("{error:#}"))?,
     }
 
     if let Some(url) = &args.store.qdrant {
