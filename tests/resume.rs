@@ -414,3 +414,27 @@ fn resume_from_another_folder_uses_the_run_s_own_folder() {
     assert!(!elsewhere.path().join("imbed-store").exists(), "no second store where resume ran");
     assert_complete(&ws, &expected);
 }
+
+#[test]
+fn stats_beside_a_run_stopped_mid_write_says_so_instead_of_hanging() {
+    let ws = Workspace::new();
+    corpus(&ws, "photos", 5);
+    ws.imbed().args(index_args(&tiny_model())).assert().success();
+    // A run stopped (Ctrl-Z) in the middle of a write: the run lock taken and the PID written
+    // as a run does, and SQLite's lock held by a connection in exclusive locking mode.
+    let lock = std::fs::OpenOptions::new().write(true).open(ws.path().join("imbed.checkpoint.lock")).expect("lock");
+    lock.try_lock().expect("the run lock is free");
+    std::fs::write(ws.path().join("imbed.checkpoint.lock"), "4242").expect("pid");
+    let writer = rusqlite::Connection::open(ws.path().join("imbed.checkpoint")).expect("open");
+    writer.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;").expect("hold the lock");
+
+    let output = ws.imbed().arg("stats").output().expect("stats");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("locked mid-write by imbed process 4242"), "{stderr}");
+    assert!(stderr.contains("kill -CONT 4242"), "{stderr}");
+
+    drop(writer);
+    drop(lock);
+    assert_eq!(stats(&ws)["items"]["done"], 5);
+}

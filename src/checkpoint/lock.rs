@@ -25,14 +25,8 @@ impl CheckpointLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let mut owner = String::new();
-                let _ = file.read_to_string(&mut owner);
-                let owner = owner.trim();
-                let who = if owner.is_empty() {
-                    "another imbed process".to_string()
-                } else {
-                    format!("imbed process {owner}")
-                };
+                let who =
+                    owner(&mut file).map_or("another imbed process".to_string(), |pid| format!("imbed process {pid}"));
                 bail!("checkpoint {} is in use by {who}; wait for it to finish or stop it first", checkpoint.display());
             }
             Err(TryLockError::Error(error)) => {
@@ -44,6 +38,24 @@ impl CheckpointLock {
         write!(file, "{}", std::process::id())?;
         file.flush()?;
         Ok(Self { _file: file })
+    }
+}
+
+/// The PID that the run holding the lock wrote into it.
+fn owner(file: &mut File) -> Option<String> {
+    let mut owner = String::new();
+    file.read_to_string(&mut owner).ok()?;
+    let owner = owner.trim();
+    (!owner.is_empty()).then(|| owner.to_string())
+}
+
+/// The PID of the run that holds the lock of `checkpoint` now, if one does and says who it is.
+pub(super) fn holder(checkpoint: &Path) -> Option<String> {
+    let mut file = File::open(lock_path(checkpoint)).ok()?;
+    if running(file.try_lock_shared()).ok()? {
+        owner(&mut file)
+    } else {
+        None
     }
 }
 

@@ -33,6 +33,8 @@ pub enum CheckpointError {
     Damaged { path: PathBuf, source: rusqlite::Error },
     #[error("cannot use checkpoint {path}: {source}")]
     Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("{}", busy_message(.path, .pid.as_deref()))]
+    Busy { path: PathBuf, pid: Option<String> },
     #[error("checkpoint {path} was written by another version of imbed (format {found}, expected {FORMAT_VERSION})")]
     Format { path: PathBuf, found: i64 },
     #[error("checkpoint {path} holds no run configuration")]
@@ -149,12 +151,26 @@ pub fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A lock that outlasted the wait: its holder is mid-write and not going on, most likely stopped.
+fn busy_message(path: &Path, pid: Option<&str>) -> String {
+    let (holder, resume) = match pid {
+        Some(pid) => (format!("imbed process {pid}"), format!("kill -CONT {pid}")),
+        None => ("another process".to_string(), "kill -CONT PID".to_string()),
+    };
+    format!(
+        "checkpoint {} is locked mid-write by {holder}, which has not finished the write; if it is stopped \
+         (Ctrl-Z, SIGSTOP), continue it (`fg`, or `{resume}`) and try again",
+        path.display()
+    )
+}
+
 fn classify(path: &Path, source: rusqlite::Error) -> CheckpointError {
     use rusqlite::ErrorCode;
-    let damaged = matches!(source.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase));
-    if damaged {
-        CheckpointError::Damaged { path: path.to_path_buf(), source }
-    } else {
-        CheckpointError::Sqlite { path: path.to_path_buf(), source }
+    match source.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            CheckpointError::Damaged { path: path.to_path_buf(), source }
+        }
+        Some(ErrorCode::DatabaseBusy) => CheckpointError::Busy { path: path.to_path_buf(), pid: lock::holder(path) },
+        _ => CheckpointError::Sqlite { path: path.to_path_buf(), source },
     }
 }

@@ -28,13 +28,19 @@ CREATE INDEX IF NOT EXISTS items_by_state ON items (state, id);
 /// Columns added after format 1 was first written: older files get them on open.
 const ADDED_COLUMNS: &[&str] = &["size INTEGER", "mtime_ns INTEGER", "content_hash BLOB"];
 
+/// How long a read-only open waits for a writer's lock (see `configure`).
+pub(super) const READER_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Bumped when the schema changes incompatibly.
 pub(super) const FORMAT_VERSION: i64 = 1;
 
 impl Checkpoint {
     pub(super) fn configure(&self, read_only: bool) -> Result<()> {
         let run = |sql: &str| self.connection.execute_batch(sql).map_err(|source| classify(&self.path, source));
-        self.connection.busy_timeout(Duration::from_secs(30)).map_err(|source| classify(&self.path, source))?;
+        // A reader waits only on a writer caught mid-commit, which takes milliseconds unless it
+        // is stopped (Ctrl-Z): `stats` then says so after a few seconds instead of hanging.
+        let patience = if read_only { READER_PATIENCE } else { Duration::from_secs(30) };
+        self.connection.busy_timeout(patience).map_err(|source| classify(&self.path, source))?;
         if !read_only {
             run("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
             run(SCHEMA)?;
