@@ -17,7 +17,6 @@ use crate::item::path_text;
 use crate::sink::{CollectionInfo, EdgeStore, ScoredPoint, SearchParams, Sink};
 
 /// One part of a combined query, with its signed weight.
-#[derive(Clone)]
 enum Part {
     Text(String),
     Image(PathBuf),
@@ -51,22 +50,20 @@ impl WeightedPart {
 }
 
 fn query_parts(args: &SearchArgs) -> Vec<WeightedPart> {
-    let texts = |parts: &[Weighted], sign: f64| {
-        parts
-            .iter()
-            .map(move |p| WeightedPart { weight: sign * p.weight, part: Part::Text(p.value.clone()) })
-            .collect::<Vec<_>>()
+    let weighted = |parts: &[Weighted], sign: f64, part: fn(&str) -> Part| {
+        parts.iter().map(move |p| WeightedPart { weight: sign * p.weight, part: part(&p.value) }).collect::<Vec<_>>()
     };
-    let images = |parts: &[Weighted], sign: f64| {
-        parts
-            .iter()
-            .map(move |p| WeightedPart { weight: sign * p.weight, part: Part::Image(PathBuf::from(&p.value)) })
-            .collect::<Vec<_>>()
-    };
-    [texts(&args.text, 1.0), images(&args.image, 1.0), texts(&args.not, -1.0), images(&args.not_image, -1.0)]
-        .into_iter()
-        .flatten()
-        .collect()
+    let text: fn(&str) -> Part = |value| Part::Text(value.to_string());
+    let image: fn(&str) -> Part = |value| Part::Image(PathBuf::from(value));
+    [
+        weighted(&args.text, 1.0, text),
+        weighted(&args.image, 1.0, image),
+        weighted(&args.not, -1.0, text),
+        weighted(&args.not_image, -1.0, image),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 pub fn search(global: &GlobalArgs, printer: Printer, args: SearchArgs) -> anyhow::Result<ExitStatus> {

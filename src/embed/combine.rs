@@ -34,7 +34,7 @@ pub fn combine(parts: &[(f32, &[f32])]) -> Result<Vec<f32>, CombineError> {
     if norm.is_nan() || norm <= 1e-6 * scale {
         return Err(CombineError::CancelOut);
     }
-    l2_normalize(&mut sum);
+    sum.iter_mut().for_each(|x| *x /= norm);
     Ok(sum)
 }
 

@@ -20,14 +20,13 @@ pub use model::{Device, ModelConfig, ResolvedModel};
 pub use runtime::Runtime;
 pub use text::{TextEncoder, TextModelConfig, TextTokenizer};
 
-/// What a model does for imbed: inputs in, one vector per input out, in order. The input is
-/// a preprocessed image slot (`[f32]`, what the embed stage feeds [`Encoder`]; tests put in
-/// fakes that stall or fail) or a text (`str`, for [`TextEncoder`]).
-pub trait Embed<Input: ?Sized = [f32]>: Send {
+/// What a model does for imbed: preprocessed image slots in, one vector per slot out, in
+/// order. The embed stage feeds [`Encoder`]; tests put in fakes that stall or fail.
+pub trait Embed: Send {
     /// The batch size to use: the model's, when its input shape fixes one.
     fn batch_size(&self, requested: usize) -> usize;
-    /// Embeds up to one batch of inputs, one vector each, in order.
-    fn embed(&mut self, inputs: &[&Input]) -> anyhow::Result<Vec<Vec<f32>>>;
+    /// Embeds up to one batch of slots, one vector each, in order.
+    fn embed(&mut self, slots: &[&[f32]]) -> anyhow::Result<Vec<Vec<f32>>>;
 }
 
 impl Embed for Encoder {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
-use super::{build_session, l2_normalize, Device, Embed, Runtime};
+use super::{build_session, l2_normalize, Device, Runtime};
 
 /// The output used when neither `--text-output` nor the model's config names one: CLIP's
 /// projected embedding.
@@ -83,10 +83,14 @@ impl TextTokenizer {
     /// length that the model's input shape fixes, if it does; `pad` asks for padding to the
     /// maximum length even without one (for a model that takes no attention mask).
     pub fn from_folder(dir: &Path, model_length: Option<usize>, pad: bool) -> anyhow::Result<Self> {
+        Self::with_configs(dir, &Configs::read(dir)?, model_length, pad)
+    }
+
+    /// [`Self::from_folder`] with the configs beside it already read.
+    fn with_configs(dir: &Path, configs: &Configs, model_length: Option<usize>, pad: bool) -> anyhow::Result<Self> {
         let path = dir.join("tokenizer.json");
         let mut tokenizer =
             Tokenizer::from_file(&path).map_err(|error| anyhow!("cannot read {}: {error}", path.display()))?;
-        let configs = Configs::read(dir)?;
         let own_fixed = tokenizer.get_padding().and_then(|padding| match padding.strategy {
             PaddingStrategy::Fixed(length) => Some(length),
             PaddingStrategy::BatchLongest => None,
@@ -287,14 +291,14 @@ impl TextEncoder {
         let model_length = model_length.and_then(|n| usize::try_from(n).ok()).filter(|&n| n > 0);
         // Without a mask the model cannot tell padding from text, so it was trained on one length (SigLIP).
         let started = Instant::now();
-        let tokenizer = TextTokenizer::from_folder(&files.dir, model_length, attention_mask.is_none())?;
+        let configs = Configs::read(&files.dir)?;
+        let tokenizer = TextTokenizer::with_configs(&files.dir, &configs, model_length, attention_mask.is_none())?;
         tracing::info!(
             "text model {}: session built in {session_time:.1?}, tokenizer read in {:.1?}",
             files.dir.display(),
             started.elapsed()
         );
-        let named = Configs::read(&files.dir)?.named_output();
-        let output = pick_text_output(session.outputs(), config.output.as_deref(), named)?;
+        let output = pick_text_output(session.outputs(), config.output.as_deref(), configs.named_output())?;
         let dimension = session.outputs()[output]
             .dtype()
             .tensor_shape()
@@ -358,17 +362,6 @@ impl TextEncoder {
         let mut vector = data.to_vec();
         l2_normalize(&mut vector);
         Ok(vector)
-    }
-}
-
-impl Embed<str> for TextEncoder {
-    /// One text per run: padding a batch to its longest text would change what an unmasked model sees.
-    fn batch_size(&self, _requested: usize) -> usize {
-        1
-    }
-
-    fn embed(&mut self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
-        texts.iter().map(|text| self.embed_text(text)).collect()
     }
 }
 
