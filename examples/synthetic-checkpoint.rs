@@ -45,7 +45,10 @@ fn main() -> anyhow::Result<()> {
         let chunk = (start..(start + 10_000).min(count))
             .map(|i| {
                 let path = images[i % images.len()].clone();
-                (Ok(Item::new(format!("synthetic/{i:08}"), path, Default::default())), None)
+                (
+                    Ok(Item::new(format!("synthetic/{i:08}"), imbed::locator::Locator::new(path), Default::default())),
+                    None,
+                )
             })
             .collect();
         checkpoint.discover(chunk)?;

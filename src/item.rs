@@ -3,19 +3,19 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::locator::{Location, ObjectFacts};
+use crate::locator::{Locator, ObjectFacts};
 
 /// One image to embed.
 #[derive(Debug, Clone)]
 pub struct Item {
     /// Identity of the item: the manifest's `id`, or else the path as given.
     pub key: String,
-    /// Where the image bytes are.
-    pub path: PathBuf,
+    /// Where the image bytes are: shown only through [`Locator::shown`].
+    pub path: Locator,
     /// Fields from the manifest line, copied into the point's payload.
     pub fields: Map<String, Value>,
     /// For a remote object: what its listing, a HEAD or its download said of it.
@@ -24,7 +24,7 @@ pub struct Item {
 
 impl Item {
     /// An item with no facts known yet of a remote object.
-    pub fn new(key: String, path: PathBuf, fields: Map<String, Value>) -> Self {
+    pub fn new(key: String, path: Locator, fields: Map<String, Value>) -> Self {
         Self { key, path, fields, object: None }
     }
 }
@@ -96,7 +96,7 @@ impl fmt::Display for ErrorClass {
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub key: String,
-    pub path: Option<PathBuf>,
+    pub path: Option<Locator>,
     pub class: ErrorClass,
     pub message: String,
 }
@@ -110,18 +110,9 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.path {
-            Some(path) => write!(f, "{} [{}]: {}", shown_path(path), self.class, self.message),
+            Some(path) => write!(f, "{} [{}]: {}", path.shown(), self.class, self.message),
             None => write!(f, "{} [{}]: {}", self.key, self.class, self.message),
         }
-    }
-}
-
-/// A path as people see it: a URL without its query string (which may hold a signature),
-/// else [`path_text`].
-pub fn shown_path(path: &Path) -> Cow<'_, str> {
-    match Location::of_path(path) {
-        Some(location) => Cow::Owned(location.display()),
-        None => path_text(path),
     }
 }
 

@@ -6,8 +6,14 @@
 //! item ([`Location::identity`]) nor of what any message or payload shows
 //! ([`Location::display`]).
 
+use std::borrow::Cow;
+use std::ffi::OsString;
 use std::fmt;
-use std::path::Path;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
 
 use url::Url;
 
@@ -30,6 +36,70 @@ impl Store {
     }
 }
 
+/// A URL as given, which may carry secrets: a password in its userinfo, a signature or a
+/// token in its query string. It has no `Display`, and its `Debug` shows only [`Self::shown`],
+/// so that no message can print the secret parts by accident; only the fetch code asks for
+/// the whole URL, with [`Self::expose`], to send the request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(Url);
+
+impl SecretUrl {
+    /// The whole URL, secrets included: for the request itself, never for a message.
+    pub fn expose(&self) -> &Url {
+        &self.0
+    }
+
+    /// For messages: no userinfo, no query string, no fragment.
+    pub fn shown(&self) -> String {
+        let mut shown = self.without_userinfo();
+        shown.set_query(None);
+        shown.set_fragment(None);
+        shown.to_string()
+    }
+
+    /// For keys and payloads: no userinfo, no fragment, and none of the query parameters that
+    /// sign or authorise the request ([`is_signing_parameter`]); the others stay, since an
+    /// internal API's `?id=123` tells items apart.
+    pub fn identity(&self) -> String {
+        let mut unsigned = self.without_userinfo();
+        unsigned.set_fragment(None);
+        let kept: Vec<(String, String)> = self
+            .0
+            .query_pairs()
+            .filter(|(name, _)| !is_signing_parameter(name))
+            .map(|(name, value)| (name.into(), value.into()))
+            .collect();
+        if kept.is_empty() {
+            unsigned.set_query(None);
+        } else {
+            unsigned.query_pairs_mut().clear().extend_pairs(kept);
+        }
+        unsigned.to_string()
+    }
+
+    fn without_userinfo(&self) -> Url {
+        let mut url = self.0.clone();
+        // Only URLs that cannot have userinfo (`data:`) refuse these; http(s) always can.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url
+    }
+
+    pub fn host_str(&self) -> Option<&str> {
+        self.0.host_str()
+    }
+
+    pub fn port_or_known_default(&self) -> Option<u16> {
+        self.0.port_or_known_default()
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SecretUrl").field(&self.shown()).finish()
+    }
+}
+
 /// A remote image, or a remote prefix or manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -39,23 +109,50 @@ pub enum Location {
         bucket: String,
         key: String,
     },
-    Http(Url),
+    Http(SecretUrl),
 }
 
-/// Query parameters of presigned URLs: AWS SigV4 and GCS V4 (`X-Amz-*`, `X-Goog-*`, matched
-/// case-insensitively), and Azure SAS tokens.
-fn is_signature_parameter(name: &str) -> bool {
+/// Query parameters named by `--ignore-query-param`, lower-cased: a CDN's `token=` and the like.
+static IGNORED_PARAMETERS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Adds query parameters that identities leave out, beside the signing parameters of S3, GCS,
+/// Azure and CloudFront. Set once per process from the run's settings (flag or checkpoint
+/// record): every identity, wherever it is computed, must follow the same rule, and a run
+/// has one rule.
+pub fn ignore_query_parameters(names: &[String]) {
+    let mut ignored = IGNORED_PARAMETERS.write().unwrap_or_else(PoisonError::into_inner);
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        if !ignored.contains(&lower) {
+            ignored.push(lower);
+        }
+    }
+}
+
+/// Query parameters that sign or authorise a request: AWS SigV4 and GCS V4 (`X-Amz-*`,
+/// `X-Goog-*`), AWS SigV2 and GCS V2, Azure SAS tokens, CloudFront signed URLs, and those
+/// named by [`ignore_query_parameters`]; matched case-insensitively.
+pub fn is_signing_parameter(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.starts_with("x-amz-")
         || lower.starts_with("x-goog-")
-        || matches!(lower.as_str(), "sig" | "se" | "sp" | "sv" | "st" | "spr" | "sr" | "srt" | "ss" | "skoid" | "sktid")
+        // Azure SAS: service, account and user-delegation fields, and the response overrides it signs.
+        || matches!(
+            lower.as_str(),
+            "sig" | "se" | "sp" | "sv" | "st" | "spr" | "sr" | "srt" | "ss" | "si" | "sdd" | "ses"
+                | "skoid" | "sktid" | "skt" | "ske" | "sks" | "skv" | "saoid" | "suoid" | "scid" | "sduoid"
+                | "rscc" | "rscd" | "rsce" | "rscl" | "rsct"
+        )
         // AWS SigV2 and GCS V2 presigned URLs.
         || matches!(lower.as_str(), "awsaccesskeyid" | "signature" | "expires" | "googleaccessid")
+        // CloudFront signed URLs (canned and custom policies).
+        || matches!(lower.as_str(), "policy" | "key-pair-id")
+        || IGNORED_PARAMETERS.read().unwrap_or_else(PoisonError::into_inner).contains(&lower)
 }
 
 impl Location {
     /// The remote location that `text` names, `None` for a local path, or an error for a
-    /// URL that names no bucket.
+    /// URL that names no bucket. The error shows `text` as [`redacted`] makes it.
     pub fn parse(text: &str) -> Option<Result<Self, String>> {
         let (scheme, rest) = text.split_once("://")?;
         let store = match scheme.to_ascii_lowercase().as_str() {
@@ -64,14 +161,16 @@ impl Location {
             "az" | "azure" | "abfs" => Store::Azure,
             "http" | "https" => {
                 return Some(
-                    Url::parse(text).map(Location::Http).map_err(|error| format!("invalid URL {text}: {error}")),
+                    Url::parse(text)
+                        .map(|url| Location::Http(SecretUrl(url)))
+                        .map_err(|error| format!("invalid URL {}: {error}", redacted(text))),
                 )
             }
             _ => return None,
         };
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Some(Err(format!("{text} names no bucket")));
+            return Some(Err(format!("{} names no bucket", redacted(text))));
         }
         Some(Ok(Location::Object { store, bucket: bucket.to_string(), key: key.to_string() }))
     }
@@ -81,38 +180,20 @@ impl Location {
         path.to_str().and_then(Self::parse).and_then(Result::ok)
     }
 
-    /// What identifies the item: the canonical object URI, or the URL without its signature.
+    /// What identifies the item: the canonical object URI, or the URL without userinfo and
+    /// signing parameters.
     pub fn identity(&self) -> String {
         match self {
             Location::Object { store, bucket, key } => format!("{}://{bucket}/{key}", store.scheme()),
-            Location::Http(url) => {
-                let mut unsigned = url.clone();
-                unsigned.set_fragment(None);
-                let kept: Vec<(String, String)> = url
-                    .query_pairs()
-                    .filter(|(name, _)| !is_signature_parameter(name))
-                    .map(|(n, v)| (n.into(), v.into()))
-                    .collect();
-                if kept.is_empty() {
-                    unsigned.set_query(None);
-                } else {
-                    unsigned.query_pairs_mut().clear().extend_pairs(kept);
-                }
-                unsigned.to_string()
-            }
+            Location::Http(url) => url.identity(),
         }
     }
 
-    /// The location for messages: a URL with its whole query string cut off.
+    /// The location for messages: a URL without userinfo and without its query string.
     pub fn display(&self) -> String {
         match self {
             Location::Object { .. } => self.identity(),
-            Location::Http(url) => {
-                let mut shown = url.clone();
-                shown.set_query(None);
-                shown.set_fragment(None);
-                shown.to_string()
-            }
+            Location::Http(url) => url.shown(),
         }
     }
 
@@ -137,7 +218,7 @@ impl Location {
                 };
                 Some(Location::Object { store: *store, bucket: bucket.clone(), key })
             }
-            Location::Http(url) => url.join(relative).ok().map(Location::Http),
+            Location::Http(url) => url.expose().join(relative).ok().map(|url| Location::Http(SecretUrl(url))),
         }
     }
 }
@@ -148,13 +229,131 @@ impl fmt::Display for Location {
     }
 }
 
-/// Whether two item paths name the same image: equal, or the same URL signed twice.
-pub fn same_location(one: &Path, other: &Path) -> bool {
-    one == other
-        || match (Location::of_path(one), Location::of_path(other)) {
-            (Some(one), Some(other)) => one.identity() == other.identity(),
-            _ => false,
+/// Where an item's bytes are, as given: a local path, an object URI, or a URL that may carry
+/// secrets. The checkpoint keeps it whole ([`Self::as_bytes`]), since a resume must fetch the
+/// signed URL; everything else sees [`Self::shown`] (messages) or [`Self::identity`] (keys,
+/// payloads). It has no `Display`, and its `Debug` is the shown form.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Locator(PathBuf);
+
+impl Locator {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self(path.into())
+    }
+
+    /// As the checkpoint stores it: the raw bytes, secrets included.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(PathBuf::from(OsString::from_vec(bytes)))
+    }
+
+    /// The raw bytes, secrets included: for the checkpoint alone.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_os_str().as_bytes()
+    }
+
+    /// The remote location, if it names one.
+    pub fn location(&self) -> Option<Location> {
+        Location::of_path(&self.0)
+    }
+
+    pub fn is_remote(&self) -> bool {
+        self.location().is_some()
+    }
+
+    /// The local file or folder, if it is not remote.
+    pub fn local(&self) -> Option<&Path> {
+        (!self.is_remote()).then_some(self.0.as_path())
+    }
+
+    /// Whether it lies under `root`, a source folder or an object-store prefix (neither of
+    /// which holds a secret).
+    pub fn starts_with(&self, root: &Path) -> bool {
+        self.0.starts_with(root)
+    }
+
+    /// For messages: a URL without userinfo or query string, else the path's text (which
+    /// [`redacted`] cleans too when it looks like a URL that did not parse).
+    pub fn shown(&self) -> Cow<'_, str> {
+        match self.location() {
+            Some(location) => Cow::Owned(location.display()),
+            None => match crate::item::path_text(&self.0) {
+                text if text.contains("://") => Cow::Owned(redacted(&text)),
+                text => text,
+            },
         }
+    }
+
+    /// For keys and payloads: a URL's [`Location::identity`], else the path's text.
+    pub fn identity(&self) -> Cow<'_, str> {
+        match self.location() {
+            Some(location) => Cow::Owned(location.identity()),
+            None => crate::item::path_text(&self.0),
+        }
+    }
+
+    /// Whether it lies under `root` (a folder that could not be read, say).
+    pub fn is_under(&self, root: &Locator) -> bool {
+        self.0.starts_with(&root.0)
+    }
+
+    /// Whether both name the same image: equal, or the same URL signed twice.
+    pub fn same_item(&self, other: &Locator) -> bool {
+        self == other
+            || match (self.location(), other.location()) {
+                (Some(one), Some(other)) => one.identity() == other.identity(),
+                _ => false,
+            }
+    }
+}
+
+impl From<&Path> for Locator {
+    fn from(path: &Path) -> Self {
+        Self(path.to_path_buf())
+    }
+}
+
+impl fmt::Debug for Locator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Locator").field(&self.shown()).finish()
+    }
+}
+
+impl Serialize for Locator {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::util::path_serde::serialize(&self.0, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Locator {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::util::path_serde::deserialize(deserializer).map(Locator)
+    }
+}
+
+/// `text` with every URL in it cut at its query string and stripped of its userinfo: for a
+/// library's message that may quote a signed URL.
+pub fn redacted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("://") {
+        let (before, after) = rest.split_at(start);
+        out.push_str(before);
+        let end = after.find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>')).unwrap_or(after.len());
+        let url = &after[..end];
+        let url = url.split(['?', '#']).next().unwrap_or(url);
+        // `://user:pass@host/...`: the userinfo ends at the last `@` before the path.
+        let authority_end = url[3..].find('/').map_or(url.len(), |at| at + 3);
+        match url[..authority_end].rfind('@') {
+            Some(at) => {
+                out.push_str("://");
+                out.push_str(&url[at + 1..]);
+            }
+            None => out.push_str(url),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What a listing, a HEAD or a GET said of an object: enough to tell tomorrow whether it changed.
@@ -204,12 +403,40 @@ mod tests {
         let tuesday = "https://h.example/p/a.jpg?v=2&X-Amz-Signature=bb&X-Amz-Date=2&x-amz-expires=9";
         assert_eq!(parse(monday).identity(), "https://h.example/p/a.jpg?v=2");
         assert_eq!(parse(monday).identity(), parse(tuesday).identity());
-        assert!(same_location(Path::new(monday), Path::new(tuesday)));
+        assert!(Locator::new(monday).same_item(&Locator::new(tuesday)));
         let google = "https://storage.googleapis.com/b/a.jpg?X-Goog-Signature=1&X-Goog-Date=2";
         assert_eq!(parse(google).identity(), "https://storage.googleapis.com/b/a.jpg");
         let azure = "https://acct.blob.core.windows.net/c/a.jpg?sv=2024&se=2026&sp=r&sig=abc%3D";
         assert_eq!(parse(azure).identity(), "https://acct.blob.core.windows.net/c/a.jpg");
         assert_eq!(parse(monday).display(), "https://h.example/p/a.jpg");
-        assert!(!same_location(Path::new(monday), Path::new("https://h.example/p/b.jpg")));
+        assert!(!Locator::new(monday).same_item(&Locator::new("https://h.example/p/b.jpg")));
+    }
+
+    #[test]
+    fn userinfo_is_neither_shown_nor_part_of_the_identity() {
+        let url = "http://user:hunter2@h.example:8080/a.jpg?v=1&X-Amz-Signature=s";
+        assert_eq!(parse(url).identity(), "http://h.example:8080/a.jpg?v=1");
+        assert_eq!(parse(url).display(), "http://h.example:8080/a.jpg");
+        let debug = format!("{:?} {:?}", parse(url), Locator::new(url));
+        assert!(!debug.contains("hunter2") && !debug.contains("X-Amz"), "{debug}");
+        assert_eq!(parse("http://u@h/a.jpg").identity(), "http://h/a.jpg");
+    }
+
+    #[test]
+    fn cloudfront_and_named_parameters_are_left_out_of_the_identity() {
+        let cloudfront = "https://d1.cloudfront.net/a.jpg?Policy=eyJ&Signature=abc~&Key-Pair-Id=K2&w=640";
+        assert_eq!(parse(cloudfront).identity(), "https://d1.cloudfront.net/a.jpg?w=640");
+        let cdn = "https://cdn.example/a.jpg?token=canary-cdn-token&id=7";
+        assert!(parse(cdn).identity().contains("token="), "not ignored until named");
+        ignore_query_parameters(&["Token".to_string()]);
+        assert_eq!(parse(cdn).identity(), "https://cdn.example/a.jpg?id=7");
+    }
+
+    #[test]
+    fn redacted_text_keeps_no_query_and_no_userinfo() {
+        let text = "error for url (https://u:p@h.example/a.jpg?sig=x): reset; see http://h2/b?c and s3://b/k";
+        assert_eq!(redacted(text), "error for url (https://h.example/a.jpg): reset; see http://h2/b and s3://b/k");
+        assert_eq!(redacted("no url here"), "no url here");
+        assert_eq!(redacted("http://user:pa@ss@host/x"), "http://host/x");
     }
 }

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use imbed::cli::Cli;
 use imbed::commands::{self, ExitStatus};
+use imbed::locator::redacted;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -13,12 +14,13 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // A library's error may quote a signed URL: none leaves with its query or userinfo.
+            eprintln!("error: {}", redacted(&error.to_string()));
             // Many messages already quote their cause; print only what adds something.
             let mut said = error.to_string();
             for cause in error.chain().skip(1).map(|cause| cause.to_string()) {
                 if !said.contains(&cause) {
-                    eprintln!("  Caused by: {cause}");
+                    eprintln!("  Caused by: {}", redacted(&cause));
                     said.push_str(&cause);
                 }
             }
@@ -83,7 +85,24 @@ fn init_logging(verbose: u8, colour: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| RedactedStderr).with_ansi(colour).init();
+}
+
+/// Log lines on stderr with every URL cut at its query string and stripped of userinfo: at
+/// `-vv` the HTTP and object-store libraries log URLs (a redirect, a retry) that imbed does
+/// not build. tracing-subscriber writes each event with one `write_all`.
+struct RedactedStderr;
+
+impl std::io::Write for RedactedStderr {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(bytes);
+        std::io::stderr().lock().write_all(redacted(&text).as_bytes())?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -216,6 +216,38 @@ fn a_manifest_that_is_an_object_names_objects_beside_it() {
     );
 }
 
+#[test]
+fn a_presigned_manifest_signed_again_is_the_same_manifest() {
+    let Some(server) = seaweedfs::shared() else { return };
+    let keys = put_photos(server, "manifests", "resigned/img/", 2);
+    let text: String =
+        keys.iter().map(|key| format!("{}\n", serde_json::json!({"url": server.presign("manifests", key)}))).collect();
+    server.put("manifests", "resigned/list.jsonl", text.as_bytes());
+    let ws = Workspace::new();
+    let monday = server.presign("manifests", "resigned/list.jsonl");
+    let (first, code) = index(&ws, server, &server.endpoint(), &["--manifest", &monday], &[]);
+    assert_eq!((code, first["items"]["done"].as_u64()), (0, Some(2)), "{first}");
+    // Signed again a second later, as a nightly job's upload API would hand it out.
+    std::thread::sleep(Duration::from_millis(1100));
+    let tuesday = server.presign("manifests", "resigned/list.jsonl");
+    assert_ne!(monday, tuesday);
+    let mut command = imbed(&ws, server, &["index", "--manifest", &tuesday, "--json", "--model"]);
+    command.arg(tiny_model()).args(["--s3-endpoint", &server.endpoint()]);
+    let output = command.output().expect("run imbed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "the same manifest, not another run: {stderr}");
+    let second: Value = serde_json::from_slice(&output.stdout).expect("summary");
+    assert_eq!(second["run"]["unchanged"].as_u64(), Some(2), "{second}");
+    let old_signature = monday.split("X-Amz-Signature=").nth(1).expect("a signature");
+    assert!(!stderr.contains(old_signature) && !stderr.contains("X-Amz-"), "{stderr}");
+    // The checkpoint now holds the new signature: a resume fetches with it, not the expired one.
+    let record = std::fs::read(ws.path().join("imbed.checkpoint")).expect("checkpoint");
+    let wal = std::fs::read(ws.path().join("imbed.checkpoint-wal")).unwrap_or_default();
+    let new_signature = tuesday.split("X-Amz-Signature=").nth(1).expect("a signature");
+    let holds = |bytes: &[u8], text: &str| bytes.windows(text.len()).any(|window| window == text.as_bytes());
+    assert!(holds(&record, new_signature) || holds(&wal, new_signature), "the run records the new manifest URL");
+}
+
 /// A refusal: exit 2, one line on stderr that contains `expected`, before the model loads
 /// (the model given does not exist), within `bound`.
 fn assert_refused(mut command: assert_cmd::Command, expected: &str, bound: Duration) {
@@ -319,6 +351,16 @@ fn spawn_index(
     command.spawn().expect("spawn imbed")
 }
 
+/// How many times each key was embedded, from the IMBED_DEBUG_EMBED_LOG the runs appended to.
+fn embed_calls(ws: &Workspace) -> std::collections::BTreeMap<String, usize> {
+    let log = std::fs::read_to_string(ws.path().join("embedded.log")).unwrap_or_default();
+    let mut calls = std::collections::BTreeMap::new();
+    for key in log.lines().filter(|line| !line.is_empty()) {
+        *calls.entry(key.to_string()).or_insert(0) += 1;
+    }
+    calls
+}
+
 /// Waits until `stats` shows at least `done` items done (or `limit` passes).
 fn wait_for_done(ws: &Workspace, done: u64, limit: Duration) {
     let started = Instant::now();
@@ -381,7 +423,14 @@ fn kill_9_during_downloads_then_resume_stores_every_object_once_and_lists_on_fro
     );
     let stats = stats(&ws);
     assert_eq!(stats["items"]["done"], keys.len() as u64, "{stats}");
-    assert_eq!(common::points(&summary), keys.len() as u64, "every object stored once: {summary}");
+    assert_eq!(common::points(&summary), keys.len() as u64, "{summary}");
+    // Stored once: every object embedded, and again only if the kill caught it between the
+    // model and the checkpoint (a few batches of 16 in flight), never a whole second time.
+    let calls = embed_calls(&ws);
+    let expected: Vec<String> = keys.iter().map(|key| format!("s3://photos/{key}")).collect();
+    assert!(expected.iter().all(|key| calls.contains_key(key)), "every object embedded");
+    let again: usize = calls.values().map(|n| n - 1).sum();
+    assert!(again <= 6 * 16, "{again} objects embedded twice: only those in flight at the kill may be");
 }
 
 #[test]
@@ -413,5 +462,13 @@ fn a_store_restarted_mid_run_ends_with_every_object_stored_once() {
     let stats = stats(&ws);
     assert_eq!(stats["items"]["done"], keys.len() as u64, "exit {status}; {stats}");
     let points = stored_payloads(&ws, "images").len();
-    assert_eq!(points, keys.len(), "every object stored once");
+    assert_eq!(points, keys.len());
+    // Stored once: no process was killed, so each object went through the model exactly once.
+    let calls = embed_calls(&ws);
+    let twice: Vec<&String> = calls.iter().filter(|(_, &n)| n != 1).map(|(key, _)| key).collect();
+    assert!(
+        calls.len() == keys.len() && twice.is_empty(),
+        "embedded other than once: {twice:?} ({} keys)",
+        calls.len()
+    );
 }

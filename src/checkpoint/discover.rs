@@ -1,14 +1,11 @@
 //! Discovering items: recording what a walk or a manifest found, once, and never dropping one.
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
 use rusqlite::params;
 
 use super::items::{fields_json, stamp_columns, FileStamp, ItemState};
-use super::{now_millis, path_from_bytes, Checkpoint, Result};
-use crate::item::{path_text, ErrorClass, Failure, Item};
-use crate::locator::same_location;
+use super::{now_millis, Checkpoint, Result};
+use crate::item::{ErrorClass, Failure, Item};
+use crate::locator::Locator;
 
 impl Checkpoint {
     /// Adds newly discovered items as pending (with the stamp of their file), and source
@@ -20,7 +17,8 @@ impl Checkpoint {
     /// recorded with another path is a collision (two manifest lines with one `id`, or an `id`
     /// that is also a walked file's path): it can have no point of its own, since the point ID
     /// derives from the key, so it is recorded as failed, class `manifest`, under the key
-    /// `KEY#duplicate:PATH`, and returned as that failure, so that the run reports it.
+    /// `KEY#duplicate:PATH` (the path's identity: no signature, no userinfo), and returned as
+    /// that failure, so that the run reports it.
     pub fn discover(
         &mut self,
         batch: Vec<(Result<Item, Failure>, Option<FileStamp>)>,
@@ -39,7 +37,7 @@ impl Checkpoint {
                 let mut record = |entry: &Result<Item, Failure>| match entry {
                     Ok(item) => insert.execute(params![
                         item.key,
-                        item.path.as_os_str().as_bytes(),
+                        item.path.as_bytes(),
                         fields_json(&item.fields),
                         ItemState::Pending as i64,
                         None::<String>,
@@ -52,7 +50,7 @@ impl Checkpoint {
                     // The commit stage records the attempt, as for any failure.
                     Err(failure) => insert.execute(params![
                         failure.key,
-                        failure.path.as_ref().map(|p| p.as_os_str().as_bytes()),
+                        failure.path.as_ref().map(Locator::as_bytes),
                         None::<String>,
                         ItemState::Failed as i64,
                         failure.class.as_str(),
@@ -67,7 +65,7 @@ impl Checkpoint {
                     Ok(item) => (item.key.clone(), Some(item.path.clone())),
                     Err(failure) => (failure.key.clone(), failure.path.clone()),
                 };
-                let bytes = path.as_ref().map(|p| p.as_os_str().as_bytes().to_vec());
+                let bytes = path.as_ref().map(|p| p.as_bytes().to_vec());
                 let mut entry = entry;
                 for attempt in 0.. {
                     if record(&entry)? == 1 {
@@ -77,7 +75,7 @@ impl Checkpoint {
                     let taken_by: Option<Vec<u8>> = holder.query_row([entry_key(&entry)], |row| row.get(0))?;
                     // The same URL signed again is the same item.
                     let same = match (&taken_by, &path) {
-                        (Some(taken), Some(path)) => same_location(&path_from_bytes(taken.clone()), path),
+                        (Some(taken), Some(path)) => Locator::from_bytes(taken.clone()).same_item(path),
                         _ => taken_by == bytes,
                     };
                     if same {
@@ -88,9 +86,9 @@ impl Checkpoint {
                     let derived = match attempt {
                         0 => format!("{key}#duplicate:"),
                         n => format!("{key}#duplicate{}:", n + 1),
-                    } + &path.as_deref().map_or_else(String::new, |p| path_text(p).into_owned());
-                    let other = taken_by.map(path_from_bytes);
-                    entry = Err(collision(entry, &key, derived, other.as_deref()));
+                    } + &path.as_ref().map_or_else(String::new, |p| p.identity().into_owned());
+                    let other = taken_by.map(Locator::from_bytes);
+                    entry = Err(collision(entry, &key, derived, other.as_ref()));
                 }
             }
             Ok(new_items)
@@ -107,11 +105,11 @@ fn entry_key(entry: &Result<Item, Failure>) -> &str {
 
 /// The failure, under `derived`, of an entry whose key another path holds: a failure keeps
 /// its own class and message, an item fails for the collision.
-fn collision(entry: Result<Item, Failure>, key: &str, derived: String, other: Option<&Path>) -> Failure {
+fn collision(entry: Result<Item, Failure>, key: &str, derived: String, other: Option<&Locator>) -> Failure {
     match entry {
         Err(failure) => Failure { key: derived, ..failure },
         Ok(item) => {
-            let other = other.map_or_else(|| key.to_string(), |path| path_text(path).into_owned());
+            let other = other.map_or_else(|| key.to_string(), |path| path.shown().into_owned());
             let message = format!("its key {key} is already the key of {other}; give each item its own id");
             Failure { key: derived, path: Some(item.path), class: ErrorClass::Manifest, message }
         }
@@ -120,15 +118,13 @@ fn collision(entry: Result<Item, Failure>, key: &str, derived: String, other: Op
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use serde_json::Map;
 
     use super::*;
     use crate::checkpoint::Totals;
 
     fn at(key: &str, path: &str) -> (Result<Item, Failure>, Option<FileStamp>) {
-        (Ok(Item::new(key.into(), PathBuf::from(path), Map::new())), None)
+        (Ok(Item::new(key.into(), Locator::new(path), Map::new())), None)
     }
 
     #[test]
@@ -149,7 +145,7 @@ mod tests {
         assert_eq!(new.len(), 2, "{new:?}");
         let failure = new[1].as_ref().unwrap_err();
         assert_eq!(failure.key, "id-1#duplicate:b.jpg");
-        assert_eq!(failure.path.as_deref(), Some(Path::new("b.jpg")));
+        assert_eq!(failure.path, Some(Locator::new("b.jpg")));
         assert_eq!(failure.class, ErrorClass::Manifest);
         assert_eq!(failure.message, "its key id-1 is already the key of a.jpg; give each item its own id");
         assert_eq!(checkpoint.totals().unwrap(), Totals { total: 2, pending: 1, failed: 1, ..Totals::default() });
@@ -176,7 +172,7 @@ mod tests {
         let mut checkpoint = Checkpoint::open(&dir.path().join("c")).unwrap();
         let walk = Failure {
             key: "k".into(),
-            path: Some(PathBuf::from("broken-link")),
+            path: Some(Locator::new("broken-link")),
             class: ErrorClass::Walk,
             message: "a link loop".into(),
         };

@@ -1,14 +1,11 @@
 //! The items of a run: their states, what is known of them, and their outcomes.
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
-
 use rusqlite::{params, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::{classify, now_millis, path_from_bytes, Checkpoint, CheckpointError, Result};
+use super::{classify, now_millis, Checkpoint, CheckpointError, Result};
 use crate::item::{Failure, Item};
-use crate::locator::ObjectFacts;
+use crate::locator::{Locator, ObjectFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemState {
@@ -72,7 +69,7 @@ pub struct Known {
     pub id: i64,
     pub state: ItemState,
     pub stamp: Option<FileStamp>,
-    pub path: Option<PathBuf>,
+    pub path: Option<Locator>,
     pub fields: Option<String>,
 }
 
@@ -108,7 +105,7 @@ impl Checkpoint {
                         id: row.get(0)?,
                         state: ItemState::Pending,
                         stamp,
-                        path: path.map(path_from_bytes),
+                        path: path.map(Locator::from_bytes),
                         fields: row.get(6)?,
                     };
                     Ok((state, known))
@@ -139,7 +136,7 @@ impl Checkpoint {
                 let (size, mtime_ns, hash) = stamp_columns(stamp.as_ref());
                 if *requeued {
                     let fields = fields_json(&item.fields);
-                    requeue.execute(params![id, item.path.as_os_str().as_bytes(), fields, size, mtime_ns, hash, now])
+                    requeue.execute(params![id, item.path.as_bytes(), fields, size, mtime_ns, hash, now])
                 } else {
                     restamp.execute(params![id, size, mtime_ns, hash])
                 }?;
@@ -157,14 +154,14 @@ impl Checkpoint {
     }
 
     /// Up to `limit` items that are not deleted, with an id above `after`: (id, key, path).
-    pub fn present_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, Option<PathBuf>)>> {
+    pub fn present_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, Option<Locator>)>> {
         let mut statement = self.sql(
             self.connection
                 .prepare_cached("SELECT id, key, path FROM items WHERE state != 3 AND id > ?1 ORDER BY id LIMIT ?2"),
         )?;
         let rows = statement.query_map(params![after, limit as i64], |row| {
             let path: Option<Vec<u8>> = row.get(2)?;
-            Ok((row.get(0)?, row.get(1)?, path.map(path_from_bytes)))
+            Ok((row.get(0)?, row.get(1)?, path.map(Locator::from_bytes)))
         });
         let items = self.sql(rows)?.collect::<rusqlite::Result<_>>();
         items.map_err(|source| classify(&self.path, source))
@@ -200,7 +197,7 @@ impl Checkpoint {
         let mut items = Vec::new();
         for row in rows {
             let (id, key, path, fields) = self.sql(row)?;
-            let path = path_from_bytes(path.unwrap_or_default());
+            let path = Locator::from_bytes(path.unwrap_or_default());
             let fields = match fields {
                 Some(text) => serde_json::from_str::<Map<String, Value>>(&text)
                     .map_err(|source| CheckpointError::Fields { path: self.path.clone(), key: key.clone(), source })?,
@@ -243,7 +240,7 @@ impl Checkpoint {
                     }
                     Outcome::Failed(failure) => failed.execute(params![
                         failure.key,
-                        failure.path.as_ref().map(|p| p.as_os_str().as_bytes()),
+                        failure.path.as_ref().map(Locator::as_bytes),
                         failure.class.as_str(),
                         failure.message,
                         now
@@ -300,7 +297,7 @@ mod tests {
     use crate::item::ErrorClass;
 
     fn item(key: &str) -> Item {
-        Item::new(key.into(), PathBuf::from(key), Map::new())
+        Item::new(key.into(), Locator::new(key), Map::new())
     }
 
     #[test]

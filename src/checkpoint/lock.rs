@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -20,8 +21,10 @@ impl CheckpointLock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)
             .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        super::owner_only(&path, false).with_context(|| format!("cannot make {} private", path.display()))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -60,9 +63,7 @@ pub(super) fn holder(checkpoint: &Path) -> Option<String> {
 }
 
 fn lock_path(checkpoint: &Path) -> PathBuf {
-    let mut name = checkpoint.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
+    super::companion_path(checkpoint, ".lock")
 }
 
 /// Whether some process holds the run lock of `checkpoint` now (a run is in progress). No

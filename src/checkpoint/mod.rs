@@ -15,7 +15,7 @@ mod lock;
 mod schema;
 mod summary;
 
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -54,6 +54,8 @@ pub enum CheckpointError {
     },
     #[error("checkpoint {0} does not exist")]
     Missing(PathBuf),
+    #[error("cannot make checkpoint {path} readable by its owner only: {source}")]
+    Mode { path: PathBuf, source: std::io::Error },
 }
 
 pub type Result<T, E = CheckpointError> = std::result::Result<T, E>;
@@ -64,13 +66,21 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Opens (creating if needed) for writing. The caller holds the [`CheckpointLock`].
+    /// Opens (creating if needed) for writing, readable by its owner alone, since it holds the
+    /// signed URLs a resume needs. The caller holds the [`CheckpointLock`].
     pub fn open(path: &Path) -> Result<Self> {
+        owner_only(path, true).map_err(|source| CheckpointError::Mode { path: path.to_path_buf(), source })?;
         let connection = Connection::open(path).map_err(|source| classify(path, source))?;
         // Absolute, so that `reopen` finds the same file after a change of folder.
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let checkpoint = Self { connection, path };
         checkpoint.configure(false)?;
+        // SQLite gives its -wal and -shm files the main file's mode; ones left by an older
+        // imbed keep theirs until changed here.
+        for suffix in ["-wal", "-shm"] {
+            let companion = companion_path(&checkpoint.path, suffix);
+            owner_only(&companion, false).map_err(|source| CheckpointError::Mode { path: companion, source })?;
+        }
         Ok(checkpoint)
     }
 
@@ -142,9 +152,38 @@ impl Checkpoint {
     }
 }
 
-/// Paths are stored as their raw bytes, which need not be UTF-8.
-fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
-    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+/// The checkpoint's file beside it: `-wal`, `-shm`, `.lock`.
+pub fn companion_path(checkpoint: &Path, suffix: &str) -> PathBuf {
+    let mut name = checkpoint.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Makes `path` readable and writable by its owner alone (0600) whatever the umask, creating
+/// it empty first when `create` and it is missing. A missing file that is not to be created
+/// is left alone.
+pub fn owner_only(path: &Path, create: bool) -> std::io::Result<()> {
+    if create {
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    }
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.permissions().mode() & 0o077 != 0 => {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        }
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && !create => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// The checkpoint's files that others than its owner may read: what `doctor` warns of.
+pub fn readable_by_others(checkpoint: &Path) -> Vec<PathBuf> {
+    let files = [String::new(), "-wal".into(), "-shm".into(), ".lock".into()];
+    files
+        .iter()
+        .map(|suffix| companion_path(checkpoint, suffix))
+        .filter(|file| std::fs::metadata(file).is_ok_and(|metadata| metadata.permissions().mode() & 0o077 != 0))
+        .collect()
 }
 
 pub fn now_millis() -> i64 {

@@ -77,8 +77,6 @@ impl Checkpoint {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use rusqlite::Connection;
     use serde_json::Map;
 
@@ -87,7 +85,7 @@ mod tests {
     use crate::item::Item;
 
     fn item(key: &str) -> Item {
-        Item::new(key.into(), PathBuf::from(key), Map::new())
+        Item::new(key.into(), crate::locator::Locator::new(key), Map::new())
     }
 
     #[test]

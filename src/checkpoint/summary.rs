@@ -1,14 +1,11 @@
 //! Counts by state and error classes, for progress and `stats`.
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
 use rusqlite::params;
 use serde::Serialize;
 
 use super::items::ItemState;
 use super::{classify, Checkpoint, Result};
-use crate::item::shown_path;
+use crate::locator::{redacted, Locator};
 
 /// Counts by state, for progress and `stats`. `total` counts the items still present;
 /// deleted ones are counted apart.
@@ -79,10 +76,11 @@ impl Checkpoint {
         let example = |row: &rusqlite::Row<'_>| -> rusqlite::Result<String> {
             let path: Option<Vec<u8>> = row.get(0)?;
             let name = match path {
-                Some(bytes) => shown_path(Path::new(std::ffi::OsStr::from_bytes(&bytes))).into_owned(),
-                None => row.get(1)?,
+                Some(bytes) => Locator::from_bytes(bytes).shown().into_owned(),
+                None => redacted(&row.get::<_, String>(1)?),
             };
-            Ok(format!("{name}: {}", row.get::<_, String>(2)?))
+            // Messages are written without secrets; one recorded by an older imbed may hold them.
+            Ok(format!("{name}: {}", redacted(&row.get::<_, String>(2)?)))
         };
         let mut summaries = Vec::new();
         for (class, count) in counts {
@@ -112,7 +110,7 @@ mod tests {
         let path = PathBuf::from(std::ffi::OsString::from_vec(b"caf\xe9.jpg".to_vec()));
         let failure = Failure {
             key: path_text(&path).into(),
-            path: Some(path),
+            path: Some(Locator::new(path)),
             class: ErrorClass::Empty,
             message: "empty".into(),
         };

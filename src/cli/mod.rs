@@ -86,6 +86,88 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every duration and size flag, given random numbers (huge, tiny, negative, not finite,
+    /// with suffixes): the parser accepts a value it can represent or refuses it with the
+    /// flag's name, and never panics.
+    #[test]
+    fn numbers_and_durations_parse_or_are_refused_by_name_and_never_panic() {
+        let flags = [
+            "--fetch-connect-timeout",
+            "--stall-timeout",
+            "--object-timeout",
+            "--log-interval",
+            "--fetch-memory",
+            "--decode-memory",
+            "--min-free-space",
+            "--max-file-size",
+            "--max-pixels",
+            "--max-attempts",
+            "--fetch-concurrency",
+            "--batch-size",
+            "--max-failures",
+            "--max-failure-rate",
+        ];
+        let fixed = [
+            "1e20",
+            "1e19",
+            "1e308",
+            "1e309",
+            "inf",
+            "-inf",
+            "NaN",
+            "0",
+            "-0",
+            "-1",
+            "1e-50",
+            "0.0001",
+            "18446744073709551616",
+            "9223372036854775808",
+            "31536000",
+            "31536001",
+            "16777216",
+            "16777217",
+            "",
+            " ",
+            "1k",
+            "1e3M",
+            "0x10",
+        ];
+        let mut values: Vec<String> = fixed.iter().map(|v| v.to_string()).collect();
+        let mut rng = fastrand::Rng::with_seed(21);
+        for _ in 0..300 {
+            let mantissa = rng.f64() * 10.0;
+            let exponent = rng.i32(-60..=320);
+            let sign = if rng.bool() { "" } else { "-" };
+            let suffix = ["", "", "k", "M", "G", "s"][rng.usize(..6)];
+            values.push(format!("{sign}{mantissa}e{exponent}{suffix}"));
+            values.push(rng.u64(..).to_string());
+        }
+        for flag in flags {
+            for value in &values {
+                let given = format!("{flag}={value}");
+                let args = ["imbed", "index", "photos", "--model", "m", given.as_str()];
+                let parsed = std::panic::catch_unwind(|| Cli::try_parse_from(args));
+                let parsed = parsed.unwrap_or_else(|_| panic!("{flag} {value:?} panicked"));
+                match parsed {
+                    Ok(cli) => {
+                        let Command::Index(index) = cli.command else { panic!("not index") };
+                        let fetch = &index.run.fetch;
+                        for duration in [fetch.fetch_connect_timeout, fetch.stall_timeout, fetch.object_timeout] {
+                            assert!(duration.as_secs() <= parse::MAX_SECONDS, "{flag} {value:?}: {duration:?}");
+                            // The sums and products the fetch code forms stay representable.
+                            assert!(duration.checked_mul(101).and_then(|d| d.checked_add(duration)).is_some());
+                        }
+                    }
+                    Err(error) => {
+                        let text = error.to_string();
+                        assert!(text.contains(flag), "{flag} {value:?}: {text}");
+                        assert_eq!(error.exit_code(), 2, "{flag} {value:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn counts_take_suffixes() {
         assert_eq!(parse::count("100M"), Ok(100_000_000));

@@ -14,7 +14,7 @@ pub struct DecodeArgs {
 
     /// Files larger than this many MiB fail as too_large without being read.
     #[arg(long, value_name = "MIB", default_value_t = crate::decode::DEFAULT_MAX_FILE_SIZE >> 20,
-          env = "IMBED_MAX_FILE_SIZE", value_parser = clap::value_parser!(u64).range(1..))]
+          env = "IMBED_MAX_FILE_SIZE", value_parser = clap::value_parser!(u64).range(1..=super::parse::MAX_MIB))]
     pub max_file_size: u64,
 
     /// Colour that transparent pixels are composited over: white, black or #RRGGBB.

@@ -23,10 +23,22 @@ pub(super) fn count(text: &str) -> Result<u64, String> {
     }
 }
 
+/// The longest wait a flag may ask for: a year. Longer ones mean a typo, and a bound keeps
+/// every sum of time-outs (connect + stall, tries x ceiling) far from overflowing.
+pub const MAX_SECONDS: u64 = 365 * 24 * 3600;
+
+/// The largest size in MiB a flag may give: 16 TiB, so that every size in bytes fits in a u64
+/// with room for sums.
+pub const MAX_MIB: u64 = 1 << 24;
+
+/// A positive number of seconds, at most [`MAX_SECONDS`], at least a millisecond.
 pub(super) fn seconds(text: &str) -> Result<Duration, String> {
-    match text.parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(Duration::from_secs_f64(seconds)),
-        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > MAX_SECONDS as f64 => {
+            Err(format!("`{text}` seconds is more than a year ({MAX_SECONDS}); give a shorter time"))
+        }
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.001 => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("`{text}` is not a positive number of seconds (at least 0.001)")),
     }
 }
 

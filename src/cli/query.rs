@@ -143,6 +143,10 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub model: ModelArgs,
 
+    /// Checkpoint whose file modes are checked: it holds signed URLs, so only its owner may read it.
+    #[arg(long, value_name = "FILE", default_value = "imbed.checkpoint", env = "IMBED_CHECKPOINT")]
+    pub checkpoint: std::path::PathBuf,
+
     #[command(flatten)]
     pub text: TextModelArgs,
 

@@ -16,12 +16,23 @@ pub struct IndexArgs {
     /// JSONL or CSV manifest with a `path` (or `url`, `file`) column, an optional `id`, and payload
     /// fields; a path may be an http(s) URL (presigned too) or an s3://, gs:// or az:// URI, and
     /// the manifest itself may be a remote object.
-    #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST", help_heading = "Sources")]
+    #[arg(long, value_name = "FILE", env = "IMBED_MANIFEST", hide_env_values = true, help_heading = "Sources")]
     pub manifest: Vec<PathBuf>,
 
     /// Endpoint of an S3-compatible store (MinIO, SeaweedFS, Ceph, R2) [default: AWS_ENDPOINT_URL, or AWS].
     #[arg(long, value_name = "URL", env = "IMBED_S3_ENDPOINT", help_heading = "Remote sources")]
     pub s3_endpoint: Option<String>,
+
+    /// Leave this query parameter (a CDN's `token`, say) out of item keys and payloads, as the
+    /// signatures of S3, GCS, Azure and CloudFront are; repeatable. Messages show no query at all.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "IMBED_IGNORE_QUERY_PARAM",
+        value_delimiter = ',',
+        help_heading = "Remote sources"
+    )]
+    pub ignore_query_param: Vec<String>,
 
     /// Read public buckets without signing requests (no credentials needed).
     #[arg(long, env = "IMBED_NO_SIGN", help_heading = "Remote sources")]
@@ -161,15 +172,17 @@ pub struct RunArgs {
 
     /// MiB of decoded pixels the decoding threads may hold at once; large images wait their turn.
     #[arg(long, value_name = "MIB", default_value_t = 1024, env = "IMBED_DECODE_MEMORY",
-          value_parser = clap::value_parser!(u64).range(16..))]
+          value_parser = clap::value_parser!(u64).range(16..=super::parse::MAX_MIB))]
     pub decode_memory: u64,
 
     /// Seconds between plain progress lines when stderr is not a terminal.
-    #[arg(long, value_name = "SECS", default_value_t = 10, env = "IMBED_LOG_INTERVAL")]
+    #[arg(long, value_name = "SECS", default_value_t = 10, env = "IMBED_LOG_INTERVAL",
+          value_parser = clap::value_parser!(u64).range(1..=super::parse::MAX_SECONDS))]
     pub log_interval: u64,
 
     /// MiB to keep free on the store's disk; the run stops cleanly (exit 2, resumable) below it.
-    #[arg(long, value_name = "MIB", default_value_t = crate::sink::edge::DEFAULT_MIN_FREE_SPACE_MIB, env = "IMBED_MIN_FREE_SPACE")]
+    #[arg(long, value_name = "MIB", default_value_t = crate::sink::edge::DEFAULT_MIN_FREE_SPACE_MIB, env = "IMBED_MIN_FREE_SPACE",
+          value_parser = clap::value_parser!(u64).range(0..=super::parse::MAX_MIB))]
     pub min_free_space: u64,
 
     /// Print the final summary as one JSON object on stdout.
@@ -191,7 +204,7 @@ pub struct FetchArgs {
 
     /// MiB of downloaded images held at once until decoded; large objects wait their turn.
     #[arg(long, value_name = "MIB", default_value_t = 512, env = "IMBED_FETCH_MEMORY",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=super::parse::MAX_MIB))]
     pub fetch_memory: u64,
 
     /// Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant's).

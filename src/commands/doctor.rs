@@ -93,6 +93,18 @@ pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow
         Err(error) => report(false, "text model", format!("{error:#}"))?,
     }
 
+    let exposed = crate::checkpoint::readable_by_others(&args.checkpoint);
+    if !exposed.is_empty() {
+        let files: Vec<String> = exposed.iter().map(|file| file.display().to_string()).collect();
+        printer.warning(format_args!(
+            "{} can be read by other users, and a checkpoint holds the signed URLs of its items;              `chmod 600 {}` (the next run does it too)",
+            files.join(", "),
+            files.join(" ")
+        ));
+    } else if args.checkpoint.exists() {
+        report(true, "checkpoint", format!("{} is readable by its owner only", args.checkpoint.display()))?;
+    }
+
     if let Some(url) = &args.store.qdrant {
         let collection = &args.store.collection;
         match server::connect(url, collection, args.store.vector_name.clone(), &args.store.server) {

@@ -9,7 +9,7 @@ use super::{server, ExitStatus, Printer};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock};
 use crate::cli::{GlobalArgs, IndexArgs};
 use crate::fetch::RemoteOptions;
-use crate::locator::Location;
+use crate::locator::{ignore_query_parameters, Location, Locator};
 use crate::pipeline::{Plan, RunRecord, RunSpec};
 use crate::shard::Shard;
 use crate::sink::{ServerTarget, SinkTarget};
@@ -18,12 +18,14 @@ use crate::source::SourceSpec;
 pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::Result<ExitStatus> {
     let sources = SourceSpec {
         paths: args.paths.iter().map(|path| canonical_source(path)).collect(),
-        manifests: args.manifest.clone(),
+        manifests: args.manifest.iter().map(|manifest| Locator::new(manifest.as_path())).collect(),
         hidden: args.walk.hidden,
         follow_links: args.walk.follow_links,
         strict_manifest: args.strict_manifest,
         remote: RemoteOptions::from_env(args.s3_endpoint.clone(), args.no_sign),
+        ignore_query_params: args.ignore_query_param.clone(),
     };
+    ignore_query_parameters(&sources.ignore_query_params);
     let control = RunControl::from_args(&args.run, args.model.intra_threads);
     let decode = decode_options(&args.decode);
     // Remote sources are checked (bucket, credentials, endpoint) before the model loads.

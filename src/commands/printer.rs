@@ -83,6 +83,9 @@ impl Printer {
     }
 
     fn stderr(&self, line: &str) {
+        // Messages are built without secrets (see `locator`); a second wall for what a
+        // library's error quotes: no URL on stderr keeps its userinfo or query string.
+        let line = crate::locator::redacted(line);
         // A closed stderr must not end the run; there is nowhere left to say so.
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }

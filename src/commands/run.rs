@@ -295,7 +295,7 @@ fn delete_missing(
         return Ok(0);
     }
     for (folder, why) in walk.kept_folders() {
-        printer.warning(format_args!("--delete-missing: {} {why}, so its items are kept", folder.display()));
+        printer.warning(format_args!("--delete-missing: {} {why}, so its items are kept", folder.shown()));
     }
     let mut deleted = 0;
     let mut after = 0;
@@ -305,7 +305,7 @@ fn delete_missing(
         after = *last;
         let (ids, points): (Vec<i64>, Vec<Uuid>) = page
             .iter()
-            .filter(|(id, _, path)| walk.is_missing(*id, path.as_deref()))
+            .filter(|(id, _, path)| walk.is_missing(*id, path.as_ref()))
             .map(|(id, key, _)| (*id, point_id(key)))
             .unzip();
         if ids.is_empty() {

@@ -207,7 +207,7 @@ impl Remote {
     pub async fn head(&self, location: &Location) -> Result<ObjectFacts, FetchError> {
         let outcome = match location {
             Location::Object { store, bucket, key } => stores::head(self.store(*store, bucket)?, key).await,
-            Location::Http(url) => http::head(self.http()?, url, &self.settings).await,
+            Location::Http(url) => http::head(self.http()?, url.expose(), &self.settings).await,
         };
         outcome
     }
@@ -220,7 +220,7 @@ impl Remote {
                 Location::Object { store, bucket, key } => {
                     stores::get(self.store(*store, bucket)?, key, &self.settings, &self.budget).await
                 }
-                Location::Http(url) => http::get(self.http()?, url, &self.settings, &self.budget).await,
+                Location::Http(url) => http::get(self.http()?, url.expose(), &self.settings, &self.budget).await,
             }
         };
         // The stores' clients bound each try; this bounds the object, retries included.

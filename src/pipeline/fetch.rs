@@ -85,7 +85,7 @@ pub(super) fn stage(
                         ready_unfetched += 1;
                         ready.push_back(Fetched::Failed(failure));
                     }
-                    Some(Ok(item)) => match Location::of_path(&item.path) {
+                    Some(Ok(item)) => match item.path.location() {
                         None => {
                             ready_unfetched += 1;
                             ready.push_back(Fetched::Local(item));

@@ -15,7 +15,7 @@ use super::tensor::{ImageSource, TensorLoader};
 use super::Stop;
 use crate::decode::DecodedImage;
 use crate::fetch::Download;
-use crate::item::{path_text, Failure, Item};
+use crate::item::{ErrorClass, Failure, Item};
 use crate::locator::Location;
 
 /// An image ready for the model: its preprocessed tensor slot and payload facts.
@@ -83,11 +83,18 @@ fn prepare(
     loader: &TensorLoader<'_>,
     slots: &SlotPool,
 ) -> Loaded {
-    let mut slot = slots.take();
-    let source = match &download {
-        Some((_, download)) => ImageSource::Bytes(&download.bytes),
-        None => ImageSource::File(&item.path),
+    let source = match (&download, item.path.local()) {
+        (Some((_, download)), _) => ImageSource::Bytes(&download.bytes),
+        (None, Some(path)) => ImageSource::File(path),
+        (None, None) => {
+            return Loaded::Failed(Failure::of(
+                &item,
+                ErrorClass::Io,
+                "a remote item reached the decoder without its bytes",
+            ))
+        }
     };
+    let mut slot = slots.take();
     match loader.load_into(source, &mut slot) {
         Ok(image) => {
             let payload = match download {
@@ -109,13 +116,13 @@ fn prepare(
 /// The point's payload: every manifest field, then the file's facts (which win on a clash).
 fn payload_for(item: &Item, image: &DecodedImage) -> Map<String, Value> {
     let mut payload = item.fields.clone();
-    let path = path_text(&item.path);
+    let path = item.path.identity();
     // A name that is not its own text (not UTF-8, or with escapes doubled) also goes in as its
     // raw bytes, so that it can be opened again.
     let escaped = matches!(path, std::borrow::Cow::Owned(_));
     payload.insert("path".into(), json!(path));
     if escaped {
-        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(item.path.as_os_str());
+        let bytes = item.path.as_bytes();
         payload.insert("path_bytes".into(), json!(BASE64_STANDARD.encode(bytes)));
     }
     payload.insert("key".into(), json!(item.key));

@@ -19,7 +19,7 @@ use super::Stop;
 use crate::checkpoint::{fields_json, Checkpoint, FileStamp, ItemState, Known};
 use crate::fetch::Remote;
 use crate::item::{ErrorClass, Failure, Item};
-use crate::locator::{same_location, Location};
+use crate::locator::{Location, Locator};
 use crate::progress::Reporter;
 use crate::shard::Shard;
 use crate::source::SourceSpec;
@@ -63,9 +63,9 @@ pub struct WalkSeen {
     seen: Vec<u64>,
     last_known: i64,
     /// Folders (or links) that could not be read: what is under them may still exist.
-    unreadable: Vec<PathBuf>,
+    unreadable: Vec<Locator>,
     /// Source folders in which the walk found nothing at all (an unmounted volume?).
-    empty_roots: Vec<PathBuf>,
+    empty_roots: Vec<Locator>,
     /// Items the walk found in each source folder, in this shard.
     found_per_root: Vec<u64>,
     /// Items the walk found, in this shard.
@@ -84,7 +84,7 @@ impl WalkSeen {
         }
     }
 
-    fn found(&mut self, path: &Path, roots: &[PathBuf]) {
+    fn found(&mut self, path: &Locator, roots: &[PathBuf]) {
         self.found += 1;
         if let Some(root) = roots.iter().position(|root| path.starts_with(root)) {
             self.found_per_root[root] += 1;
@@ -104,16 +104,16 @@ impl WalkSeen {
 
     /// Whether the item with this id and path is gone: known before the walk, not found by it,
     /// and not under a folder that could not be read.
-    pub fn is_missing(&self, id: i64, path: Option<&Path>) -> bool {
+    pub fn is_missing(&self, id: i64, path: Option<&Locator>) -> bool {
         let seen = (0..=self.last_known).contains(&id) && self.seen[id as usize / 64] & (1 << (id % 64)) != 0;
-        let hidden = path.is_some_and(|path| self.kept_folders().any(|(folder, _)| path.starts_with(folder)));
+        let hidden = path.is_some_and(|path| self.kept_folders().any(|(folder, _)| path.is_under(folder)));
         id <= self.last_known && !seen && !hidden
     }
 
     /// Folders whose items are kept although the walk did not find them, and why.
-    pub fn kept_folders(&self) -> impl Iterator<Item = (&Path, &'static str)> {
-        let unreadable = self.unreadable.iter().map(|folder| (folder.as_path(), "could not be read"));
-        unreadable.chain(self.empty_roots.iter().map(|root| (root.as_path(), "holds no images now (unmounted?)")))
+    pub fn kept_folders(&self) -> impl Iterator<Item = (&Locator, &'static str)> {
+        let unreadable = self.unreadable.iter().map(|folder| (folder, "could not be read"));
+        unreadable.chain(self.empty_roots.iter().map(|root| (root, "holds no images now (unmounted?)")))
     }
 }
 
@@ -238,7 +238,8 @@ impl<'a> Plan<'a> {
         // A listing that started again part-way did not meet the items before its position.
         if !stopped && offsets.is_empty() {
             let roots = source.paths.iter().zip(&walk.found_per_root);
-            walk.empty_roots = roots.filter(|(_, &found)| found == 0).map(|(root, _)| root.clone()).collect();
+            walk.empty_roots =
+                roots.filter(|(_, &found)| found == 0).map(|(root, _)| Locator::from(root.as_path())).collect();
             outcome.walk = Some(walk);
         }
         Ok(outcome)
@@ -272,10 +273,10 @@ impl<'a> Plan<'a> {
             .par_iter()
             .map(|entry| {
                 let item = entry.as_ref().ok()?;
-                if Location::of_path(&item.path).is_some() {
-                    return item.object.as_ref().and_then(FileStamp::of_object).map(Ok);
+                match item.path.local() {
+                    Some(path) => Some(stamp(path, self.verify_content)),
+                    None => item.object.as_ref().and_then(FileStamp::of_object).map(Ok),
                 }
-                Some(stamp(&item.path, self.verify_content))
             })
             .collect();
         head_known_objects(remote, &entries, &known, &mut stamps);
@@ -310,7 +311,7 @@ impl<'a> Plan<'a> {
             // A second entry with a key met already in this walk is that item again, or, with
             // another path, a collision, which `discover` records as failed.
             if walk.met(known.id) {
-                if !known.path.as_deref().is_some_and(|path| same_location(path, &item.path)) {
+                if !known.path.as_ref().is_some_and(|path| path.same_item(&item.path)) {
                     new.push((Ok(item.clone()), stamp));
                 }
                 continue;
@@ -374,14 +375,14 @@ fn judge(known: &Known, item: &Item, stamp: Option<&FileStamp>, verify_content: 
         };
     };
     // A remote object's stamp hashes its ETag, which tells a change better than a time.
-    let by_hash = verify_content || Location::of_path(&item.path).is_some();
+    let by_hash = verify_content || item.path.is_remote();
     let same_content = old.size == new.size
         && match (by_hash, old.hash, new.hash) {
             (true, Some(before), Some(now)) => before == now,
             _ => old.mtime_ns == new.mtime_ns,
         };
-    let same_item = known.path.as_deref().is_some_and(|path| same_location(path, &item.path))
-        && known.fields == fields_json(&item.fields);
+    let same_item =
+        known.path.as_ref().is_some_and(|path| path.same_item(&item.path)) && known.fields == fields_json(&item.fields);
     if same_content && same_item {
         Verdict::Unchanged { restamp }
     } else {
@@ -405,7 +406,7 @@ fn head_known_objects(
         .enumerate()
         .filter_map(|(index, (entry, known))| {
             let item = entry.as_ref().ok()?;
-            let location = Location::of_path(&item.path)?;
+            let location = item.path.location()?;
             (known.is_some() && item.object.is_none()).then_some((index, location))
         })
         .collect();
@@ -436,7 +437,7 @@ fn listing_reached(entries: &[Result<Item, Failure>], listed: &[&PathBuf]) -> Ve
     let mut reached: Vec<(PathBuf, String)> = Vec::new();
     for item in entries.iter().filter_map(|entry| entry.as_ref().ok()) {
         let Some(root) = listed.iter().find(|root| item.path.starts_with(root)) else { continue };
-        let Some(Location::Object { key, .. }) = Location::of_path(&item.path) else { continue };
+        let Some(Location::Object { key, .. }) = item.path.location() else { continue };
         match reached.iter_mut().find(|(listed_root, _)| listed_root == *root) {
             Some((_, last)) => *last = key,
             None => reached.push((root.to_path_buf(), key)),

@@ -72,16 +72,20 @@ impl RunSpec {
     }
 
     /// Whether `other` takes the same items into the same collection, so that one checkpoint
-    /// can serve both.
+    /// can serve both. Manifests compare by identity: the same presigned manifest signed
+    /// again tomorrow is the same manifest.
     pub fn same_items_and_collection(&self, other: &RunSpec) -> bool {
-        (&self.sources.paths, &self.sources.manifests, self.sink_location(), &self.sink.collection)
-            == (&other.sources.paths, &other.sources.manifests, other.sink_location(), &other.sink.collection)
+        let manifests = |spec: &RunSpec| -> Vec<String> {
+            spec.sources.manifests.iter().map(|manifest| manifest.identity().into_owned()).collect()
+        };
+        (&self.sources.paths, manifests(self), self.sink_location(), &self.sink.collection)
+            == (&other.sources.paths, manifests(other), other.sink_location(), &other.sink.collection)
     }
 
-    /// The sources for people: paths and `--manifest` flags, as typed.
+    /// The sources for people: paths and `--manifest` flags, as typed but without secrets.
     pub fn describe_sources(&self) -> String {
         let paths = self.sources.paths.iter().map(|p| p.display().to_string());
-        let manifests = self.sources.manifests.iter().map(|m| format!("--manifest {}", m.display()));
+        let manifests = self.sources.manifests.iter().map(|m| format!("--manifest {}", m.shown()));
         paths.chain(manifests).collect::<Vec<_>>().join(" ")
     }
 }
@@ -161,7 +165,11 @@ mod tests {
 
     fn spec(paths: Vec<PathBuf>, store: PathBuf, working_dir: PathBuf) -> RunSpec {
         RunSpec {
-            sources: SourceSpec { paths, manifests: vec![PathBuf::from("list.jsonl")], ..SourceSpec::default() },
+            sources: SourceSpec {
+                paths,
+                manifests: vec![crate::locator::Locator::new("list.jsonl")],
+                ..SourceSpec::default()
+            },
             model: ModelConfig {
                 path: "model".into(),
                 preset: None,

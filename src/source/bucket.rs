@@ -2,13 +2,13 @@
 //! held whole; the images are chosen by name as in a local walk.
 
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Map;
 
 use crate::fetch::Remote;
 use crate::item::{ErrorClass, Failure, Item};
-use crate::locator::Location;
+use crate::locator::{Location, Locator};
 
 use super::walk::is_image_path;
 
@@ -31,7 +31,7 @@ pub fn list_prefix(
             return ControlFlow::Continue(());
         }
         let uri = listed.location.identity();
-        let mut item = Item::new(uri.clone(), PathBuf::from(uri), Map::new());
+        let mut item = Item::new(uri.clone(), Locator::new(uri), Map::new());
         item.object = Some(listed.facts);
         visit(Ok(item))
     });
@@ -39,7 +39,7 @@ pub fn list_prefix(
         Ok(flow) => flow,
         Err(error) => visit(Err(Failure {
             key: prefix.identity(),
-            path: Some(root.to_path_buf()),
+            path: Some(Locator::from(root)),
             class: ErrorClass::Walk,
             message: format!("cannot list {prefix}: {error}"),
         })),

@@ -6,8 +6,8 @@ use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 
 use crate::fetch::Remote;
-use crate::item::{path_text, ErrorClass, Failure, Item};
-use crate::locator::{Location, ObjectFacts};
+use crate::item::{ErrorClass, Failure, Item};
+use crate::locator::{redacted, Location, Locator, ObjectFacts};
 
 /// Columns that name the image file or its URL, in order of preference.
 const PATH_FIELDS: &[&str] = &["path", "url", "uri", "file", "image", "filename"];
@@ -16,13 +16,16 @@ const PATH_FIELDS: &[&str] = &["path", "url", "uri", "file", "image", "filename"
 /// file or a remote object. A bad line becomes a failed item of class `manifest` naming its
 /// line number; when `strict`, it is an error that ends the reading instead.
 pub fn read_manifest(
-    manifest: &Path,
+    manifest: &Locator,
     strict: bool,
     remote: &Remote,
     visit: &mut impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
 ) -> anyhow::Result<ControlFlow<()>> {
-    let extension = manifest.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-    let (reader, base): (Box<dyn Read>, Base) = match Location::of_path(manifest) {
+    let identity = manifest.identity();
+    // The extension of the path, not of a signed URL's query string.
+    let name = identity.split(['?', '#']).next().unwrap_or_default();
+    let extension = Path::new(name).extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let (reader, base): (Box<dyn Read>, Base) = match manifest.location() {
         Some(location) => {
             let download = remote
                 .get_blocking(&location)
@@ -30,9 +33,10 @@ pub fn read_manifest(
             (Box::new(std::io::Cursor::new(download.bytes)), Base::Remote(location))
         }
         None => {
-            let file = std::fs::File::open(manifest)
-                .with_context(|| format!("cannot open manifest {}", manifest.display()))?;
-            (Box::new(file), Base::Folder(manifest.parent().unwrap_or(Path::new("")).to_path_buf()))
+            let path = manifest.local().unwrap_or(Path::new(""));
+            let file =
+                std::fs::File::open(path).with_context(|| format!("cannot open manifest {}", manifest.shown()))?;
+            (Box::new(file), Base::Folder(path.parent().unwrap_or(Path::new("")).to_path_buf()))
         }
     };
     let lines = ManifestLines { manifest, base: &base, strict };
@@ -51,7 +55,7 @@ enum Base {
 }
 
 struct ManifestLines<'a> {
-    manifest: &'a Path,
+    manifest: &'a Locator,
     base: &'a Base,
     strict: bool,
 }
@@ -79,7 +83,7 @@ impl ManifestLines<'_> {
             bytes.clear();
             let read = reader
                 .read_until(b'\n', &mut bytes)
-                .with_context(|| format!("cannot read manifest {}", self.manifest.display()))?;
+                .with_context(|| format!("cannot read manifest {}", self.manifest.shown()))?;
             if read == 0 {
                 break;
             }
@@ -109,7 +113,7 @@ impl ManifestLines<'_> {
         let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(file);
         let headers = reader
             .headers()
-            .with_context(|| format!("cannot read the header of manifest {}", self.manifest.display()))?
+            .with_context(|| format!("cannot read the header of manifest {}", self.manifest.shown()))?
             .clone();
         for (index, record) in reader.records().enumerate() {
             // Line 1 is the header; a quoted field may span lines, so ask the reader.
@@ -143,7 +147,7 @@ impl ManifestLines<'_> {
         visit: &mut impl FnMut(Result<Item, Failure>) -> ControlFlow<()>,
     ) -> anyhow::Result<ControlFlow<()>> {
         if let (true, Err(failure)) = (self.strict, &outcome) {
-            bail!("manifest {}: {} (--strict-manifest refuses bad lines)", self.manifest.display(), failure.message);
+            bail!("manifest {}: {} (--strict-manifest refuses bad lines)", self.manifest.shown(), failure.message);
         }
         Ok(visit(outcome))
     }
@@ -164,7 +168,7 @@ impl ManifestLines<'_> {
             Some(Value::Number(id)) => id.to_string(),
             Some(Value::String(_) | Value::Null) | None => match &location {
                 Some(location) => location.identity(),
-                None => path_text(&path).into_owned(),
+                None => path.identity().into_owned(),
             },
             Some(other) => return Err(self.bad_line(line, format!("id must be a string or a number, not {other}"))),
         };
@@ -178,28 +182,34 @@ impl ManifestLines<'_> {
     }
 
     /// The path of a line's image, and its remote location when it has one.
-    fn resolve(&self, relative: &str) -> Result<(PathBuf, Option<Location>), String> {
+    fn resolve(&self, relative: &str) -> Result<(Locator, Option<Location>), String> {
         if let Some(location) = Location::parse(relative) {
-            return location.map(|location| (PathBuf::from(relative), Some(location)));
+            return location.map(|location| (Locator::new(relative), Some(location)));
         }
         match self.base {
             Base::Remote(manifest) => {
-                let location =
-                    manifest.join(relative).ok_or_else(|| format!("cannot join {relative} to {manifest}"))?;
-                Ok((PathBuf::from(location.identity()), Some(location)))
+                let location = manifest
+                    .join(relative)
+                    .ok_or_else(|| format!("cannot join {} to {manifest}", redacted(relative)))?;
+                // Whole, userinfo included: an image beside a manifest behind basic auth needs it too.
+                let given = match &location {
+                    Location::Http(url) => url.expose().to_string(),
+                    Location::Object { .. } => location.identity(),
+                };
+                Ok((Locator::new(given), Some(location)))
             }
             Base::Folder(folder) => {
                 let path = Path::new(relative);
-                Ok((if path.is_absolute() { path.to_path_buf() } else { folder.join(path) }, None))
+                Ok((Locator::new(if path.is_absolute() { path.to_path_buf() } else { folder.join(path) }), None))
             }
         }
     }
 
     fn bad_line(&self, line: usize, message: String) -> Failure {
-        let key = format!("{}:{line}", path_text(self.manifest));
+        let key = format!("{}:{line}", self.manifest.identity());
         Failure {
             key,
-            path: Some(self.manifest.to_path_buf()),
+            path: Some(self.manifest.clone()),
             class: ErrorClass::Manifest,
             message: format!("line {line}: {message}"),
         }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fetch::{Remote, RemoteOptions};
 use crate::item::{Failure, Item};
-use crate::locator::Location;
+use crate::locator::{Location, Locator};
 
 pub use manifest::read_manifest;
 pub use walk::{is_image_path, walk};
@@ -25,8 +25,8 @@ pub struct SourceSpec {
     /// Folders walked recursively, and image files.
     #[serde(with = "crate::util::path_serde::list")]
     pub paths: Vec<PathBuf>,
-    #[serde(with = "crate::util::path_serde::list")]
-    pub manifests: Vec<PathBuf>,
+    /// Local files or remote objects and URLs, presigned ones as given (the checkpoint keeps them).
+    pub manifests: Vec<Locator>,
     pub hidden: bool,
     pub follow_links: bool,
     /// A bad manifest line is an error for the whole run, not a failed item.
@@ -35,6 +35,9 @@ pub struct SourceSpec {
     /// How object stores are reached.
     #[serde(default)]
     pub remote: RemoteOptions,
+    /// Query parameters that identities leave out besides the signing ones (`--ignore-query-param`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_query_params: Vec<String>,
 }
 
 /// Where a listing of a prefix starts again, by the source path as given.
@@ -48,10 +51,9 @@ impl SourceSpec {
             bail!("nothing to index: give one or more folders, or --manifest FILE");
         }
         self.check_remote(remote)?;
-        for path in self.paths.iter().chain(&self.manifests) {
-            if Location::of_path(path).is_none() {
-                std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-            }
+        let local_paths = self.paths.iter().filter(|path| Location::of_path(path).is_none());
+        for path in local_paths.map(PathBuf::as_path).chain(self.manifests.iter().filter_map(Locator::local)) {
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
         }
         // Strict manifests are read through once first, so that a bad line refuses the run
         // before anything is indexed.
@@ -65,12 +67,17 @@ impl SourceSpec {
 
     /// Checks that every remote source can be read, before a model loads.
     pub fn check_remote(&self, remote: &Remote) -> anyhow::Result<()> {
-        for path in self.paths.iter().chain(&self.manifests) {
+        for path in &self.paths {
             if let Some(parsed) = path.to_str().and_then(Location::parse) {
                 let location = parsed.map_err(anyhow::Error::msg)?;
-                if matches!(location, Location::Http(_)) && self.paths.contains(path) {
+                if matches!(location, Location::Http(_)) {
                     bail!("{location} is a URL: give URLs in a --manifest, and prefixes as s3://, gs:// or az://");
                 }
+                remote.check(&location)?;
+            }
+        }
+        for manifest in &self.manifests {
+            if let Some(location) = manifest.location() {
                 remote.check(&location)?;
             }
         }

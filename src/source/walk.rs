@@ -6,6 +6,7 @@ use serde_json::Map;
 use walkdir::WalkDir;
 
 use crate::item::{path_text, ErrorClass, Failure, Item};
+use crate::locator::Locator;
 
 const IMAGE_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp", "tif", "tiff",
@@ -48,7 +49,9 @@ pub fn walk(
             Ok(entry) if entry.depth() > 0 && !is_image_path(entry.path()) => continue,
             // Without --follow-links a symlink is skipped, as fd and ripgrep do.
             Ok(entry) if entry.path_is_symlink() && !follow_links && entry.depth() > 0 => continue,
-            Ok(entry) => Ok(Item::new(path_text(entry.path()).into_owned(), entry.into_path(), Map::new())),
+            Ok(entry) => {
+                Ok(Item::new(path_text(entry.path()).into_owned(), Locator::new(entry.into_path()), Map::new()))
+            }
             Err(error) => match walk_failure(root, &error) {
                 Some(failure) => Err(failure),
                 None => continue,
@@ -82,5 +85,10 @@ fn walk_failure(root: &Path, error: &walkdir::Error) -> Option<Failure> {
             None => format!("{what}: {error}"),
         }
     };
-    Some(Failure { key: path_text(&path).into_owned(), path: Some(path), class: ErrorClass::Walk, message })
+    Some(Failure {
+        key: path_text(&path).into_owned(),
+        path: Some(Locator::new(path)),
+        class: ErrorClass::Walk,
+        message,
+    })
 }

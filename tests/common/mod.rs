@@ -71,13 +71,32 @@ const CLEARED_ENV: [&str; 12] = [
 ];
 
 /// Says on stderr that the calling test is skipped and why; the caller then returns. Under
-/// `CI=true` a skip is a failure: there every test must run.
+/// `CI=true` a skip is a failure: there every test must run. The harness captures stderr, so
+/// the skip is also appended to the file `IMBED_TEST_SKIPS` names, from which `scripts/test`
+/// prints one line per test binary and reason at the end.
 #[track_caller]
 pub fn skip(why: &str) {
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("test");
     let at = std::panic::Location::caller();
     eprintln!("SKIPPED {test} ({at}): {why}");
+    if let Some(log) = std::env::var_os("IMBED_TEST_SKIPS") {
+        let binary = std::env::current_exe().ok().and_then(|exe| {
+            let stem = exe.file_stem()?.to_string_lossy().into_owned();
+            Some(stem.rsplit_once('-').map_or(stem.clone(), |(name, _hash)| name.to_string()))
+        });
+        let line = format!("{}\t{}\t{}\n", binary.as_deref().unwrap_or("tests"), test, why.replace(['\t', '\n'], " "));
+        // One write of one short line to a file opened for appending: lines from tests running
+        // in parallel do not interleave.
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
+        if let Err(error) = appended {
+            eprintln!("cannot record the skip in IMBED_TEST_SKIPS: {error}");
+        }
+    }
     if std::env::var_os("CI").is_some_and(|ci| ci == "true") {
         panic!("{test} was skipped under CI=true: {why}");
     }

@@ -28,6 +28,8 @@ impl Existing {
         let checkpoint = Checkpoint::open(&args.checkpoint)?;
         let recorded: RunRecord = checkpoint.config()?;
         let spec = recorded.spec.clone();
+        // Keys and payloads follow the rule the run started with.
+        crate::locator::ignore_query_parameters(&spec.sources.ignore_query_params);
         // Keys are paths as given when the run started; run from there so they mean the same files.
         std::env::set_current_dir(&spec.working_dir).with_context(|| {
             format!(
