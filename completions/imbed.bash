@@ -95,7 +95,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__doctor)
-            opts="-m -q -v -h -V --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --quiet --verbose --ort-lib --help --version"
+            opts="-m -q -v -h -V --model --preprocess --output --no-normalize --device --intra-threads --checkpoint --text-model --text-output --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -122,6 +122,10 @@ _imbed() {
                     return 0
                     ;;
                 --intra-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --checkpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -391,7 +395,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__index)
-            opts="-L -m -b -q -v -h -V --manifest --s3-endpoint --no-sign --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --quiet --verbose --ort-lib --help --version"
+            opts="-L -m -b -q -v -h -V --manifest --s3-endpoint --ignore-query-param --no-sign --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -402,6 +406,10 @@ _imbed() {
                     return 0
                     ;;
                 --s3-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ignore-query-param)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

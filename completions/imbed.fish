@@ -40,6 +40,7 @@ complete -c imbed -n "__fish_imbed_needs_command" -f -a "push" -d 'Copy a collec
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l manifest -d 'JSONL or CSV manifest with a `path` (or `url`, `file`) column, an optional `id`, and payload fields; a path may be an http(s) URL (presigned too) or an s3://, gs:// or az:// URI, and the manifest itself may be a remote object' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l s3-endpoint -d 'Endpoint of an S3-compatible store (MinIO, SeaweedFS, Ceph, R2) [default: AWS_ENDPOINT_URL, or AWS]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l ignore-query-param -d 'Leave this query parameter (a CDN\'s `token`, say) out of item keys and payloads, as the signatures of S3, GCS, Azure and CloudFront are; repeatable. Messages show no query at all' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
@@ -219,6 +220,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l preprocess -d 'Pr
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l checkpoint -d 'Checkpoint whose file modes are checked: it holds signed URLs, so only its owner may read it' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l text-output -d 'Text model output holding the embedding [default: the one config.json\'s model_type names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l store -d 'Embedded Qdrant Edge store folder' -r -F

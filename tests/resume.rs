@@ -386,7 +386,7 @@ fn a_nearly_full_disk_stops_cleanly_and_the_run_resumes_later() {
     let mut args = index_args(&tiny_model());
     // More free space than any disk has: the guard that keeps Qdrant Edge's memory maps from
     // faulting (SIGBUS) on a full disk stops the run before anything is written.
-    args.extend(["--min-free-space", "1000000000000"].map(String::from));
+    args.extend(["--min-free-space", "16000000"].map(String::from));
     let output = ws.imbed().args(&args).output().expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
