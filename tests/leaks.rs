@@ -140,13 +140,15 @@ fn no_secret_reaches_any_output_payload_or_file_and_the_checkpoint_is_private() 
     let mut seen = Seen::default();
 
     let output = seen.run("index", {
-        let mut command = imbed(&["index", "--manifest", "urls.jsonl", "--json", "--model"]);
+        // A prefix too, so that object_store's signed requests run at -vv beside the URLs.
+        let mut command = imbed(&["index", "s3://signed/leaks/", "--manifest", "urls.jsonl", "--json", "--model"]);
         command.arg(tiny_model()).args(fetch_flags).args(["--s3-endpoint", &s3.endpoint()]);
         command
     });
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("index summary");
-    // 12 lines: 7 stored (s3, basic, gcs, azure, cloudfront, cdn, the first "twice"), 5 failed.
-    assert_eq!(summary["items"]["done"].as_u64(), Some(7), "{summary}");
+    // The listed object, and 12 lines: 7 stored (s3, basic, gcs, azure, cloudfront, cdn, the
+    // first "twice"), 5 failed.
+    assert_eq!(summary["items"]["done"].as_u64(), Some(8), "{summary}");
     assert_eq!(summary["items"]["failed"].as_u64(), Some(5), "{summary}");
     let retry_flags = ["--stall-timeout", "1", "--max-attempts", "2"];
     seen.run("resume", imbed(&["resume"].iter().chain(&retry_flags).copied().collect::<Vec<_>>()));
