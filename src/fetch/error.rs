@@ -78,23 +78,6 @@ fn http_reason(status: u16) -> &'static str {
     }
 }
 
-/// Cuts the query string off every URL in `text` (a library's message may quote the URL
-/// with its signature).
-pub(super) fn without_queries(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("://") {
-        let (before, after) = rest.split_at(start);
-        out.push_str(before);
-        let end = after.find(|c: char| c.is_whitespace() || c == ')' || c == '"').unwrap_or(after.len());
-        let url = &after[..end];
-        out.push_str(url.split('?').next().unwrap_or(url));
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +101,6 @@ mod tests {
     #[test]
     fn signatures_are_cut_from_messages() {
         let text = "error sending request for url (http://h/a.jpg?X-Amz-Signature=secret): reset";
-        assert_eq!(without_queries(text), "error sending request for url (http://h/a.jpg): reset");
+        assert_eq!(crate::locator::redacted(text), "error sending request for url (http://h/a.jpg): reset");
     }
 }

@@ -204,5 +204,5 @@ fn without_url_text(error: &reqwest::Error) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    super::error::without_queries(&text)
+    crate::locator::redacted(&text)
 }

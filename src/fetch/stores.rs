@@ -13,7 +13,6 @@ use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::path::Path as ObjectPath;
 use object_store::{BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, RetryConfig};
 
-use super::error::without_queries;
 use super::{ByteBudget, Download, FetchError, FetchSettings, Listed, RemoteOptions};
 use crate::item::ErrorClass;
 use crate::locator::{Location, ObjectFacts, Store};
@@ -263,7 +262,7 @@ async fn get_once(
     Ok(Download { bytes: body.freeze(), facts, held })
 }
 
-/// What an object_store error means for the item, with URLs' query strings cut off.
+/// What an object_store error means for the item, with URLs' query strings and userinfo cut off.
 fn classify(error: &object_store::Error) -> FetchError {
     use object_store::Error;
     let message = describe(error);
@@ -309,7 +308,7 @@ fn classify(error: &object_store::Error) -> FetchError {
     }
 }
 
-/// An error and its causes on one line, with URLs' query strings cut off.
+/// An error and its causes on one line, with URLs' query strings and userinfo cut off.
 fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -321,5 +320,5 @@ fn describe(error: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    without_queries(&text)
+    crate::locator::redacted(&text)
 }
