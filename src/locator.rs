@@ -276,7 +276,7 @@ impl Locator {
     pub fn shown(&self) -> Cow<'_, str> {
         match self.location() {
             Some(location) => Cow::Owned(location.display()),
-            None => match crate::item::path_text(&self.0) {
+            None => match crate::util::path_text(&self.0) {
                 text if text.contains("://") => Cow::Owned(redacted(&text)),
                 text => text,
             },
@@ -287,7 +287,7 @@ impl Locator {
     pub fn identity(&self) -> Cow<'_, str> {
         match self.location() {
             Some(location) => Cow::Owned(location.identity()),
-            None => crate::item::path_text(&self.0),
+            None => crate::util::path_text(&self.0),
         }
     }
 
