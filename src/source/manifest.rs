@@ -23,11 +23,11 @@ pub fn read_manifest(
 ) -> anyhow::Result<ControlFlow<()>> {
     let extension = manifest.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     let (reader, base): (Box<dyn Read>, Base) = match Location::of_path(manifest) {
+        // Streamed line by line as the run takes them.
         Some(location) => {
-            let download = remote
-                .get_blocking(&location)
-                .map_err(|error| anyhow::anyhow!("cannot read manifest {location}: {error}"))?;
-            (Box::new(std::io::Cursor::new(download.bytes)), Base::Remote(location))
+            let reader =
+                remote.open(&location).map_err(|error| anyhow::anyhow!("cannot read manifest {location}: {error}"))?;
+            (Box::new(reader), Base::Remote(location))
         }
         None => {
             let file = std::fs::File::open(manifest)
