@@ -150,6 +150,19 @@ fn manifest_of(ws: &Workspace, name: &str, urls: impl IntoIterator<Item = String
     manifest.flush().unwrap();
 }
 
+/// Items of the checkpoint by state and class: (state name, class) -> count.
+fn outcomes(ws: &Workspace) -> std::collections::BTreeMap<(String, String), i64> {
+    let connection = rusqlite::Connection::open(ws.path().join("imbed.checkpoint")).unwrap();
+    let mut query =
+        connection.prepare("SELECT state, coalesce(error_class, ''), count(*) FROM items GROUP BY 1, 2").unwrap();
+    let rows = query.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?))).unwrap();
+    rows.map(|row| {
+        let (state, class, count) = row.unwrap();
+        ((state_name(state).to_string(), class), count)
+    })
+    .collect()
+}
+
 /// The peak RSS (KiB) of `imbed index` over `manifest`, and its stderr.
 fn index_peak_rss_kib(ws: &Workspace, manifest: &str, extra: &[&str]) -> (i64, String) {
     let report = ws.path().join(format!("{manifest}.peak-rss"));
@@ -189,6 +202,81 @@ fn bodies_without_a_length_stay_within_the_fetch_memory_budget() {
         (chunked as f64) <= 1.5 * with_length as f64,
         "chunked bodies peaked at {chunked} KiB, against {with_length} KiB with a length"
     );
+}
+
+#[test]
+fn a_stalled_host_does_not_hold_back_a_healthy_one() {
+    const STALL: u64 = 2;
+    let image = std::fs::read(fixture_images().join("landscape_gradient.jpg")).unwrap();
+    let stalled = FaultServer::start(image.clone());
+    let healthy = FaultServer::start(image);
+    let ws = Workspace::new();
+    // The stalled host's 16 items come first in the plan.
+    let urls = (0..16).map(|n| stalled.url(&format!("silent/{n}.jpg")));
+    manifest_of(&ws, "urls.jsonl", urls.chain((0..8).map(|n| healthy.url(&format!("ok/{n}.jpg")))));
+    let output = ws
+        .imbed()
+        .args(["index", "--manifest", "urls.jsonl", "--quiet", "--model"])
+        .arg(tiny_model())
+        .args(["--fetch-concurrency", "4", "--stall-timeout", &STALL.to_string(), "--max-attempts", "1"])
+        .output()
+        .expect("run imbed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "the stalled items fail: {stderr}");
+    let first_stalled = (0..16).filter_map(|n| stalled.times(&format!("silent/{n}.jpg")).first().copied()).min();
+    let first_stalled = first_stalled.expect("the stalled host was asked");
+    let healthy_times: Vec<_> = (0..8).flat_map(|n| healthy.times(&format!("ok/{n}.jpg"))).collect();
+    assert_eq!(healthy_times.len(), 8, "each healthy item is asked for once");
+    let last_healthy = healthy_times.iter().max().unwrap().saturating_duration_since(first_stalled);
+    eprintln!("the 8 healthy items were all asked for {last_healthy:?} after the stalled host's first request");
+    // A behaviour bound (the issue's): within one stall time-out and a second.
+    let bound = Duration::from_secs(STALL + 1);
+    assert!(last_healthy < bound, "the healthy host's last item came {last_healthy:?} after the first stalled one");
+    assert_eq!(outcomes(&ws).get(&("done".into(), String::new())), Some(&8), "{stderr}");
+}
+
+#[test]
+fn a_silent_host_is_taken_for_down_and_its_items_fail_at_once() {
+    const ITEMS: i64 = 1000;
+    let (silent, url) = silent_host();
+    let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let ws = Workspace::new();
+    manifest_of(&ws, "urls.jsonl", (0..ITEMS).map(|n| format!("{url}{n}.jpg?token=SECRET")));
+    let started = Instant::now();
+    let output = ws
+        .imbed()
+        .args(["index", "--manifest", "urls.jsonl", "--model"])
+        .arg(tiny_model())
+        .args(["--stall-timeout", "2"])
+        // A run that the breaker does not end fails the test instead of holding it.
+        .timeout(Duration::from_secs(90))
+        .output()
+        .expect("run imbed");
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{ITEMS} items on a silent host: the run took {elapsed:?}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    // A behaviour bound (the issue's): a dead host does not hold the run.
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+    let found = outcomes(&ws);
+    let down = found.get(&("failed".into(), "host_down".into())).copied().unwrap_or(0);
+    let timed_out = found.get(&("failed".into(), "timeout".into())).copied().unwrap_or(0);
+    assert_eq!(down + timed_out, ITEMS, "{found:?}");
+    assert!(down >= ITEMS - 64, "the items not yet tried fail at once as host_down: {found:?}");
+    // The items tried name their URL; the others are named by one line for their host.
+    let naming: Vec<&str> = stderr.lines().filter(|line| line.contains(&host) && line.contains("host_down")).collect();
+    assert_eq!(naming.len(), 1, "one line says the host is down:\n{stderr}");
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+
+    let retried = ws
+        .imbed()
+        .args(["retry-failed", "--class", "host_down", "--max-attempts", "1", "--stall-timeout", "1"])
+        .output()
+        .unwrap();
+    let retried_err = String::from_utf8_lossy(&retried.stderr);
+    assert_eq!(retried.status.code(), Some(1), "{retried_err}");
+    assert!(retried_err.contains(&format!("retrying {down} failed items of class host_down")), "{retried_err}");
+    drop(silent);
 }
 
 #[test]
