@@ -395,7 +395,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__index)
-            opts="-L -m -b -q -v -h -V --manifest --s3-endpoint --ignore-query-param --no-sign --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --quiet --verbose --ort-lib --help --version"
+            opts="-L -m -b -q -v -h -V --manifest --s3-endpoint --ignore-query-param --no-sign --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -573,6 +573,10 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host-failure-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ort-lib)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -659,7 +663,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__resume)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -714,6 +718,10 @@ _imbed() {
                     return 0
                     ;;
                 --object-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-failure-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -753,7 +761,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__retry__subcmd__failed)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -808,6 +816,10 @@ _imbed() {
                     return 0
                     ;;
                 --object-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-failure-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

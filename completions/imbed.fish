@@ -79,6 +79,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-memory -d 'M
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant\'s)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-sign -d 'Read public buckets without signing requests (no credentials needed)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l strict-manifest -d 'Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone'
@@ -109,6 +110,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-memory -d '
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant\'s)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l timeout -d 'Seconds to wait for each request\'s answer' -r
@@ -135,6 +137,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-memor
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant\'s)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l timeout -d 'Seconds to wait for each request\'s answer' -r

@@ -52,6 +52,8 @@ pub enum ErrorClass {
     Timeout,
     /// A connection could not be made or was reset, on every try.
     Network,
+    /// Not tried: its host did not answer `--host-failure-limit` tries in a row.
+    HostDown,
 }
 
 impl ErrorClass {
@@ -73,6 +75,7 @@ impl ErrorClass {
             Self::Remote => "remote",
             Self::Timeout => "timeout",
             Self::Network => "network",
+            Self::HostDown => "host_down",
         }
     }
 

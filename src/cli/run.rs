@@ -218,6 +218,12 @@ pub struct FetchArgs {
     /// Seconds one try of a download may take from request to last byte, however steady.
     #[arg(long, value_name = "SECS", default_value = "300", env = "IMBED_OBJECT_TIMEOUT", value_parser = super::parse::seconds)]
     pub object_timeout: std::time::Duration,
+
+    /// Tries in a row to one host that time out or cannot connect before its other items
+    /// fail at once as host_down (retry-failed --class host_down takes them later).
+    #[arg(long, value_name = "N", default_value_t = 5, env = "IMBED_HOST_FAILURE_LIMIT",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub host_failure_limit: u32,
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,7 @@ impl RunControl {
                 stall_timeout: args.fetch.stall_timeout,
                 object_timeout: args.fetch.object_timeout,
                 max_attempts: args.max_attempts,
+                host_failure_limit: args.fetch.host_failure_limit,
                 ..FetchSettings::default()
             },
         }

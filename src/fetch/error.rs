@@ -15,12 +15,16 @@ pub struct FetchError {
     pub transient: bool,
     /// What the server asked for with `Retry-After`.
     pub retry_after: Option<Duration>,
+    /// The host did not answer: a time-out, or no connection.
+    pub unanswered: bool,
+    /// The tries made.
+    pub tries: u32,
 }
 
 impl FetchError {
     /// A final failure.
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        Self { class, message: message.into(), transient: false, retry_after: None }
+        Self { class, message: message.into(), transient: false, retry_after: None, unanswered: false, tries: 1 }
     }
 
     pub fn transient(class: ErrorClass, message: impl Into<String>) -> Self {
@@ -28,7 +32,12 @@ impl FetchError {
     }
 
     pub fn timeout(message: impl Into<String>) -> Self {
-        Self::transient(ErrorClass::Timeout, message)
+        Self { unanswered: true, ..Self::transient(ErrorClass::Timeout, message) }
+    }
+
+    /// No connection could be made (refused, unreachable, or it timed out).
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Self { unanswered: true, ..Self::transient(ErrorClass::Network, message) }
     }
 
     /// The failure of an HTTP status: final for what another try cannot change.
@@ -55,9 +64,9 @@ impl FetchError {
     /// After the last try: says how many there were.
     pub fn after_tries(self, tries: u32) -> Self {
         if tries > 1 && self.transient {
-            Self { message: format!("{} (after {tries} tries)", self.message), ..self }
+            Self { message: format!("{} (after {tries} tries)", self.message), tries, ..self }
         } else {
-            self
+            Self { tries, ..self }
         }
     }
 }

@@ -14,9 +14,6 @@ use crate::retry::backoff;
 /// Redirects followed before an item fails: a loop fails at the limit.
 const MAX_REDIRECTS: usize = 10;
 
-/// What a body of unknown length holds of the budget before its bytes arrive.
-const UNKNOWN_LENGTH_HOLD: u64 = 1 << 20;
-
 pub(super) fn client(settings: &FetchSettings) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(settings.connect_timeout)
@@ -110,9 +107,14 @@ async fn get_once(
         return Err(too_large(length, settings.max_size));
     }
     let facts = facts(&response, length);
-    let mut held = budget.hold(length.unwrap_or(UNKNOWN_LENGTH_HOLD)).await;
-    let mut body = BytesMut::with_capacity(length.unwrap_or(64 << 10).min(settings.max_size) as usize);
+    let mut held = match length {
+        Some(length) => budget.hold(length).await,
+        None => budget.hold_first_part().await,
+    };
+    let mut body = BytesMut::with_capacity(length.unwrap_or(held.bytes()).min(settings.max_size) as usize);
+    let mut turn = None;
     loop {
+        // The stall clock runs while the server is awaited, not while the budget is.
         let chunk = match tokio::time::timeout(settings.stall_timeout, response.chunk()).await {
             Err(_) => return Err(stalled(settings, body.len())),
             Ok(Err(error)) => return Err(request_error(&error, body.len())),
@@ -124,18 +126,49 @@ async fn get_once(
         if total > settings.max_size {
             return Err(too_large(total, settings.max_size));
         }
-        if length.is_none() && total > UNKNOWN_LENGTH_HOLD && body.len() as u64 <= UNKNOWN_LENGTH_HOLD {
-            budget.grow(&mut held, settings.max_size.min(total * 4));
+        if length.is_none() && total > held.bytes() {
+            // Past its first part, a body without a length grows in its turn, by half again.
+            if turn.is_none() {
+                turn = Some(budget.grow_turn().await);
+            }
+            if let Some(turn) = &turn {
+                let wanted = total.max(held.bytes().saturating_add(held.bytes() / 2)).min(settings.max_size);
+                budget.grow(turn, &mut held, total, wanted).await;
+            }
+            body.reserve((held.bytes().max(total) as usize).saturating_sub(body.len()));
         }
         body.extend_from_slice(&chunk);
     }
+    held.settle();
     let facts = ObjectFacts { size: Some(body.len() as u64), ..facts };
     Ok(Download { bytes: body.freeze(), facts, held })
 }
 
+/// The body of a URL as a stream of chunks, without the whole-object ceiling (a manifest).
+pub(super) async fn open(
+    client: &reqwest::Client,
+    url: &Url,
+    settings: &FetchSettings,
+) -> Result<futures::stream::BoxStream<'static, Result<bytes::Bytes, FetchError>>, FetchError> {
+    use futures::StreamExt;
+    let response = retrying(settings, || send(client.get(url.clone()).timeout(super::LONGEST_WAIT), settings)).await?;
+    let chunks = futures::stream::unfold(Some((response, 0)), |state| async move {
+        let (mut response, received) = state?;
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let received = received + chunk.len();
+                Some((Ok(chunk), Some((response, received))))
+            }
+            Ok(None) => None,
+            Err(error) => Some((Err(request_error(&error, received)), None)),
+        }
+    });
+    Ok(chunks.boxed())
+}
+
 /// Sends a request and waits for its headers; a status other than success is an error.
 async fn send(request: reqwest::RequestBuilder, settings: &FetchSettings) -> Result<reqwest::Response, FetchError> {
-    let answer = settings.connect_timeout + settings.stall_timeout;
+    let answer = settings.answer_timeout();
     let response = match tokio::time::timeout(answer, request.send()).await {
         Err(_) => {
             return Err(FetchError::timeout(format!("no answer within {}s (--stall-timeout)", answer.as_secs_f64())))
@@ -153,7 +186,7 @@ async fn send(request: reqwest::RequestBuilder, settings: &FetchSettings) -> Res
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+        return Some(Duration::from_secs(seconds).min(super::LONGEST_WAIT));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(SystemTime::now()).unwrap_or_default())
@@ -186,7 +219,7 @@ fn request_error(error: &reqwest::Error, received: usize) -> FetchError {
         );
     }
     if error.is_connect() {
-        return FetchError::transient(ErrorClass::Network, format!("cannot connect: {message}"));
+        return FetchError::unreachable(format!("cannot connect: {message}"));
     }
     if received > 0 || error.is_body() || error.is_decode() {
         message = format!("the body broke off after {received} bytes: {message}");

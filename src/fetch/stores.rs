@@ -16,15 +16,24 @@ use object_store::{BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, Object
 use super::{ByteBudget, Download, FetchError, FetchSettings, Listed, RemoteOptions};
 use crate::item::ErrorClass;
 use crate::locator::{Location, ObjectFacts, Store};
-use crate::retry::backoff;
 
-/// A client for one bucket (or container) that tries each request `attempts` times.
+/// How long a whole request may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ceiling {
+    /// At most the object time-out: an image.
+    Object,
+    /// None: a manifest, read as fast as the run takes its lines. Stalls still fail it.
+    Stream,
+}
+
+/// A client for one bucket (or container) that tries each request once: imbed's own loop
+/// tries again, with its backoff, so that the tries are the ones `--max-attempts` says.
 pub(super) fn build(
     store: Store,
     bucket: &str,
     options: &RemoteOptions,
     settings: &FetchSettings,
-    attempts: u32,
+    ceiling: Ceiling,
 ) -> Result<Arc<dyn ObjectStore>, FetchError> {
     let endpoint = options.s3_endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
     let allow_http = endpoint.as_deref().is_some_and(|url| url.starts_with("http://"))
@@ -35,18 +44,13 @@ pub(super) fn build(
     let client = ClientOptions::new()
         .with_connect_timeout(settings.connect_timeout)
         .with_read_timeout(settings.stall_timeout)
-        .with_timeout(settings.object_timeout)
         .with_allow_http(allow_http);
-    let retry = RetryConfig {
-        // A higher floor than the default (100 ms, x2), so that the tries outlast a store's restart.
-        backoff: BackoffConfig {
-            init_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(15),
-            base: 3.0,
-        },
-        max_retries: attempts.saturating_sub(1) as usize,
-        retry_timeout: settings.object_timeout,
+    let client = match ceiling {
+        Ceiling::Object => client.with_timeout(settings.object_timeout),
+        Ceiling::Stream => client.with_timeout_disabled(),
     };
+    let retry =
+        RetryConfig { backoff: BackoffConfig::default(), max_retries: 0, retry_timeout: settings.object_timeout };
     let built: object_store::Result<Arc<dyn ObjectStore>> = match store {
         Store::S3 => {
             let mut builder = AmazonS3Builder::from_env()
@@ -109,10 +113,31 @@ pub(super) async fn check(store: Arc<dyn ObjectStore>, key: String) -> Result<()
     }
 }
 
+/// The pause before retry `tries` (1 for the first) of an object-store request: from 500 ms,
+/// x3, at most 15 s, plus up to half again of jitter. A higher floor than other requests'
+/// backoff, so that the tries outlast a store's restart.
+fn store_backoff(tries: u32) -> Duration {
+    let growth = 3u32.saturating_pow(tries.saturating_sub(1).min(8));
+    let pause = Duration::from_millis(500).saturating_mul(growth).min(Duration::from_secs(15));
+    pause.mul_f64(1.0 + fastrand::f64() / 2.0)
+}
+
+/// Runs `once` until it succeeds, fails for good, or has been tried `--max-attempts` times.
+async fn retrying<T, F, Fut>(settings: &FetchSettings, once: F) -> Result<T, FetchError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, FetchError>>,
+{
+    let pause = |tries: u32, error: &FetchError| {
+        (error.transient && tries < settings.max_attempts).then(|| store_backoff(tries))
+    };
+    crate::retry::retrying(once, pause).await.map_err(|(error, tries)| error.after_tries(tries))
+}
+
 /// How long a check may take: a few seconds when credentials would come from a metadata service.
 pub(super) fn check_bound(store: Store, options: &RemoteOptions, settings: &FetchSettings) -> Duration {
     if options.no_sign || has_credentials(store, options) {
-        (settings.connect_timeout + settings.stall_timeout).min(Duration::from_secs(60))
+        settings.answer_timeout().min(Duration::from_secs(60))
     } else {
         Duration::from_secs(2)
     }
@@ -187,9 +212,12 @@ pub(super) fn no_answer(location: &Location, options: &RemoteOptions, bound: Dur
 
 /// Lists `key` as a folder (the objects under `key/`), in key order, after `offset`, calling
 /// `visit` outside the runtime (it may block, or run requests of its own) between pages' items.
+/// A page that fails for a reason that may pass is asked for again, after the last key seen.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn list(
     runtime: &tokio::runtime::Runtime,
     client: Arc<dyn ObjectStore>,
+    settings: &FetchSettings,
     store: Store,
     bucket: &str,
     key: &str,
@@ -198,37 +226,55 @@ pub(super) fn list(
 ) -> Result<ControlFlow<()>, FetchError> {
     let folder = key.trim_end_matches('/');
     let prefix = (!folder.is_empty()).then(|| object_path(folder));
-    let mut listing = match offset {
-        Some(offset) => client.list_with_offset(prefix.as_ref(), &object_path(offset)),
-        None => client.list(prefix.as_ref()),
-    };
-    while let Some(meta) = runtime.block_on(listing.next()) {
-        let meta = meta.map_err(|error| classify(&error))?;
-        let location = Location::Object { store, bucket: bucket.to_string(), key: meta.location.to_string() };
-        if visit(Listed { location, facts: facts(&meta) }).is_break() {
-            return Ok(ControlFlow::Break(()));
+    let mut after = offset.map(str::to_string);
+    let mut tries = 1;
+    loop {
+        let mut listing = match &after {
+            Some(after) => client.list_with_offset(prefix.as_ref(), &object_path(after)),
+            None => client.list(prefix.as_ref()),
+        };
+        let failed = loop {
+            match runtime.block_on(listing.next()) {
+                None => return Ok(ControlFlow::Continue(())),
+                Some(Err(error)) => break classify(&error),
+                Some(Ok(meta)) => {
+                    tries = 1;
+                    let key = meta.location.to_string();
+                    after = Some(key.clone());
+                    let location = Location::Object { store, bucket: bucket.to_string(), key };
+                    if visit(Listed { location, facts: facts(&meta) }).is_break() {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                }
+            }
+        };
+        if !failed.transient || tries >= settings.max_attempts {
+            return Err(failed.after_tries(tries));
         }
+        runtime.block_on(tokio::time::sleep(store_backoff(tries)));
+        tries += 1;
     }
-    Ok(ControlFlow::Continue(()))
 }
 
-pub(super) async fn head(client: Arc<dyn ObjectStore>, key: &str) -> Result<ObjectFacts, FetchError> {
-    client.head(&object_path(key)).await.map(|meta| facts(&meta)).map_err(|error| classify(&error))
+pub(super) async fn head(
+    client: Arc<dyn ObjectStore>,
+    key: &str,
+    settings: &FetchSettings,
+) -> Result<ObjectFacts, FetchError> {
+    let path = object_path(key);
+    let once = || async { client.head(&path).await.map(|meta| facts(&meta)).map_err(|error| classify(&error)) };
+    retrying(settings, once).await
 }
 
-/// Downloads one object: refuses it by its size before reading, and caps what is read. The
-/// client retries failed requests and resumes failed bodies where they broke off; what it
-/// leaves to its caller (a connection it found closed) is tried again here.
+/// Downloads one object: refuses it by its size before reading, and caps what is read. A
+/// failed request or body is tried again from its start.
 pub(super) async fn get(
     client: Arc<dyn ObjectStore>,
     key: &str,
     settings: &FetchSettings,
     budget: &ByteBudget,
 ) -> Result<Download, FetchError> {
-    let pause =
-        |tries: u32, error: &FetchError| (error.transient && tries < settings.max_attempts).then(|| backoff(tries));
-    let once = || get_once(Arc::clone(&client), key, settings, budget);
-    crate::retry::retrying(once, pause).await.map_err(|(error, tries)| error.after_tries(tries))
+    retrying(settings, || get_once(Arc::clone(&client), key, settings, budget)).await
 }
 
 async fn get_once(
@@ -247,7 +293,7 @@ async fn get_once(
     let mut body = BytesMut::with_capacity(size as usize);
     let mut stream = result.into_stream();
     // The client's read time-out catches a stall first; this is the backstop.
-    let stall = settings.stall_timeout + Duration::from_secs(1);
+    let stall = settings.stall_timeout.saturating_add(Duration::from_secs(1));
     loop {
         let chunk = match tokio::time::timeout(stall, stream.next()).await {
             Ok(Some(chunk)) => chunk.map_err(|error| classify(&error))?,
@@ -262,50 +308,65 @@ async fn get_once(
     Ok(Download { bytes: body.freeze(), facts, held })
 }
 
-/// What an object_store error means for the item, with URLs' query strings and userinfo cut off.
+/// The body of an object as a stream of chunks (a manifest), from a client without a ceiling.
+pub(super) async fn open(
+    client: Arc<dyn ObjectStore>,
+    key: &str,
+    settings: &FetchSettings,
+) -> Result<futures::stream::BoxStream<'static, Result<bytes::Bytes, FetchError>>, FetchError> {
+    let path = object_path(key);
+    let result = retrying(settings, || async { client.get(&path).await.map_err(|error| classify(&error)) }).await?;
+    Ok(result.into_stream().map(|chunk| chunk.map_err(|error| classify(&error))).boxed())
+}
+
+/// What an object_store error means for the item, with URLs' query strings and userinfo cut off, and
+/// whether another try may help: the client tries once, so its transient errors come here.
 fn classify(error: &object_store::Error) -> FetchError {
+    use object_store::client::{HttpError, HttpErrorKind};
     use object_store::Error;
     let message = describe(error);
     match error {
-        Error::NotFound { .. } => FetchError::new(ErrorClass::NotFound, "no such object (or bucket)"),
-        Error::PermissionDenied { .. } | Error::Unauthenticated { .. } => FetchError::new(ErrorClass::Denied, message),
-        // A listing's errors come unclassified: its status and S3 error code tell.
-        _ if ["NoSuchBucket", "NoSuchKey", "status code: 404"].iter().any(|code| message.contains(code)) => {
-            FetchError::new(ErrorClass::NotFound, message)
+        Error::NotFound { .. } => return FetchError::new(ErrorClass::NotFound, "no such object (or bucket)"),
+        Error::PermissionDenied { .. } | Error::Unauthenticated { .. } => {
+            return FetchError::new(ErrorClass::Denied, message)
         }
-        _ if [
-            "AccessDenied",
-            "SignatureDoesNotMatch",
-            "InvalidAccessKeyId",
-            "status code: 401",
-            "status code: 403",
-        ]
-        .iter()
-        .any(|code| message.contains(code)) =>
-        {
-            FetchError::new(ErrorClass::Denied, message)
-        }
-        _ => {
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-            while let Some(cause) = source {
-                if let Some(http) = cause.downcast_ref::<object_store::client::HttpError>() {
-                    use object_store::client::HttpErrorKind;
-                    // The client has retried these kinds already.
-                    return match http.kind() {
-                        HttpErrorKind::Timeout => FetchError::new(ErrorClass::Timeout, message),
-                        HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted => {
-                            FetchError::new(ErrorClass::Network, message)
-                        }
-                        // Not these: a pooled connection that a restarted server closed.
-                        _ if message.contains("connection") => FetchError::transient(ErrorClass::Network, message),
-                        _ => FetchError::new(ErrorClass::Remote, message),
-                    };
-                }
-                source = cause.source();
-            }
-            FetchError::new(ErrorClass::Remote, message)
-        }
+        _ => {}
     }
+    // A listing's errors and others come unclassified: the status and the S3 error code tell.
+    let status = status_of(&message);
+    if status == Some(404) || ["NoSuchBucket", "NoSuchKey"].iter().any(|code| message.contains(code)) {
+        return FetchError::new(ErrorClass::NotFound, message);
+    }
+    let refused = ["AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId"];
+    if matches!(status, Some(401 | 403)) || refused.iter().any(|code| message.contains(code)) {
+        return FetchError::new(ErrorClass::Denied, message);
+    }
+    if matches!(status, Some(429 | 500..=599)) || ["SlowDown", "InternalError"].iter().any(|c| message.contains(c)) {
+        return FetchError::transient(ErrorClass::Remote, message);
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(http) = cause.downcast_ref::<HttpError>() {
+            return match http.kind() {
+                HttpErrorKind::Timeout => FetchError::timeout(message),
+                HttpErrorKind::Connect => FetchError::unreachable(message),
+                // A reset, a body cut short, a pooled connection that a restarted store closed.
+                HttpErrorKind::Request | HttpErrorKind::Interrupted | HttpErrorKind::Decode => {
+                    FetchError::transient(ErrorClass::Network, message)
+                }
+                _ if message.contains("connection") => FetchError::transient(ErrorClass::Network, message),
+                _ => FetchError::new(ErrorClass::Remote, message),
+            };
+        }
+        source = cause.source();
+    }
+    FetchError::new(ErrorClass::Remote, message)
+}
+
+/// The HTTP status that object_store's message names ("... status code: 503 Service Unavailable").
+fn status_of(message: &str) -> Option<u16> {
+    let (_, after) = message.split_once("status code: ")?;
+    after.get(..3)?.parse().ok()
 }
 
 /// An error and its causes on one line, with URLs' query strings and userinfo cut off.

@@ -121,7 +121,10 @@ impl<'a> Committer<'a> {
         self.summary.done += self.written.len() as u64;
         self.summary.failed += self.failures.len() as u64;
         for failure in self.failures.drain(..) {
-            self.reporter.failed(&failure);
+            // A host taken for down is named once, in one warning, for all of its items.
+            if failure.class != ErrorClass::HostDown {
+                self.reporter.failed(&failure);
+            }
         }
         self.written.clear();
         self.reporter.progressed(self.summary.done, self.summary.failed);

@@ -26,11 +26,11 @@ pub fn read_manifest(
     let name = identity.split(['?', '#']).next().unwrap_or_default();
     let extension = Path::new(name).extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     let (reader, base): (Box<dyn Read>, Base) = match manifest.location() {
+        // Streamed line by line as the run takes them.
         Some(location) => {
-            let download = remote
-                .get_blocking(&location)
-                .map_err(|error| anyhow::anyhow!("cannot read manifest {location}: {error}"))?;
-            (Box::new(std::io::Cursor::new(download.bytes)), Base::Remote(location))
+            let reader =
+                remote.open(&location).map_err(|error| anyhow::anyhow!("cannot read manifest {location}: {error}"))?;
+            (Box::new(reader), Base::Remote(location))
         }
         None => {
             let path = manifest.local().unwrap_or(Path::new(""));

@@ -7,6 +7,7 @@
 //! server.url(path) -> String                    "http://127.0.0.1:PORT/PATH"
 //! server.hits(path) -> usize                    requests for PATH (query string aside)
 //! server.times(path) -> Vec<Instant>            when each came
+//! server.put(name, bytes)                       serves bytes at /files/NAME and /files-chunked/NAME
 //! silent_host() -> (TcpListener, String)        a host that accepts and never answers, and its URL
 //! ```
 //!
@@ -21,6 +22,10 @@
 //! /short-length/*    Content-Length N/2, N bytes  /long-length/* Content-Length 2N, N bytes, close
 //! /big/*             Content-Length 2 MiB + body  /big-unsized/* 2 MiB, no Content-Length
 //! /html/*            200 text/html, a page        /gzip/*        the image, Content-Encoding: gzip
+//! /silent/*          reads the request, never answers
+//! /padded/M/*        the image and zeros, M MiB in all, with its Content-Length
+//! /padded-chunked/M/* the same, chunked (no Content-Length)
+//! /files/NAME        what `put` stored, with its Content-Length; /files-chunked/NAME, chunked
 //! ```
 #![allow(dead_code)]
 
@@ -35,6 +40,7 @@ use crate::tcp_proxy::reset;
 
 struct Shared {
     image: Vec<u8>,
+    files: Mutex<HashMap<String, Arc<Vec<u8>>>>,
     hits: Mutex<HashMap<String, Vec<Instant>>>,
     stopping: AtomicBool,
 }
@@ -48,7 +54,12 @@ impl FaultServer {
     pub fn start(image: Vec<u8>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
-        let shared = Arc::new(Shared { image, hits: Mutex::default(), stopping: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            image,
+            files: Mutex::default(),
+            hits: Mutex::default(),
+            stopping: AtomicBool::new(false),
+        });
         let accepting = Arc::clone(&shared);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -69,6 +80,10 @@ impl FaultServer {
 
     pub fn hits(&self, path: &str) -> usize {
         self.times(path).len()
+    }
+
+    pub fn put(&self, name: &str, bytes: Vec<u8>) {
+        self.shared.files.lock().unwrap().insert(name.to_string(), Arc::new(bytes));
     }
 
     pub fn times(&self, path: &str) -> Vec<Instant> {
@@ -212,9 +227,47 @@ fn serve(stream: TcpStream, shared: &Shared) {
             let body = gzip_stored(image);
             ok(&mut out, &body, "Content-Encoding: gzip\r\n");
         }
+        "silent" => hold(&shared.stopping),
+        "padded" | "padded-chunked" => {
+            let mebibytes: usize = path.split('/').nth(2).and_then(|m| m.parse().ok()).unwrap_or(1);
+            let mut body = image.clone();
+            body.resize((mebibytes << 20).max(image.len()), 0);
+            if kind == "padded" {
+                ok(&mut out, &body, "");
+            } else {
+                chunked(&mut out, &body, head);
+            }
+        }
+        "files" | "files-chunked" => {
+            let name = path.split('/').nth(2).unwrap_or_default();
+            let file = shared.files.lock().unwrap().get(name).cloned();
+            match (file, kind.as_str()) {
+                (None, _) => status(&mut out, 404, ""),
+                (Some(file), "files") => ok(&mut out, &file, ""),
+                (Some(file), _) => chunked(&mut out, &file, head),
+            }
+        }
         _ => status(&mut out, 404, ""),
     }
     let _ = out.flush();
+}
+
+/// A 200 whose body comes in chunks of 64 KiB, without a Content-Length.
+fn chunked(out: &mut TcpStream, body: &[u8], head: bool) {
+    let headers =
+        "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    if out.write_all(headers.as_bytes()).is_err() || head {
+        return;
+    }
+    for chunk in body.chunks(64 << 10) {
+        let framed = write!(out, "{:x}\r\n", chunk.len())
+            .and_then(|()| out.write_all(chunk))
+            .and_then(|()| out.write_all(b"\r\n"));
+        if framed.is_err() {
+            return;
+        }
+    }
+    let _ = out.write_all(b"0\r\n\r\n");
 }
 
 /// Keeps a connection open, sending nothing, until the server stops (or a minute passes).
