@@ -241,6 +241,7 @@ fn a_store_of_another_dimension_is_a_clear_error() {
         output: None,
         normalize: true,
         text_model: None,
+        index: None,
     };
     drop(imbed::sink::EdgeStore::open_or_create(&ws.path().join("imbed-store"), "images", &info).expect("create"));
     ws.imbed()

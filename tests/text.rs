@@ -288,6 +288,7 @@ fn a_text_model_of_another_dimension_or_none_at_all_is_exit_2() {
         output: None,
         normalize: true,
         text_model: None,
+        index: None,
     };
     drop(imbed::sink::EdgeStore::open_or_create(&ws.path().join("imbed-store"), "images", &info).expect("create"));
     let output = ws.imbed().args(["search", "--text", "a dog"]).output().expect("run");

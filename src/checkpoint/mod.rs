@@ -12,6 +12,7 @@ mod config;
 mod discover;
 mod items;
 mod lock;
+mod repair;
 mod schema;
 mod summary;
 
@@ -24,6 +25,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 pub(crate) use items::fields_json;
 pub use items::{FileStamp, ItemState, Known, Outcome};
 pub use lock::{is_running, CheckpointLock};
+pub use repair::{META_INDEX_CREATED_AT, META_INDEX_ID};
 use schema::FORMAT_VERSION;
 pub use summary::{ErrorSummary, Totals};
 

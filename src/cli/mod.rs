@@ -9,12 +9,14 @@ mod parse;
 mod query;
 mod run;
 mod store;
+mod verify;
 
 pub use model::{DecodeArgs, ModelArgs, TextModelArgs};
 pub use parse::Weighted;
 pub use query::{DoctorArgs, EmbedArgs, PushArgs, SearchArgs, StatsArgs};
 pub use run::{ChangeArgs, FetchArgs, IndexArgs, ResumeArgs, RetryFailedArgs, RunArgs, ShardArgs, WalkArgs};
 pub use store::{CollectionSetupArgs, ServerArgs, StoreArgs};
+pub use verify::VerifyArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -74,6 +76,9 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Copy a collection of the embedded store into a Qdrant server collection.
     Push(PushArgs),
+    /// Compare a checkpoint with its index item by item: missing points, points with another
+    /// key, points no checkpoint knows; exit 1 when they differ.
+    Verify(VerifyArgs),
 }
 
 #[cfg(test)]

@@ -55,6 +55,11 @@ pub struct PushArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Refuse (exit 2) to go on with a push whose server collection is not the one it
+    /// wrote to (dropped or replaced), instead of starting the copy over.
+    #[arg(long, env = "IMBED_NO_REPAIR")]
+    pub no_repair: bool,
+
     #[command(flatten)]
     pub server: ServerArgs,
 

@@ -189,6 +189,11 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 
+    /// Refuse the run (exit 2) when the index is not the one the checkpoint wrote (lost,
+    /// dropped or replaced), instead of sending its done items again.
+    #[arg(long, env = "IMBED_NO_REPAIR")]
+    pub no_repair: bool,
+
     #[command(flatten)]
     pub fetch: FetchArgs,
 }

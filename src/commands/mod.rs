@@ -13,6 +13,7 @@ mod run;
 mod search;
 mod server;
 mod stats;
+mod verify;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -31,13 +32,15 @@ pub enum ExitStatus {
     Error,
     /// Stopped by Ctrl-C or SIGTERM.
     Interrupted,
+    /// `verify`: the checkpoint and the index differ.
+    Differ,
 }
 
 impl ExitStatus {
     pub fn code(self) -> u8 {
         match self {
             Self::Success => 0,
-            Self::ItemsFailed => 1,
+            Self::ItemsFailed | Self::Differ => 1,
             Self::Error => 2,
             Self::Interrupted => 130,
         }
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Embed(args) => embed::embed(global, printer, args),
         Command::Doctor(args) => doctor::doctor(global, printer, args),
         Command::Push(args) => push::push(printer, args),
+        Command::Verify(args) => verify::verify(printer, args),
     }
 }
 

@@ -56,6 +56,20 @@ pub fn push(printer: Printer, args: PushArgs) -> anyhow::Result<ExitStatus> {
 
     let mut server = server::connect(&args.qdrant, &target_collection, args.vector_name.clone(), &args.server)?;
     server::open_for_load(&mut server, &checkpoint, store.dimension(), &server::collection_setup(&args.setup))?;
+    // A push that stopped part way into a collection since lost or replaced starts over.
+    let mut start_over = false;
+    let sent = super::run::identity::Sent {
+        count: if next.is_some() { pushed } else { 0 },
+        what: "pushed points",
+        send_again: &mut || {
+            start_over = true;
+            Ok(checkpoint.set_meta(META_NEXT, "")?)
+        },
+    };
+    super::run::identity::check_index(&checkpoint, &mut server, &target_collection, sent, !args.no_repair, printer)?;
+    if start_over {
+        (next, pushed) = (None, 0);
+    }
 
     let total = store.count()?;
     let reporter = printer.progress("Pushing", Duration::from_secs(10));

@@ -16,11 +16,12 @@ use crate::pipeline::{
     self, Comparison, Fingerprints, PipelineSettings, Plan, RunRecord, RunSpec, Stages, TensorLoader, WalkSeen,
 };
 use crate::sink::edge::ensure_free_space;
-use crate::sink::{CollectionInfo, EdgeStore, QdrantSink, Sink};
+use crate::sink::{CollectionInfo, EdgeStore, Index, QdrantSink, Sink};
 use crate::source::SourceSpec;
 use crate::util::point_id;
 
 mod existing;
+pub(super) mod identity;
 mod report;
 
 pub(super) use existing::Existing;
@@ -38,6 +39,8 @@ pub(super) struct RunControl {
     /// Bytes to keep free on the store's disk.
     pub min_free_space: u64,
     pub json: bool,
+    /// A lost or replaced index refuses the run instead of getting the done items again.
+    pub no_repair: bool,
     /// Downloads of remote items; the size cap comes from the run's decode limits.
     pub fetch: FetchSettings,
 }
@@ -54,6 +57,7 @@ impl RunControl {
             log_interval: Duration::from_secs(args.log_interval.max(1)),
             min_free_space: args.min_free_space.saturating_mul(1 << 20),
             json: args.json,
+            no_repair: args.no_repair,
             fetch: FetchSettings {
                 concurrency: args.fetch.fetch_concurrency as usize,
                 memory: args.fetch.fetch_memory.saturating_mul(1 << 20),
@@ -76,6 +80,10 @@ impl RunControl {
     /// The command that finishes this run.
     pub fn resume_command(&self) -> String {
         format!("imbed resume --checkpoint {}", self.quoted_checkpoint())
+    }
+
+    pub fn verify_command(&self) -> String {
+        format!("imbed verify --checkpoint {}", self.quoted_checkpoint())
     }
 
     pub fn retry_command(&self) -> String {
@@ -161,6 +169,13 @@ impl RunSink {
             RunSink::Server(server) => server,
         }
     }
+
+    fn as_index(&mut self) -> &mut dyn Index {
+        match self {
+            RunSink::Edge(store) => store,
+            RunSink::Server(server) => server,
+        }
+    }
 }
 
 /// Runs the plan for the run recorded in the checkpoint, holding its lock.
@@ -170,6 +185,16 @@ pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Resu
     let Prepared { spec, model, mut encoder, .. } = prepared;
     let (spec, model) = (&spec, &model);
     let mut store = open_sink(spec, model, &encoder, &checkpoint, server, control.min_free_space)?;
+    let collection = &spec.sink.collection;
+    let sent = identity::Sent {
+        count: checkpoint.totals()?.done,
+        what: "done items",
+        send_again: &mut || checkpoint.requeue_done().map(|_| ()).map_err(Into::into),
+    };
+    identity::check_index(&checkpoint, store.as_index(), collection, sent, !control.no_repair, printer)?;
+    if spec.shard.is_none() {
+        identity::check_count(&checkpoint, store.as_index(), collection, &control.verify_command(), printer)?;
+    }
     checkpoint.start_run(command)?;
     if plan.pending {
         checkpoint.requeue_transient(control.max_attempts)?;
@@ -273,6 +298,7 @@ fn open_sink(
             output: model.config.output.clone(),
             normalize: model.config.normalize,
             text_model: spec.text_model.clone(),
+            index: None,
         };
         let store = EdgeStore::open_or_create(&spec.sink.store, &spec.sink.collection, &info)?;
         return Ok(RunSink::Edge(store.with_min_free_space(min_free_space)));

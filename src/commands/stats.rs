@@ -3,27 +3,20 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
+use super::run::identity;
 use super::{server, ExitStatus, Printer};
 use crate::checkpoint::{self, now_millis, Checkpoint, Totals};
 use crate::cli::{ServerArgs, StatsArgs};
 use crate::pipeline::{RunRecord, RunSpec};
 use crate::sink::qdrant::ServerTarget;
-use crate::sink::{EdgeStore, Sink};
+use crate::sink::{EdgeStore, IndexId, Sink};
 
 /// Example paths shown per error class.
 const EXAMPLES: usize = 3;
 
 /// Reads checkpoints without locking them, so it works beside a running index.
 pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
-    let mut paths = args.checkpoints.clone();
-    paths.extend(args.checkpoint.clone());
-    if paths.is_empty() {
-        paths.push(PathBuf::from("imbed.checkpoint"));
-    }
-    // A checkpoint named twice (say as an argument and in IMBED_CHECKPOINT) counts once; a
-    // missing one keeps its name, so that opening it reports it.
-    let mut seen = BTreeSet::new();
-    paths.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
+    let paths = checkpoint_paths(&args.checkpoints, args.checkpoint.as_ref());
     let mut totals = Totals::default();
     let mut errors: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
     let mut runs = Vec::new();
@@ -31,6 +24,8 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
     let mut servers: BTreeMap<(String, String), (ServerTarget, bool)> = BTreeMap::new();
     // Checkpoints whose run configuration does not parse: where they store is unknown.
     let mut unreadable = Vec::new();
+    // Per run: the index identity its checkpoint recorded, and where its index is.
+    let mut indexes: Vec<Option<(Option<IndexId>, RunSpec)>> = Vec::new();
     for path in &paths {
         let checkpoint = Checkpoint::open_read_only(path)?;
         let these = checkpoint.totals()?;
@@ -52,6 +47,10 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
             }
         };
         runs.push(run_info(&checkpoint, path, config.as_ref(), these)?);
+        indexes.push(match &config {
+            Some(config) => Some((identity::recorded(&checkpoint)?, config.clone())),
+            None => None,
+        });
         if let Some(config) = config {
             match config.sink.qdrant.clone() {
                 Some(target) => {
@@ -66,6 +65,11 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     let collections = server_states(&servers, &args.server);
+    for (run, index) in runs.iter_mut().zip(&indexes) {
+        if let Some((recorded, spec)) = index {
+            run["index"] = index_json(recorded.as_ref(), spec, &collections);
+        }
+    }
     let sink = if unreadable.is_empty() {
         sink_points(&sinks)
             .map(|points| points + collections.iter().filter_map(|state| state["points"].as_u64()).sum::<u64>())
@@ -114,6 +118,20 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
         Err(reason) => printer.result(format_args!("Store: not counted ({reason})"))?,
     }
     Ok(ExitStatus::Success)
+}
+
+/// The checkpoints named as arguments and with --checkpoint, or the default one.
+pub(super) fn checkpoint_paths(arguments: &[PathBuf], flag: Option<&PathBuf>) -> Vec<PathBuf> {
+    let mut paths = arguments.to_vec();
+    paths.extend(flag.cloned());
+    if paths.is_empty() {
+        paths.push(PathBuf::from("imbed.checkpoint"));
+    }
+    // A checkpoint named twice (say as an argument and in IMBED_CHECKPOINT) counts once; a
+    // missing one keeps its name, so that opening it reports it.
+    let mut seen = BTreeSet::new();
+    paths.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
+    paths
 }
 
 fn run_info(
@@ -170,7 +188,36 @@ fn describe_run(run: &Value) -> String {
     if let Some(eta) = run["eta_seconds"].as_f64() {
         line += &format!(", ETA {eta:.0}s");
     }
+    if let Some(index) = run["index"]["described"].as_str() {
+        line += &format!("\n  Index: {index}");
+    }
     line
+}
+
+/// The identity of a run's index beside the one its checkpoint recorded: from the embedded
+/// store's info file (readable beside a running index), or from the server's state.
+fn index_json(recorded: Option<&IndexId>, spec: &RunSpec, collections: &[Value]) -> Value {
+    let collection = &spec.sink.collection;
+    let (exists, current) = match &spec.sink.qdrant {
+        None => {
+            let store = spec.store_dir();
+            let exists = EdgeStore::stored_dimension(&store, collection).is_ok_and(|dimension| dimension.is_some());
+            let info = EdgeStore::read_info(&store, collection).ok().flatten();
+            (exists, info.and_then(|info| info.index))
+        }
+        Some(target) => {
+            let state = collections
+                .iter()
+                .find(|state| state["qdrant"] == target.url.as_str() && state["collection"] == collection.as_str());
+            let Some(state) = state.filter(|state| state.get("error").is_none()) else {
+                return json!({"recorded_id": recorded.map(|identity| identity.id), "matches": null});
+            };
+            (true, serde_json::from_value::<IndexId>(state["identity"].clone()).ok())
+        }
+    };
+    let mut object = identity::identity_json(recorded, current.as_ref(), exists);
+    object["described"] = json!(identity::describe_identity(recorded, current.as_ref(), exists));
+    object
 }
 
 /// Points in the stores the checkpoints write to; a store in use by a running index is locked.
@@ -200,6 +247,7 @@ fn server_states(servers: &BTreeMap<(String, String), (ServerTarget, bool)>, acc
                     object["points"] = json!(state.points);
                     object["indexed_vectors"] = json!(state.indexed_vectors);
                     object["hnsw_m"] = json!(state.hnsw_m);
+                    object["identity"] = json!(state.identity);
                 }
                 Err(error) => object["error"] = json!(format!("{error:#}")),
             }

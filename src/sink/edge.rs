@@ -17,6 +17,7 @@ use qdrant_edge::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::identity::{Index, IndexId};
 use super::{Point, ScoredPoint, SearchParams, Sink, SinkError};
 
 pub struct EdgeStore {
@@ -29,6 +30,10 @@ pub struct EdgeStore {
     /// A flush failed: what was not flushed stays pending in the checkpoint, and the shard
     /// must not be flushed again on drop.
     flush_failed: bool,
+    /// `STORE/COLLECTION.imbed.json`, which holds the identity.
+    info_path: PathBuf,
+    identity: Option<IndexId>,
+    created_now: bool,
 }
 
 impl Drop for EdgeStore {
@@ -62,6 +67,9 @@ pub struct CollectionInfo {
     /// The text tower for `search --text`, recorded by `index --text-model` and never used there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_model: Option<crate::embed::TextModelConfig>,
+    /// Given when imbed created the collection; absent in stores of imbed before 0.3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexId>,
 }
 
 impl EdgeStore {
@@ -97,17 +105,18 @@ impl EdgeStore {
     }
 
     /// Opens the collection, creating it with `info.dimension` and cosine distance on first use.
+    /// A collection created now gets a new identity; an existing one keeps its own.
     pub fn open_or_create(store: &Path, collection: &str, info: &CollectionInfo) -> anyhow::Result<Self> {
         validate_collection_name(collection)?;
         let dir = Self::collection_dir(store, collection);
-        match Self::stored_dimension(store, collection)? {
+        let created_now = match Self::stored_dimension(store, collection)? {
             Some(dimension) if dimension != info.dimension => bail!(
                 "collection `{collection}` in {} holds {dimension}-dimensional vectors, but the model gives {}; \
                  use another --collection or --store",
                 store.display(),
                 info.dimension
             ),
-            Some(_) => {}
+            Some(_) => false,
             None => {
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("cannot create the store at {}", dir.display()))?;
@@ -116,13 +125,16 @@ impl EdgeStore {
                     .build();
                 let shard = EdgeShard::new(&dir, config).map_err(|e| open_error(&dir, &e.to_string()))?;
                 drop(shard);
+                true
             }
-        }
+        };
         // Opened first: the shard's lock keeps a second process from rewriting this file.
-        let opened = Self::open(store, collection)?;
-        let path = Self::info_path(store, collection);
-        let text = serde_json::to_string_pretty(info)?;
-        std::fs::write(&path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        let mut opened = Self::open(store, collection)?;
+        // A shard created now is a new index, whatever an info file left beside it says.
+        let identity = if created_now { Some(IndexId::new()) } else { opened.identity.clone() };
+        write_info(&opened.info_path, &CollectionInfo { index: identity.clone(), ..info.clone() })?;
+        opened.identity = identity;
+        opened.created_now = created_now;
         Ok(opened)
     }
 
@@ -134,12 +146,16 @@ impl EdgeStore {
             bail!("no collection `{collection}` in the store at {} (run `imbed index` first)", store.display());
         };
         let shard = EdgeShard::load(&dir, None).map_err(|e| open_error(&dir, &e.to_string()))?;
+        let identity = Self::read_info(store, collection)?.and_then(|info| info.index);
         Ok(Self {
             shard: ManuallyDrop::new(shard),
             dir,
             dimension,
             min_free_space: DEFAULT_MIN_FREE_SPACE_MIB << 20,
             flush_failed: false,
+            info_path: Self::info_path(store, collection),
+            identity,
+            created_now: false,
         })
     }
 
@@ -199,6 +215,18 @@ impl EdgeStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// Replaces the info file whole (written beside it, then renamed), so a kill leaves the old one
+/// or the new one.
+fn write_info(path: &Path, info: &CollectionInfo) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(info)? + "\n";
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn open_error(dir: &Path, message: &str) -> anyhow::Error {
@@ -325,4 +353,68 @@ impl Sink for EdgeStore {
     fn location(&self) -> String {
         self.dir.display().to_string()
     }
+}
+
+impl Index for EdgeStore {
+    fn identity(&self) -> Option<&IndexId> {
+        self.identity.as_ref()
+    }
+
+    fn created_now(&self) -> bool {
+        self.created_now
+    }
+
+    fn set_identity(&mut self, identity: IndexId) -> Result<(), SinkError> {
+        let read = |error: anyhow::Error| SinkError::Write(format!("{error:#}"));
+        let bytes = std::fs::read(&self.info_path)
+            .with_context(|| format!("cannot read {}", self.info_path.display()))
+            .map_err(read)?;
+        let info: CollectionInfo = serde_json::from_slice(&bytes)
+            .with_context(|| format!("cannot parse {}", self.info_path.display()))
+            .map_err(read)?;
+        write_info(&self.info_path, &CollectionInfo { index: Some(identity.clone()), ..info }).map_err(read)?;
+        self.identity = Some(identity);
+        Ok(())
+    }
+
+    fn keys_of(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<String>)>, SinkError> {
+        let ids: Vec<PointId> = ids.iter().map(|&id| PointId::Uuid(id)).collect();
+        let key = "key".parse().map_err(|_| SinkError::Read("bad payload path".into()))?;
+        let records = self
+            .shard
+            .retrieve(&ids, Some(WithPayloadInterface::Fields(vec![key])), Some(WithVector::Bool(false)))
+            .map_err(|error| SinkError::Read(error.to_string()))?;
+        Ok(records
+            .into_iter()
+            .filter_map(|record| match record.id {
+                PointId::Uuid(id) => Some((id, payload_key(record.payload.as_ref().map(|payload| &payload.0)))),
+                PointId::NumId(_) => None,
+            })
+            .collect())
+    }
+
+    fn ids_from(&self, start: Option<Uuid>, limit: usize) -> Result<(Vec<Uuid>, Option<Uuid>), SinkError> {
+        let request = ScrollRequest {
+            offset: start.map(PointId::Uuid),
+            limit: Some(limit),
+            filter: None,
+            with_payload: Some(WithPayloadInterface::Bool(false)),
+            with_vector: WithVector::Bool(false),
+            order_by: None,
+        };
+        let (records, next) = self.shard.scroll(request).map_err(|error| SinkError::Read(error.to_string()))?;
+        let uuid = |id: PointId| match id {
+            PointId::Uuid(id) => Ok(id),
+            other => {
+                Err(SinkError::Read(format!("the store holds point {}, which imbed did not write", format_id(&other))))
+            }
+        };
+        let ids = records.into_iter().map(|record| uuid(record.id)).collect::<Result<_, _>>()?;
+        Ok((ids, next.map(uuid).transpose()?))
+    }
+}
+
+/// The `key` field of a payload, when it is a string.
+pub(super) fn payload_key(payload: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<String> {
+    payload?.get("key")?.as_str().map(str::to_string)
 }

@@ -2,6 +2,7 @@
 
 pub mod edge;
 pub mod filter;
+pub mod identity;
 pub mod qdrant;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use uuid::Uuid;
 
 pub use edge::{CollectionInfo, EdgeStore};
 pub use filter::{Condition, SearchParams};
+pub use identity::{Index, IndexId};
 pub use qdrant::{CollectionSetup, QdrantSink, ServerTarget};
 
 /// The sink part of a run description: the collection, in the embedded store or on a server.

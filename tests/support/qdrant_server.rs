@@ -263,6 +263,8 @@ struct Collection {
     sizes: BTreeMap<String, u64>,
     shard_number: u32,
     replication_factor: u32,
+    /// The collection's metadata, where imbed keeps the identity it gave it.
+    metadata: std::collections::HashMap<String, pb::Value>,
     points: BTreeMap<String, StoredPoint>,
 }
 
@@ -392,6 +394,7 @@ impl Collection {
                 }),
                 hnsw_config: Some(hnsw),
                 optimizer_config: Some(optimizers),
+                metadata: self.metadata.clone(),
                 ..Default::default()
             }),
             points_count: Some(self.points.len() as u64),
@@ -422,6 +425,7 @@ impl Service {
             sizes,
             shard_number: request.shard_number.unwrap_or(1),
             replication_factor: request.replication_factor.unwrap_or(1),
+            metadata: request.metadata,
             points: BTreeMap::new(),
         };
         collections.insert(name, collection);

@@ -9,6 +9,7 @@ use qdrant_client::qdrant::{
 };
 
 use super::{CollectionSetup, CollectionState, QdrantSink, DEFAULT_HNSW_M};
+use crate::sink::identity::{IndexId, METADATA_CREATED_AT, METADATA_ID};
 
 /// What a bulk load must remember from one run to the next: whether imbed created the
 /// collection, and the HNSW `m` to restore once every item is stored. The caller keeps it
@@ -20,8 +21,9 @@ pub struct BulkLoad {
 }
 
 impl QdrantSink {
-    /// Uses the collection, creating it with `dimension` and cosine distance if it is missing.
-    /// Returns whether imbed created it. A mismatched existing collection is an error.
+    /// Uses the collection, creating it with `dimension` and cosine distance if it is missing,
+    /// with a new identity in its metadata. Returns whether imbed created it. A mismatched
+    /// existing collection is an error.
     pub fn open_or_create(&mut self, dimension: usize, setup: &CollectionSetup) -> anyhow::Result<bool> {
         self.dimension = dimension;
         let exists = self.call(|client, name| async move { client.collection_exists(name).await })?;
@@ -29,6 +31,7 @@ impl QdrantSink {
             self.check_existing(dimension)?;
             return Ok(false);
         }
+        let identity = IndexId::new();
         let mut params = VectorParamsBuilder::new(dimension as u64, Distance::Cosine);
         if setup.on_disk {
             params = params.on_disk(true);
@@ -54,13 +57,18 @@ impl QdrantSink {
         if setup.bulk {
             create = create.hnsw_config(HnswConfigDiffBuilder::default().m(0));
         }
+        create = create.metadata(identity_metadata(&identity));
         let request = create.build();
         let created = self.call(|client, _| {
             let request = request.clone();
             async move { client.create_collection(request).await }
         });
         match created {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.identity = Some(identity);
+                self.created_now = true;
+                Ok(true)
+            }
             // Another shard's process created it first: use it like any existing one.
             Err(error) if error.to_string().contains("already exists") => {
                 self.check_existing(dimension)?;
@@ -68,6 +76,10 @@ impl QdrantSink {
             }
             Err(error) => Err(error.context(format!("cannot create collection `{}`", self.collection))),
         }
+    }
+
+    pub fn exists(&self) -> anyhow::Result<bool> {
+        self.call(|client, name| async move { client.collection_exists(name).await })
     }
 
     /// Opens an existing collection for search, reading its dimension.
@@ -81,7 +93,7 @@ impl QdrantSink {
         Ok(self.dimension)
     }
 
-    fn check_existing(&self, dimension: usize) -> anyhow::Result<()> {
+    fn check_existing(&mut self, dimension: usize) -> anyhow::Result<()> {
         let params = self.vector_params()?;
         let distance = Distance::try_from(params.distance).unwrap_or(Distance::UnknownDistance);
         if params.size as usize != dimension || distance != Distance::Cosine {
@@ -97,12 +109,13 @@ impl QdrantSink {
         Ok(())
     }
 
-    /// The parameters of the vector imbed writes: the unnamed one, or `--vector-name`.
-    fn vector_params(&self) -> anyhow::Result<VectorParams> {
+    /// The parameters of the vector imbed writes (the unnamed one, or `--vector-name`); notes
+    /// the identity the collection's metadata holds.
+    fn vector_params(&mut self) -> anyhow::Result<VectorParams> {
         let info = self.call(|client, name| async move { client.collection_info(name).await })?;
-        let config = info
-            .result
-            .and_then(|info| info.config)
+        let config = info.result.and_then(|info| info.config);
+        self.identity = config.as_ref().and_then(|config| identity_of(&config.metadata));
+        let config = config
             .and_then(|config| config.params)
             .and_then(|params| params.vectors_config)
             .and_then(|vectors| vectors.config);
@@ -124,6 +137,17 @@ impl QdrantSink {
         }
     }
 
+    /// Gives the collection this identity in its metadata (merged with what it holds).
+    pub(super) fn write_identity(&self, identity: &IndexId) -> anyhow::Result<()> {
+        let request = UpdateCollectionBuilder::new(&self.collection).metadata(identity_metadata(identity)).build();
+        self.call(|client, _| {
+            let request = request.clone();
+            async move { client.update_collection(request).await }
+        })
+        .with_context(|| format!("cannot record imbed's identity in collection `{}`", self.collection))?;
+        Ok(())
+    }
+
     /// Status, size and HNSW `m` of the collection.
     pub fn state(&self) -> anyhow::Result<CollectionState> {
         let info = self.call(|client, name| async move { client.collection_info(name).await })?;
@@ -133,6 +157,7 @@ impl QdrantSink {
             status: status.as_str_name().to_ascii_lowercase(),
             points: info.points_count.unwrap_or(0),
             indexed_vectors: info.indexed_vectors_count.unwrap_or(0),
+            identity: info.config.as_ref().and_then(|config| identity_of(&config.metadata)),
             hnsw_m: info.config.and_then(|config| config.hnsw_config).and_then(|hnsw| hnsw.m),
         })
     }
@@ -185,4 +210,21 @@ impl QdrantSink {
         bulk.restore_m = None;
         Ok(Some(m))
     }
+}
+
+fn identity_metadata(identity: &IndexId) -> std::collections::HashMap<String, serde_json::Value> {
+    [
+        (METADATA_ID.to_string(), serde_json::Value::from(identity.id.to_string())),
+        (METADATA_CREATED_AT.to_string(), serde_json::Value::from(identity.created_at.clone())),
+    ]
+    .into_iter()
+    .collect()
+}
+
+fn identity_of(metadata: &std::collections::HashMap<String, qdrant_client::qdrant::Value>) -> Option<IndexId> {
+    let text = |key: &str| match metadata.get(key).and_then(|value| value.kind.as_ref()) {
+        Some(qdrant_client::qdrant::value::Kind::StringValue(text)) => Some(text.as_str()),
+        _ => None,
+    };
+    IndexId::from_metadata(text(METADATA_ID), text(METADATA_CREATED_AT))
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tonic::Code;
 
 mod admin;
+mod stored;
 mod write;
 
 pub use admin::BulkLoad;
@@ -82,6 +83,8 @@ pub struct CollectionState {
     pub points: u64,
     pub indexed_vectors: u64,
     pub hnsw_m: Option<u64>,
+    /// The identity imbed gave the collection, from its metadata.
+    pub identity: Option<crate::sink::IndexId>,
 }
 
 pub struct QdrantSink {
@@ -92,6 +95,9 @@ pub struct QdrantSink {
     vector_name: Option<String>,
     dimension: usize,
     server_version: String,
+    /// What the collection's metadata says imbed gave it, once opened.
+    identity: Option<crate::sink::IndexId>,
+    created_now: bool,
 }
 
 impl QdrantSink {
@@ -119,6 +125,8 @@ impl QdrantSink {
             vector_name,
             dimension: 0,
             server_version: String::new(),
+            identity: None,
+            created_now: false,
         };
         // Retried like writes: a cron run should survive a server that restarts as it starts.
         let retries = sink.connection.max_retries;

@@ -1,0 +1,61 @@
+//! The identity imbed gives an index (an embedded collection or a server collection) when it
+//! creates it, so that a run can tell the index its checkpoint wrote from one that replaced it.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Sink, SinkError};
+
+/// Keys of the identity in a server collection's metadata.
+pub const METADATA_ID: &str = "imbed_index_id";
+pub const METADATA_CREATED_AT: &str = "imbed_index_created_at";
+
+/// A run-independent identity: a random UUID and when it was given, as RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexId {
+    pub id: Uuid,
+    pub created_at: String,
+}
+
+impl IndexId {
+    /// A new identity, for an index created now.
+    pub fn new() -> Self {
+        let mut bytes = [0u8; 16];
+        fastrand::fill(&mut bytes);
+        // Nanoseconds mixed in, so that two processes seeded alike still differ.
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        for (byte, extra) in bytes.iter_mut().zip(nanos.to_le_bytes()) {
+            *byte ^= extra;
+        }
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        Self { id, created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string() }
+    }
+
+    /// The identity held in a server collection's metadata, when both keys are strings.
+    pub fn from_metadata(id: Option<&str>, created_at: Option<&str>) -> Option<Self> {
+        Some(Self { id: id?.parse().ok()?, created_at: created_at.unwrap_or_default().to_string() })
+    }
+}
+
+impl Default for IndexId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An index as a run and `verify` see it: its identity, and its points read by ID.
+pub trait Index: Sink {
+    /// The identity imbed gave the index; `None` for one that an older imbed (or someone
+    /// else) created.
+    fn identity(&self) -> Option<&IndexId>;
+    /// Whether opening it created it just now.
+    fn created_now(&self) -> bool;
+    /// Gives an index without one this identity.
+    fn set_identity(&mut self, identity: IndexId) -> Result<(), SinkError>;
+    /// The payload `key` of each of these points that exists, in no particular order.
+    fn keys_of(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<String>)>, SinkError>;
+    /// Up to `limit` point IDs in ID order, from `start` on, and the ID where the next page starts.
+    fn ids_from(&self, start: Option<Uuid>, limit: usize) -> Result<(Vec<Uuid>, Option<Uuid>), SinkError>;
+}
