@@ -43,6 +43,9 @@ _imbed() {
             imbed,stats)
                 cmd="imbed__subcmd__stats"
                 ;;
+            imbed,verify)
+                cmd="imbed__subcmd__verify"
+                ;;
             imbed__subcmd__help,doctor)
                 cmd="imbed__subcmd__help__subcmd__doctor"
                 ;;
@@ -70,6 +73,9 @@ _imbed() {
             imbed__subcmd__help,stats)
                 cmd="imbed__subcmd__help__subcmd__stats"
                 ;;
+            imbed__subcmd__help,verify)
+                cmd="imbed__subcmd__help__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -77,7 +83,7 @@ _imbed() {
 
     case "${cmd}" in
         imbed)
-            opts="-q -v -h -V --quiet --verbose --ort-lib --help --version index resume retry-failed stats search embed doctor push help"
+            opts="-q -v -h -V --quiet --verbose --ort-lib --help --version index resume retry-failed stats search embed doctor push verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -255,7 +261,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__help)
-            opts="index resume retry-failed stats search embed doctor push help"
+            opts="index resume retry-failed stats search embed doctor push verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -394,8 +400,22 @@ _imbed() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imbed__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imbed__subcmd__index)
-            opts="-L -m -b -q -v -h -V --manifest --s3-endpoint --ignore-query-param --no-sign --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --quiet --verbose --ort-lib --help --version"
+            opts="-L -m -b -q -v -h -V --manifest --s3-endpoint --ignore-query-param --no-sign --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --no-repair --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -589,7 +609,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__push)
-            opts="-q -v -h -V --store --collection --qdrant --to-collection --vector-name --checkpoint --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --store --collection --qdrant --to-collection --vector-name --checkpoint --json --no-repair --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -663,7 +683,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__resume)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --no-repair --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -761,7 +781,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__retry__subcmd__failed)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --no-repair --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -998,6 +1018,52 @@ _imbed() {
             ;;
         imbed__subcmd__stats)
             opts="-q -v -h -V --checkpoint --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --quiet --verbose --ort-lib --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --checkpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upsert-batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upsert-parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ort-lib)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imbed__subcmd__verify)
+            opts="-q -v -h -V --checkpoint --repair --delete-unknown --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -37,6 +37,7 @@ complete -c imbed -n "__fish_imbed_needs_command" -f -a "search" -d 'Embed query
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "push" -d 'Copy a collection of the embedded store into a Qdrant server collection'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "verify" -d 'Compare a checkpoint with its index item by item: missing points, points with another key, points no checkpoint knows; exit 1 when they differ'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l manifest -d 'JSONL or CSV manifest with a `path` (or `url`, `file`) column, an optional `id`, and payload fields; a path may be an http(s) URL (presigned too) or an s3://, gs:// or az:// URI, and the manifest itself may be a remote object' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l s3-endpoint -d 'Endpoint of an S3-compatible store (MinIO, SeaweedFS, Ceph, R2) [default: AWS_ENDPOINT_URL, or AWS]' -r
@@ -93,6 +94,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l verify-content -d 
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l delete-missing -d 'Delete the points of items whose files are gone, once the walk has finished'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l reindex -d 'Embed every item again, into the same collection, even with a changed model'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l json -d 'Print the final summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-repair -d 'Refuse the run (exit 2) when the index is not the one the checkpoint wrote (lost, dropped or replaced), instead of sending its done items again'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -119,6 +121,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand resume" -l upsert-batch -d '
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l upsert-parallel -d 'Upsert requests in flight at once' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l json -d 'Print the final summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l no-repair -d 'Refuse the run (exit 2) when the index is not the one the checkpoint wrote (lost, dropped or replaced), instead of sending its done items again'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l force -d 'Resume even though model.onnx or the preprocessing changed since the run started'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
@@ -147,6 +150,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l upsert-para
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l class -d 'Retry only items that failed with this error class (repeatable), such as sink or io' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l json -d 'Print the final summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l no-repair -d 'Refuse the run (exit 2) when the index is not the one the checkpoint wrote (lost, dropped or replaced), instead of sending its done items again'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l force -d 'Retry even though model.onnx or the preprocessing changed since the run started'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
@@ -258,18 +262,35 @@ complete -c imbed -n "__fish_imbed_using_subcommand push" -l shards -d 'Shards o
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l replication-factor -d 'Replication factor of a collection imbed creates' -r
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l json -d 'Print the summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l no-repair -d 'Refuse (exit 2) to go on with a push whose server collection is not the one it wrote to (dropped or replaced), instead of starting the copy over'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l on-disk -d 'Keep vectors and payloads on disk in a collection imbed creates'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l bulk -d 'Bulk load: build the HNSW index only at the end. imbed sets m=0 on a collection it created, and restores m=16 when the run (or its resume) finishes'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -s V -l version -d 'Print version'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "index" -d 'Embed every image of folders and manifests into the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "resume" -d 'Finish an interrupted run; everything else comes from the checkpoint'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "retry-failed" -d 'Process failed items again (all, or those of some error classes)'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "stats" -d 'Show a checkpoint\'s progress, errors, rate and ETA; safe beside a running index'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "search" -d 'Embed query images and print the nearest points of the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "push" -d 'Copy a collection of the embedded store into a Qdrant server collection'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l checkpoint -d 'Checkpoint file [default: imbed.checkpoint]' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l timeout -d 'Seconds to wait for each request\'s answer' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l upsert-parallel -d 'Upsert requests in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l repair -d 'Mark the done items whose points are missing (or hold another key) pending again; `imbed resume` then sends them'
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l delete-unknown -d 'Delete the points that no checkpoint knows (written by another run), after listing them'
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l json -d 'Print one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "index" -d 'Embed every image of folders and manifests into the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "resume" -d 'Finish an interrupted run; everything else comes from the checkpoint'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "retry-failed" -d 'Process failed items again (all, or those of some error classes)'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "stats" -d 'Show a checkpoint\'s progress, errors, rate and ETA; safe beside a running index'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "search" -d 'Embed query images and print the nearest points of the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "push" -d 'Copy a collection of the embedded store into a Qdrant server collection'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "verify" -d 'Compare a checkpoint with its index item by item: missing points, points with another key, points no checkpoint knows; exit 1 when they differ'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -38,7 +38,11 @@ fn main() -> anyhow::Result<()> {
         sources: SourceSpec::default(),
         model: ModelConfig { path: model, preset: None, output: None, normalize: true, device: Device::Cpu },
         text_model: None,
-        sink: SinkTarget { store, collection: "images".into(), qdrant: done_into.as_ref().map(|url| server_target(url)) },
+        sink: SinkTarget {
+            store,
+            collection: "images".into(),
+            qdrant: done_into.as_ref().map(|url| server_target(url)),
+        },
         decode: ImageOptions::default(),
         batch_size: 32,
         shard: None,

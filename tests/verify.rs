@@ -31,9 +31,8 @@ fn run(ws: &Workspace, args: &[&str]) -> (Value, i32, String) {
 
 /// `imbed index` of the fixtures into the embedded store, with `extra`.
 fn index(ws: &Workspace, extra: &[&str]) -> (Value, i32, String) {
-    let mut args = vec!["index", common::fixture_images().to_str().expect("UTF-8"), "--model"];
-    let model = tiny_model();
-    args.push(model.to_str().expect("UTF-8"));
+    let (images, model) = (common::fixture_images(), tiny_model());
+    let mut args = vec!["index", images.to_str().expect("UTF-8"), "--model", model.to_str().expect("UTF-8")];
     args.extend(extra);
     run(ws, &args)
 }
@@ -239,8 +238,7 @@ fn ten_points_deleted_on_the_server_are_found_and_sent_again() {
     let ws = Workspace::new();
     let (_, code, stderr) = index_server(&ws, &server.url(), "ten", &[]);
     assert_eq!(code, 0, "{stderr}");
-    let mut ids: Vec<String> =
-        server.points("ten").iter().map(|p| p["id"].as_str().expect("id").to_string()).collect();
+    let mut ids: Vec<String> = server.points("ten").iter().map(|p| p["id"].as_str().expect("id").to_string()).collect();
     ids.sort();
     ids.truncate(10);
     let (status, _) = server.post("/collections/ten/points/delete?wait=true", &json!({"points": ids}));

@@ -59,3 +59,8 @@ pub trait Index: Sink {
     /// Up to `limit` point IDs in ID order, from `start` on, and the ID where the next page starts.
     fn ids_from(&self, start: Option<Uuid>, limit: usize) -> Result<(Vec<Uuid>, Option<Uuid>), SinkError>;
 }
+
+/// The `key` field of a payload, when it is a string.
+pub(super) fn payload_key(payload: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<String> {
+    payload?.get("key")?.as_str().map(str::to_string)
+}

@@ -530,6 +530,28 @@ impl Collections for Service {
         Ok(Response::new(pb::CollectionOperationResponse { result, time: seconds(start) }))
     }
 
+    /// Only what imbed updates besides `--bulk`'s HNSW switch: the metadata, merged.
+    async fn update(
+        &self,
+        request: Request<pb::UpdateCollection>,
+    ) -> Result<Response<pb::CollectionOperationResponse>, Status> {
+        let start = Instant::now();
+        let request = request.into_inner();
+        let only_metadata = pb::UpdateCollection {
+            collection_name: request.collection_name.clone(),
+            metadata: request.metadata.clone(),
+            ..Default::default()
+        };
+        if request != only_metadata {
+            return Err(unimplemented("Collections/Update of anything but metadata"));
+        }
+        let mut collections = lock(&self.0.collections);
+        let name = &request.collection_name;
+        let collection = collections.get_mut(name).ok_or_else(|| not_found(name))?;
+        collection.metadata.extend(request.metadata);
+        Ok(Response::new(pb::CollectionOperationResponse { result: true, time: seconds(start) }))
+    }
+
     async fn collection_exists(
         &self,
         request: Request<pb::CollectionExistsRequest>,
@@ -544,7 +566,6 @@ impl Collections for Service {
 
     unimplemented_rpcs! {
         list(pb::ListCollectionsRequest) -> pb::ListCollectionsResponse = "Collections/List";
-        update(pb::UpdateCollection) -> pb::CollectionOperationResponse = "Collections/Update";
         delete(pb::DeleteCollection) -> pb::CollectionOperationResponse = "Collections/Delete";
         update_aliases(pb::ChangeAliases) -> pb::CollectionOperationResponse = "Collections/UpdateAliases";
         list_collection_aliases(pb::ListCollectionAliasesRequest) -> pb::ListAliasesResponse =

@@ -6,7 +6,7 @@ use qdrant_client::qdrant::{
 use uuid::Uuid;
 
 use super::{format_id, payload_to_json, QdrantSink};
-use crate::sink::identity::{Index, IndexId};
+use crate::sink::identity::{payload_key, Index, IndexId};
 use crate::sink::SinkError;
 
 impl Index for QdrantSink {
@@ -39,7 +39,7 @@ impl Index for QdrantSink {
         for point in response.result {
             let Some(id) = point.id.as_ref().and_then(uuid_of) else { continue };
             let payload = payload_to_json(point.payload);
-            found.push((id, crate::sink::edge::payload_key(Some(&payload))));
+            found.push((id, payload_key(Some(&payload))));
         }
         Ok(found)
     }

@@ -17,8 +17,10 @@ use qdrant_edge::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::identity::{Index, IndexId};
+use super::identity::IndexId;
 use super::{Point, ScoredPoint, SearchParams, Sink, SinkError};
+
+mod stored;
 
 pub struct EdgeStore {
     /// Dropped by hand: EdgeShard's own Drop flushes, and panics if flushing fails.
@@ -353,68 +355,4 @@ impl Sink for EdgeStore {
     fn location(&self) -> String {
         self.dir.display().to_string()
     }
-}
-
-impl Index for EdgeStore {
-    fn identity(&self) -> Option<&IndexId> {
-        self.identity.as_ref()
-    }
-
-    fn created_now(&self) -> bool {
-        self.created_now
-    }
-
-    fn set_identity(&mut self, identity: IndexId) -> Result<(), SinkError> {
-        let read = |error: anyhow::Error| SinkError::Write(format!("{error:#}"));
-        let bytes = std::fs::read(&self.info_path)
-            .with_context(|| format!("cannot read {}", self.info_path.display()))
-            .map_err(read)?;
-        let info: CollectionInfo = serde_json::from_slice(&bytes)
-            .with_context(|| format!("cannot parse {}", self.info_path.display()))
-            .map_err(read)?;
-        write_info(&self.info_path, &CollectionInfo { index: Some(identity.clone()), ..info }).map_err(read)?;
-        self.identity = Some(identity);
-        Ok(())
-    }
-
-    fn keys_of(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<String>)>, SinkError> {
-        let ids: Vec<PointId> = ids.iter().map(|&id| PointId::Uuid(id)).collect();
-        let key = "key".parse().map_err(|_| SinkError::Read("bad payload path".into()))?;
-        let records = self
-            .shard
-            .retrieve(&ids, Some(WithPayloadInterface::Fields(vec![key])), Some(WithVector::Bool(false)))
-            .map_err(|error| SinkError::Read(error.to_string()))?;
-        Ok(records
-            .into_iter()
-            .filter_map(|record| match record.id {
-                PointId::Uuid(id) => Some((id, payload_key(record.payload.as_ref().map(|payload| &payload.0)))),
-                PointId::NumId(_) => None,
-            })
-            .collect())
-    }
-
-    fn ids_from(&self, start: Option<Uuid>, limit: usize) -> Result<(Vec<Uuid>, Option<Uuid>), SinkError> {
-        let request = ScrollRequest {
-            offset: start.map(PointId::Uuid),
-            limit: Some(limit),
-            filter: None,
-            with_payload: Some(WithPayloadInterface::Bool(false)),
-            with_vector: WithVector::Bool(false),
-            order_by: None,
-        };
-        let (records, next) = self.shard.scroll(request).map_err(|error| SinkError::Read(error.to_string()))?;
-        let uuid = |id: PointId| match id {
-            PointId::Uuid(id) => Ok(id),
-            other => {
-                Err(SinkError::Read(format!("the store holds point {}, which imbed did not write", format_id(&other))))
-            }
-        };
-        let ids = records.into_iter().map(|record| uuid(record.id)).collect::<Result<_, _>>()?;
-        Ok((ids, next.map(uuid).transpose()?))
-    }
-}
-
-/// The `key` field of a payload, when it is a string.
-pub(super) fn payload_key(payload: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<String> {
-    payload?.get("key")?.as_str().map(str::to_string)
 }
