@@ -78,9 +78,11 @@ fn a_deleted_store_is_said_and_sent_again_and_no_repair_refuses_it() {
 
     let (_, code, stderr) = index(&ws, &["--no-repair"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("is not the one checkpoint") && stderr.contains("created just now"), "{stderr}");
+    assert!(stderr.contains("is not the one checkpoint") && stderr.contains("it is gone"), "{stderr}");
     assert!(stderr.contains(&format!("its {} done items are not in it", count())), "{stderr}");
     assert_eq!(stderr.lines().filter(|line| line.contains("is not the one")).count(), 1, "{stderr}");
+    // Refused before anything was created, so no later run can take an empty store for the old one.
+    assert!(!store(&ws).join(COLLECTION).exists(), "--no-repair created the store");
 
     let (summary, code, stderr) = index(&ws, &[]);
     assert_eq!(code, 0, "{stderr}");
@@ -183,12 +185,15 @@ fn a_store_from_before_identities_is_adopted_without_sending_anything_again() {
     let given: Value = serde_json::from_slice(&std::fs::read(&info).expect("info")).expect("JSON");
     assert_eq!(given["index"]["id"].as_str(), Some(recorded_id(&checkpoint).as_str()), "{given}");
 
-    // An older checkpoint whose store was lost since: created now, so sent again.
+    // An older checkpoint whose store was lost since: refused by --no-repair without creating
+    // one (which the next run would adopt), then sent again.
     forget_identities(&checkpoint, None);
     std::fs::remove_dir_all(store(&ws)).expect("delete the store");
+    let (_, code, stderr) = index(&ws, &["--no-repair"]);
+    assert_eq!((code, store(&ws).exists()), (2, false), "{stderr}");
     let (summary, code, stderr) = index(&ws, &[]);
     assert_eq!((code, embedded(&summary), points(&summary)), (0, count(), count()), "{stderr}");
-    assert!(stderr.contains("created just now"), "{stderr}");
+    assert!(stderr.contains("it is gone") && stderr.contains("will be sent again"), "{stderr}");
 }
 
 // Against a real Qdrant server.
@@ -205,10 +210,12 @@ fn a_dropped_server_collection_is_said_and_sent_again() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(server.delete("/collections/dropped").0, 200);
 
+    let stats = ws.stats_with(&[]);
+    assert_eq!(stats["runs"][0]["index"]["exists"], false, "{stats}");
     let (_, code, stderr) = index_server(&ws, &server.url(), "dropped", &["--no-repair"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("collection `dropped` at") && stderr.contains("is not the one"), "{stderr}");
-    // --no-repair created it empty before refusing: the next run still knows it is new.
+    assert!(!server.collection_exists("dropped"), "--no-repair created the collection");
     let (summary, code, stderr) = index_server(&ws, &server.url(), "dropped", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("will be sent again"), "{stderr}");
@@ -228,7 +235,7 @@ fn a_server_restarted_on_an_empty_volume_is_said_and_sent_again() {
     server.restart();
     let (summary, code, stderr) = run(&ws, &["resume"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("created just now") && stderr.contains("will be sent again"), "{stderr}");
+    assert!(stderr.contains("it is gone") && stderr.contains("will be sent again"), "{stderr}");
     assert_eq!((embedded(&summary), server.count("volume")), (count(), count()), "{summary}");
 }
 
@@ -272,4 +279,41 @@ fn a_server_collection_from_before_identities_is_adopted_without_sending_anythin
     assert!(!stderr.contains("is not the one"), "{stderr}");
     let given = server.collection("older")["config"]["metadata"]["imbed_index_id"].clone();
     assert_eq!(given.as_str(), Some(recorded_id(&checkpoint).as_str()), "{given}");
+}
+
+#[test]
+fn shards_that_share_a_dropped_collection_each_send_theirs_again_and_verify_together() {
+    let Some(server) = real_qdrant::shared() else { return };
+    let ws = Workspace::new();
+    let shard = |i: usize, extra: &[&str]| {
+        let checkpoint = format!("shard-{i}.ckpt");
+        let shard = format!("{i}/2");
+        let mut args = vec!["--shard", shard.as_str(), "--checkpoint", checkpoint.as_str()];
+        args.extend(extra);
+        index_server(&ws, &server.url(), "shared", &args)
+    };
+    let first: Vec<u64> = (0..2)
+        .map(|i| {
+            let (summary, code, stderr) = shard(i, &[]);
+            assert_eq!(code, 0, "{stderr}");
+            embedded(&summary)
+        })
+        .collect();
+    assert_eq!(first.iter().sum::<u64>(), count(), "{first:?}");
+    assert_eq!(server.delete("/collections/shared").0, 200);
+    for (i, sent) in first.iter().enumerate() {
+        let (summary, code, stderr) = shard(i, &[]);
+        assert_eq!((code, embedded(&summary)), (0, *sent), "{stderr}");
+    }
+    assert_eq!(server.count("shared"), count());
+
+    let (report, code, stderr) = run(&ws, &["verify", "shard-0.ckpt", "shard-1.ckpt"]);
+    assert_eq!((code, report["unknown"].as_u64(), report["checked"].as_u64()), (0, Some(0), Some(count())), "{stderr}");
+    // One shard alone sees the other's points as unknown, and must not delete them.
+    let (report, code, _) = run(&ws, &["verify", "shard-0.ckpt"]);
+    assert_eq!((code, report["unknown"].as_u64()), (1, Some(first[1])), "{report}");
+    let (_, code, stderr) = run(&ws, &["verify", "shard-0.ckpt", "--delete-unknown"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("needs the checkpoints of all 2 shards"), "{stderr}");
+    assert_eq!(server.count("shared"), count());
 }

@@ -3,6 +3,7 @@
 
 mod doctor;
 mod embed;
+mod identity;
 mod index;
 mod printer;
 mod push;

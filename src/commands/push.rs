@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::printer::sink_json;
-use super::{install_stop_handler, server, ExitStatus, Printer};
+use super::{identity, install_stop_handler, server, ExitStatus, Printer};
 use crate::checkpoint::{Checkpoint, CheckpointLock};
 use crate::cli::PushArgs;
 use crate::sink::{EdgeStore, Sink};
@@ -55,18 +55,29 @@ pub fn push(printer: Printer, args: PushArgs) -> anyhow::Result<ExitStatus> {
     };
 
     let mut server = server::connect(&args.qdrant, &target_collection, args.vector_name.clone(), &args.server)?;
-    server::open_for_load(&mut server, &checkpoint, store.dimension(), &server::collection_setup(&args.setup))?;
     // A push that stopped part way into a collection since lost or replaced starts over.
     let mut start_over = false;
-    let sent = super::run::identity::Sent {
-        count: if next.is_some() { pushed } else { 0 },
-        what: "pushed points",
-        send_again: &mut || {
-            start_over = true;
-            Ok(checkpoint.set_meta(META_NEXT, "")?)
-        },
+    let place = identity::Place {
+        checkpoint: &checkpoint,
+        collection: &target_collection,
+        location: &args.qdrant,
+        repair: !args.no_repair,
+        printer,
     };
-    super::run::identity::check_index(&checkpoint, &mut server, &target_collection, sent, !args.no_repair, printer)?;
+    let mut send_again = || {
+        start_over = true;
+        Ok(checkpoint.set_meta(META_NEXT, "")?)
+    };
+    let in_progress = if next.is_some() { pushed } else { 0 };
+    let exists = server.exists()?;
+    place.check_exists(
+        exists,
+        identity::Sent { count: in_progress, what: "pushed points", send_again: &mut send_again },
+    )?;
+    server::open_for_load(&mut server, &checkpoint, store.dimension(), &server::collection_setup(&args.setup))?;
+    let in_progress = if exists { in_progress } else { 0 };
+    let sent = identity::Sent { count: in_progress, what: "pushed points", send_again: &mut send_again };
+    place.check_identity(&mut server, sent)?;
     if start_over {
         (next, pushed) = (None, 0);
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use uuid::Uuid;
 
-use super::{install_stop_handler, server, ExitStatus, Printer, ThreadSplit};
+use super::{identity, install_stop_handler, server, ExitStatus, Printer, ThreadSplit};
 use crate::checkpoint::{Checkpoint, CheckpointLock};
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::embed::{runtime, Encoder, ResolvedModel};
@@ -21,7 +21,6 @@ use crate::source::SourceSpec;
 use crate::util::point_id;
 
 mod existing;
-pub(super) mod identity;
 mod report;
 
 pub(super) use existing::Existing;
@@ -184,16 +183,30 @@ pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Resu
     let printer = printer.with_json(control.json);
     let Prepared { spec, model, mut encoder, .. } = prepared;
     let (spec, model) = (&spec, &model);
-    let mut store = open_sink(spec, model, &encoder, &checkpoint, server, control.min_free_space)?;
     let collection = &spec.sink.collection;
-    let sent = identity::Sent {
-        count: checkpoint.totals()?.done,
-        what: "done items",
-        send_again: &mut || checkpoint.requeue_done().map(|_| ()).map_err(Into::into),
+    let (location, exists) = match &server {
+        Some(server) => (server.location(), server.exists()?),
+        None => {
+            let dir = std::path::absolute(EdgeStore::collection_dir(&spec.sink.store, collection))?;
+            (dir.display().to_string(), EdgeStore::stored_dimension(&spec.sink.store, collection)?.is_some())
+        }
     };
-    identity::check_index(&checkpoint, store.as_index(), collection, sent, !control.no_repair, printer)?;
+    let place = identity::Place {
+        checkpoint: &checkpoint,
+        collection,
+        location: &location,
+        repair: !control.no_repair,
+        printer,
+    };
+    let mut send_again = || checkpoint.requeue_done().map(|_| ()).map_err(anyhow::Error::from);
+    let done = checkpoint.totals()?.done;
+    place.check_exists(exists, identity::Sent { count: done, what: "done items", send_again: &mut send_again })?;
+    let mut store = open_sink(spec, model, &encoder, &checkpoint, server, control.min_free_space)?;
+    let done = checkpoint.totals()?.done;
+    let sent = identity::Sent { count: done, what: "done items", send_again: &mut send_again };
+    place.check_identity(store.as_index(), sent)?;
     if spec.shard.is_none() {
-        identity::check_count(&checkpoint, store.as_index(), collection, &control.verify_command(), printer)?;
+        identity::check_count(&place, store.as_index(), &control.verify_command())?;
     }
     checkpoint.start_run(command)?;
     if plan.pending {

@@ -3,8 +3,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::run::identity;
-use super::{server, ExitStatus, Printer};
+use super::{identity, server, ExitStatus, Printer};
 use crate::checkpoint::{self, now_millis, Checkpoint, Totals};
 use crate::cli::{ServerArgs, StatsArgs};
 use crate::pipeline::{RunRecord, RunSpec};
@@ -212,7 +211,7 @@ fn index_json(recorded: Option<&IndexId>, spec: &RunSpec, collections: &[Value])
             let Some(state) = state.filter(|state| state.get("error").is_none()) else {
                 return json!({"recorded_id": recorded.map(|identity| identity.id), "matches": null});
             };
-            (true, serde_json::from_value::<IndexId>(state["identity"].clone()).ok())
+            (state["exists"] != false, serde_json::from_value::<IndexId>(state["identity"].clone()).ok())
         }
     };
     let mut object = identity::identity_json(recorded, current.as_ref(), exists);
@@ -239,10 +238,20 @@ fn server_states(servers: &BTreeMap<(String, String), (ServerTarget, bool)>, acc
         .iter()
         .map(|((url, collection), (target, bulk))| {
             let mut object = json!({"qdrant": url, "collection": collection, "bulk_load": bulk});
-            let state =
-                server::connect(url, collection, target.vector_name.clone(), &access).and_then(|server| server.state());
+            let state = server::connect(url, collection, target.vector_name.clone(), &access).and_then(|server| {
+                if server.exists()? {
+                    server.state().map(Some)
+                } else {
+                    Ok(None)
+                }
+            });
             match state {
-                Ok(state) => {
+                // Dropped, or a server on an empty volume: `index` or `resume` sends it all again.
+                Ok(None) => {
+                    object["exists"] = json!(false);
+                    object["points"] = json!(0);
+                }
+                Ok(Some(state)) => {
                     object["status"] = json!(state.status);
                     object["points"] = json!(state.points);
                     object["indexed_vectors"] = json!(state.indexed_vectors);
@@ -264,6 +273,9 @@ fn describe_collection(state: &Value) -> String {
     );
     if let Some(error) = state["error"].as_str() {
         return line + &format!(" not reachable ({error})");
+    }
+    if state["exists"] == false {
+        return line + " does not exist";
     }
     line += &format!(
         " is {}, {} points, {} indexed vectors",

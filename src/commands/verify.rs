@@ -9,10 +9,10 @@ use std::time::Instant;
 use anyhow::bail;
 use serde_json::json;
 
-use super::run::identity;
-use super::{server, stats::checkpoint_paths, ExitStatus, Printer};
+use super::{identity, server, stats::checkpoint_paths, ExitStatus, Printer};
 use crate::checkpoint::{is_running, Checkpoint, CheckpointLock};
 use crate::cli::VerifyArgs;
+use crate::locator::redacted;
 use crate::pipeline::{RunRecord, RunSpec};
 use crate::sink::{EdgeStore, Index};
 
@@ -34,11 +34,14 @@ pub fn verify(printer: Printer, args: VerifyArgs) -> anyhow::Result<ExitStatus> 
     let printer = printer.with_json(args.json);
     let started = Instant::now();
     let mut opened = Vec::new();
+    // Both write: repairs to the checkpoints, deletions to the index. Either takes the
+    // checkpoints' locks, so that no run sends points that would look unknown.
+    let writes = args.repair || args.delete_unknown;
     for path in checkpoint_paths(&args.checkpoints, args.checkpoint.as_ref()) {
-        opened.push(open_checkpoint(&path, args.repair, printer)?);
+        opened.push(open_checkpoint(&path, writes, printer)?);
     }
     let first = &opened[0].spec;
-    let (collection, location) = (first.sink.collection.clone(), first.sink_location());
+    let (collection, location) = (first.sink.collection.clone(), redacted(&first.sink_location()));
     if let Some(other) = opened[1..]
         .iter()
         .find(|other| other.spec.sink.collection != collection || other.spec.sink_location() != location)
@@ -48,8 +51,11 @@ pub fn verify(printer: Printer, args: VerifyArgs) -> anyhow::Result<ExitStatus> 
              checkpoints of one collection together",
             other.checkpoint.path().display(),
             other.spec.sink.collection,
-            other.spec.sink_location()
+            redacted(&other.spec.sink_location())
         );
+    }
+    if args.delete_unknown {
+        every_shard(&opened)?;
     }
     let mut index = open_index(&opened[0], &args)?;
     let findings = compare::compare(&opened, index.as_deref())?;
@@ -60,6 +66,12 @@ pub fn verify(printer: Printer, args: VerifyArgs) -> anyhow::Result<ExitStatus> 
     if args.repair {
         for (which, item_ids) in findings.to_requeue() {
             repaired += opened[which].checkpoint.requeue_items(&item_ids)?;
+        }
+        // Item by item, what is done is in this index now: the next run need not send it again.
+        if let Some(current) = &current {
+            for opened in &opened {
+                identity::record(&opened.checkpoint, current)?;
+            }
         }
     }
     if args.delete_unknown && !findings.unknown.is_empty() {
@@ -131,9 +143,26 @@ pub fn verify(printer: Printer, args: VerifyArgs) -> anyhow::Result<ExitStatus> 
     Ok(if agree { ExitStatus::Success } else { ExitStatus::Differ })
 }
 
-fn open_checkpoint(path: &Path, repair: bool, printer: Printer) -> anyhow::Result<Opened> {
+/// Refuses to delete unknown points unless the checkpoints cover every shard that writes to
+/// the collection: the points of a shard left out would all look unknown.
+fn every_shard(opened: &[Opened]) -> anyhow::Result<()> {
+    let shards: Vec<_> = opened.iter().filter_map(|opened| opened.spec.shard).collect();
+    let Some(count) = shards.first().map(|shard| shard.count) else { return Ok(()) };
+    let covered: std::collections::BTreeSet<u32> =
+        shards.iter().filter(|shard| shard.count == count).map(|shard| shard.index).collect();
+    if shards.len() != opened.len() || covered.len() as u32 != count {
+        bail!(
+            "--delete-unknown needs the checkpoints of all {count} shards that write to the collection \
+             (given: {}); the points of the others would look unknown",
+            shards.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn open_checkpoint(path: &Path, writes: bool, printer: Printer) -> anyhow::Result<Opened> {
     // A repair writes to the checkpoint, so it takes the lock: never beside a running index.
-    let (lock, checkpoint) = if repair {
+    let (lock, checkpoint) = if writes {
         if !path.exists() {
             bail!("no checkpoint at {}", path.display());
         }

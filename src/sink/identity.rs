@@ -21,27 +21,13 @@ pub struct IndexId {
 
 impl IndexId {
     /// A new identity, for an index created now.
-    pub fn new() -> Self {
-        let mut bytes = [0u8; 16];
-        fastrand::fill(&mut bytes);
-        // Nanoseconds mixed in, so that two processes seeded alike still differ.
-        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        for (byte, extra) in bytes.iter_mut().zip(nanos.to_le_bytes()) {
-            *byte ^= extra;
-        }
-        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-        Self { id, created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string() }
+    pub fn generate() -> Self {
+        Self { id: Uuid::new_v4(), created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string() }
     }
 
-    /// The identity held in a server collection's metadata, when both keys are strings.
+    /// The identity that a server collection's metadata or a checkpoint holds as text.
     pub fn from_metadata(id: Option<&str>, created_at: Option<&str>) -> Option<Self> {
         Some(Self { id: id?.parse().ok()?, created_at: created_at.unwrap_or_default().to_string() })
-    }
-}
-
-impl Default for IndexId {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -52,6 +38,10 @@ pub trait Index: Sink {
     fn identity(&self) -> Option<&IndexId>;
     /// Whether opening it created it just now.
     fn created_now(&self) -> bool;
+    /// Whether it can keep an identity at all (a server older than collection metadata cannot).
+    fn keeps_identity(&self) -> bool {
+        true
+    }
     /// Gives an index without one this identity.
     fn set_identity(&mut self, identity: IndexId) -> Result<(), SinkError>;
     /// The payload `key` of each of these points that exists, in no particular order.

@@ -120,6 +120,13 @@ impl EdgeStore {
             ),
             Some(_) => false,
             None => {
+                // An info file left from a store deleted since names an index that is gone.
+                match std::fs::remove_file(Self::info_path(store, collection)) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(error).with_context(|| format!("cannot replace the info of {}", dir.display()))
+                    }
+                    _ => {}
+                }
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("cannot create the store at {}", dir.display()))?;
                 let config = EdgeConfig::builder()
@@ -133,7 +140,7 @@ impl EdgeStore {
         // Opened first: the shard's lock keeps a second process from rewriting this file.
         let mut opened = Self::open(store, collection)?;
         // A shard created now is a new index, whatever an info file left beside it says.
-        let identity = if created_now { Some(IndexId::new()) } else { opened.identity.clone() };
+        let identity = if created_now { Some(IndexId::generate()) } else { opened.identity.clone() };
         write_info(&opened.info_path, &CollectionInfo { index: identity.clone(), ..info.clone() })?;
         opened.identity = identity;
         opened.created_now = created_now;
@@ -188,18 +195,19 @@ impl EdgeStore {
         Ok((points, next))
     }
 
+    /// One page of points in ID order, with payloads and vectors (`with_points`) or IDs alone.
     fn scroll(
         &self,
         offset: Option<PointId>,
         limit: usize,
-        with_vectors: bool,
+        with_points: bool,
     ) -> anyhow::Result<(Vec<qdrant_edge::Record>, Option<PointId>)> {
         let request = ScrollRequest {
             offset,
             limit: Some(limit),
             filter: None,
-            with_payload: Some(WithPayloadInterface::Bool(true)),
-            with_vector: WithVector::Bool(with_vectors),
+            with_payload: Some(WithPayloadInterface::Bool(with_points)),
+            with_vector: WithVector::Bool(with_points),
             order_by: None,
         };
         self.shard.scroll(request).map_err(|error| anyhow!("cannot read the store at {}: {error}", self.dir.display()))

@@ -1,7 +1,7 @@
 //! The collection as a run and `verify` see it: its identity, and its points read by ID.
 
 use anyhow::Context;
-use qdrant_edge::{PointId, ScrollRequest, WithPayloadInterface, WithVector};
+use qdrant_edge::{PointId, WithPayloadInterface, WithVector};
 use uuid::Uuid;
 
 use super::{format_id, write_info, CollectionInfo, EdgeStore};
@@ -18,14 +18,14 @@ impl Index for EdgeStore {
     }
 
     fn set_identity(&mut self, identity: IndexId) -> Result<(), SinkError> {
-        let read = |error: anyhow::Error| SinkError::Write(format!("{error:#}"));
+        let unwritable = |error: anyhow::Error| SinkError::Write(format!("{error:#}"));
         let bytes = std::fs::read(&self.info_path)
             .with_context(|| format!("cannot read {}", self.info_path.display()))
-            .map_err(read)?;
+            .map_err(unwritable)?;
         let info: CollectionInfo = serde_json::from_slice(&bytes)
             .with_context(|| format!("cannot parse {}", self.info_path.display()))
-            .map_err(read)?;
-        write_info(&self.info_path, &CollectionInfo { index: Some(identity.clone()), ..info }).map_err(read)?;
+            .map_err(unwritable)?;
+        write_info(&self.info_path, &CollectionInfo { index: Some(identity.clone()), ..info }).map_err(unwritable)?;
         self.identity = Some(identity);
         Ok(())
     }
@@ -47,15 +47,9 @@ impl Index for EdgeStore {
     }
 
     fn ids_from(&self, start: Option<Uuid>, limit: usize) -> Result<(Vec<Uuid>, Option<Uuid>), SinkError> {
-        let request = ScrollRequest {
-            offset: start.map(PointId::Uuid),
-            limit: Some(limit),
-            filter: None,
-            with_payload: Some(WithPayloadInterface::Bool(false)),
-            with_vector: WithVector::Bool(false),
-            order_by: None,
-        };
-        let (records, next) = self.shard.scroll(request).map_err(|error| SinkError::Read(error.to_string()))?;
+        let (records, next) = self
+            .scroll(start.map(PointId::Uuid), limit, false)
+            .map_err(|error| SinkError::Read(format!("{error:#}")))?;
         let uuid = |id: PointId| match id {
             PointId::Uuid(id) => Ok(id),
             other => {

@@ -26,12 +26,11 @@ impl QdrantSink {
     /// existing collection is an error.
     pub fn open_or_create(&mut self, dimension: usize, setup: &CollectionSetup) -> anyhow::Result<bool> {
         self.dimension = dimension;
-        let exists = self.call(|client, name| async move { client.collection_exists(name).await })?;
-        if exists {
+        if self.exists()? {
             self.check_existing(dimension)?;
             return Ok(false);
         }
-        let identity = IndexId::new();
+        let identity = IndexId::generate();
         let mut params = VectorParamsBuilder::new(dimension as u64, Distance::Cosine);
         if setup.on_disk {
             params = params.on_disk(true);
@@ -84,8 +83,7 @@ impl QdrantSink {
 
     /// Opens an existing collection for search, reading its dimension.
     pub fn open_existing(&mut self) -> anyhow::Result<usize> {
-        let exists = self.call(|client, name| async move { client.collection_exists(name).await })?;
-        if !exists {
+        if !self.exists()? {
             bail!("no collection `{}` on the Qdrant server at {}", self.collection, self.connection.url);
         }
         let params = self.vector_params()?;
@@ -137,14 +135,16 @@ impl QdrantSink {
         }
     }
 
-    /// Gives the collection this identity in its metadata (merged with what it holds).
-    pub(super) fn write_identity(&self, identity: &IndexId) -> anyhow::Result<()> {
+    /// Gives the collection this identity in its metadata (merged with what it holds), then
+    /// reads back what it holds: another process may have written its own at the same time.
+    pub(super) fn write_identity(&mut self, identity: &IndexId) -> anyhow::Result<()> {
         let request = UpdateCollectionBuilder::new(&self.collection).metadata(identity_metadata(identity)).build();
         self.call(|client, _| {
             let request = request.clone();
             async move { client.update_collection(request).await }
         })
         .with_context(|| format!("cannot record imbed's identity in collection `{}`", self.collection))?;
+        self.vector_params()?;
         Ok(())
     }
 

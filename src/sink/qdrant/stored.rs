@@ -18,10 +18,12 @@ impl Index for QdrantSink {
         self.created_now
     }
 
+    fn keeps_identity(&self) -> bool {
+        keeps_metadata(self.server_version())
+    }
+
     fn set_identity(&mut self, identity: IndexId) -> Result<(), SinkError> {
-        self.write_identity(&identity).map_err(|error| SinkError::Write(format!("{error:#}")))?;
-        self.identity = Some(identity);
-        Ok(())
+        self.write_identity(&identity).map_err(|error| SinkError::Write(format!("{error:#}")))
     }
 
     fn keys_of(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Option<String>)>, SinkError> {
@@ -78,5 +80,21 @@ fn uuid_of(id: &PointId) -> Option<Uuid> {
     match &id.point_id_options {
         Some(PointIdOptions::Uuid(text)) => text.parse().ok(),
         _ => None,
+    }
+}
+
+/// Collection metadata came with Qdrant 1.16; an older server drops it without a word.
+fn keeps_metadata(server_version: &str) -> bool {
+    let mut parts = server_version.split('.').map(|part| part.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (1, 16)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn servers_from_1_16_keep_metadata() {
+        assert!(super::keeps_metadata("1.16.3") && super::keeps_metadata("1.20.0") && super::keeps_metadata("2.0"));
+        assert!(!super::keeps_metadata("1.15.9") && !super::keeps_metadata("dev"));
     }
 }
