@@ -317,3 +317,20 @@ fn shards_that_share_a_dropped_collection_each_send_theirs_again_and_verify_toge
     assert!(stderr.contains("needs the checkpoints of all 2 shards"), "{stderr}");
     assert_eq!(server.count("shared"), count());
 }
+
+#[test]
+fn a_working_folder_restored_elsewhere_does_not_resume_into_an_empty_store_with_exit_0() {
+    let ws = Workspace::new();
+    ws.copy_fixture("portrait_shapes.jpg", "photos/a.jpg");
+    ws.copy_fixture("portrait_shapes.jpg", "photos/b.jpg");
+    let (summary, code, stderr) = run(&ws, &["index", "photos", "--model", tiny_model().to_str().expect("UTF-8")]);
+    assert_eq!((code, points(&summary)), (0, 2), "{stderr}");
+    // The folder is restored on another mount; where the run started, an empty folder is left.
+    let restored = Workspace::new();
+    for name in ["imbed.checkpoint", "imbed-store", "photos"] {
+        std::fs::rename(ws.path().join(name), restored.path().join(name)).expect("move");
+    }
+    let (summary, code, stderr) = run(&restored, &["resume"]);
+    assert_ne!(code, 0, "a resume into an empty store exited 0: {stderr}\n{summary}");
+    assert!(stderr.contains("it is gone") && stderr.contains("its 2 done items will be sent again"), "{stderr}");
+}
