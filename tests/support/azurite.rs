@@ -22,7 +22,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -63,7 +63,7 @@ pub fn start(buckets: &[&str]) -> Option<Azurite> {
 
 pub struct Azurite {
     binary: PathBuf,
-    child: Option<Child>,
+    process: emulator::Running,
     port: u16,
     dir: tempfile::TempDir,
     runtime: tokio::runtime::Runtime,
@@ -74,7 +74,9 @@ impl Azurite {
         let dir = tempfile::Builder::new().prefix("imbed-azurite-").tempdir().map_err(|e| format!("temp: {e}"))?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-        let mut server = Self { binary: binary.to_path_buf(), child: None, port: emulator::free_port(), dir, runtime };
+        // SIGTERM first: Azurite writes its metadata then, which a restart reads.
+        let process = emulator::Running::new(Duration::from_secs(10));
+        let mut server = Self { binary: binary.to_path_buf(), process, port: emulator::free_port(), dir, runtime };
         server.launch()?;
         for container in buckets {
             server.create_container(container)?;
@@ -83,7 +85,7 @@ impl Azurite {
     }
 
     fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.process.pid()
     }
 
     fn launch(&mut self) -> Result<(), String> {
@@ -95,12 +97,10 @@ impl Azurite {
             .arg(self.dir.path().join("data"))
             .current_dir(self.dir.path());
         let log = self.dir.path().join("azurite.log");
-        let mut child = emulator::spawn(&mut command, &log)?;
         let addr = self.addr();
         let ready = || std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok();
-        let outcome = common::wait_for_server("Azurite", &mut child, &log, Duration::from_secs(60), ready);
-        self.child = Some(child);
-        outcome
+        self.process.set(emulator::launch(&mut command, &log, "Azurite", ready)?);
+        Ok(())
     }
 
     pub fn url(&self) -> String {
@@ -183,20 +183,12 @@ impl Azurite {
     }
 
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            emulator::stop(&mut child, Duration::from_secs(10));
-        }
+        self.process.stop();
     }
 
     pub fn restart(&mut self) {
         self.kill();
         self.launch().unwrap_or_else(|why| panic!("{why}"));
-    }
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

@@ -64,6 +64,54 @@ pub fn spawn(command: &mut Command, log: &Path) -> Result<Child, String> {
     command.spawn().map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))
 }
 
+/// Starts `command` (as [`spawn`]) and waits until `ready` says yes, for 90 s at most; a server
+/// that does not come up is killed.
+pub fn launch(command: &mut Command, log: &Path, what: &str, ready: impl FnMut() -> bool) -> Result<Child, String> {
+    let mut child = spawn(command, log)?;
+    match common::wait_for_server(what, &mut child, log, Duration::from_secs(90), ready) {
+        Ok(()) => Ok(child),
+        Err(why) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(why)
+        }
+    }
+}
+
+/// A launched emulator, stopped when dropped: SIGTERM then SIGKILL after `grace` (zero: SIGKILL
+/// at once).
+pub struct Running {
+    child: Option<Child>,
+    grace: Duration,
+}
+
+impl Running {
+    pub fn new(grace: Duration) -> Self {
+        Self { child: None, grace }
+    }
+
+    pub fn set(&mut self, child: Child) {
+        self.stop();
+        self.child = Some(child);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop(&mut child, self.grace);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// One server for every test of a binary, started on a keeper thread, killed at exit; `None`
 /// (after `common::skip`) when `start` says `missing`.
 #[track_caller]
@@ -106,7 +154,9 @@ extern "C" fn kill_shared() {
 
 /// SIGTERM, so that the emulator writes what it holds, then SIGKILL after `grace`.
 pub fn stop(child: &mut Child, grace: Duration) {
-    common::signal(child, libc::SIGTERM);
+    if !grace.is_zero() {
+        common::signal(child, libc::SIGTERM);
+    }
     let started = Instant::now();
     while started.elapsed() < grace {
         if let Ok(Some(_)) = child.try_wait() {

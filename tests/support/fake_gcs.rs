@@ -23,7 +23,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -59,7 +59,7 @@ pub fn start(buckets: &[&str]) -> Option<FakeGcs> {
 
 pub struct FakeGcs {
     binary: PathBuf,
-    child: Option<Child>,
+    process: emulator::Running,
     port: u16,
     persistent: bool,
     dir: tempfile::TempDir,
@@ -76,7 +76,8 @@ impl FakeGcs {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         let http = reqwest::Client::new();
         let port = emulator::free_port();
-        let mut server = Self { binary: binary.to_path_buf(), child: None, port, persistent, dir, runtime, http };
+        let process = emulator::Running::new(Duration::ZERO);
+        let mut server = Self { binary: binary.to_path_buf(), process, port, persistent, dir, runtime, http };
         server.launch()?;
         for bucket in buckets {
             let url = format!("{}/storage/v1/b?project=imbed-test", server.endpoint());
@@ -88,7 +89,7 @@ impl FakeGcs {
     }
 
     fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.process.pid()
     }
 
     fn launch(&mut self) -> Result<(), String> {
@@ -104,12 +105,11 @@ impl FakeGcs {
             command.args(["-backend", "memory"]);
         }
         let log = self.dir.path().join("fake-gcs.log");
-        let mut child = emulator::spawn(&mut command, &log)?;
         let url = format!("{}/storage/v1/b", self.endpoint());
         let ready = || self.runtime.block_on(self.http.get(&url).send()).is_ok_and(|r| r.status().is_success());
-        let outcome = common::wait_for_server("fake-gcs-server", &mut child, &log, Duration::from_secs(60), ready);
-        self.child = Some(child);
-        outcome
+        let child = emulator::launch(&mut command, &log, "fake-gcs-server", ready)?;
+        self.process.set(child);
+        Ok(())
     }
 
     pub fn endpoint(&self) -> String {
@@ -167,21 +167,12 @@ impl FakeGcs {
     }
 
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     pub fn restart(&mut self) {
         self.kill();
         self.launch().unwrap_or_else(|why| panic!("{why}"));
-    }
-}
-
-impl Drop for FakeGcs {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 

@@ -10,10 +10,23 @@ use crate::azurite::{self, Azurite};
 use crate::fake_gcs::FakeGcs;
 use crate::seaweedfs::{self, SeaweedFs};
 
+/// What tells the stores' requests and URLs apart.
+pub struct Kind {
+    /// The URI scheme: `s3`, `gs` or `az`.
+    pub scheme: &'static str,
+    /// The query parameter that carries the signature of `sign`'s URLs.
+    pub signature_parameter: &'static str,
+    /// What a listing's request line holds.
+    pub listing_marker: &'static str,
+    /// The query parameter of a listing that starts after (or from) a key.
+    pub offset_parameter: &'static str,
+    /// Keys in one page of a listing.
+    pub page_size: usize,
+}
+
 /// A store emulator as the suite drives it.
 pub trait TestStore: Sync {
-    /// The URI scheme: `s3`, `gs` or `az`.
-    fn scheme(&self) -> &'static str;
+    fn kind(&self) -> &'static Kind;
     /// The store's address, for a TcpProxy in front.
     fn addr(&self) -> SocketAddr;
     /// imbed's endpoint flag, pointing at `base` ("http://127.0.0.1:PORT": the store or a proxy).
@@ -27,15 +40,23 @@ pub trait TestStore: Sync {
     fn delete(&self, bucket: &str, key: &str);
     /// A signed GET URL of the store's own kind (S3 presigned, GCS V4, Azure SAS).
     fn sign(&self, bucket: &str, key: &str) -> String;
-    /// The query parameter that carries the signature of `sign`'s URLs.
-    fn signature_parameter(&self) -> &'static str;
-    /// What a listing's request line holds.
-    fn listing_marker(&self) -> &'static str;
-    /// The query parameter of a listing that starts after (or from) a key.
-    fn offset_parameter(&self) -> &'static str;
-    /// Keys in one page of a listing.
-    fn page_size(&self) -> usize;
     fn restart(&mut self);
+
+    fn scheme(&self) -> &'static str {
+        self.kind().scheme
+    }
+    fn signature_parameter(&self) -> &'static str {
+        self.kind().signature_parameter
+    }
+    fn listing_marker(&self) -> &'static str {
+        self.kind().listing_marker
+    }
+    fn offset_parameter(&self) -> &'static str {
+        self.kind().offset_parameter
+    }
+    fn page_size(&self) -> usize {
+        self.kind().page_size
+    }
 }
 
 /// The base URL of a `SocketAddr` on loopback.
@@ -43,9 +64,35 @@ pub fn base(addr: SocketAddr) -> String {
     format!("http://{addr}")
 }
 
+/// The methods each launcher has under the trait's names.
+macro_rules! launcher_methods {
+    ($launcher:ty) => {
+        fn put_many(&self, bucket: &str, objects: Vec<(String, Vec<u8>)>) {
+            <$launcher>::put_many(self, bucket, objects)
+        }
+        fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
+            <$launcher>::put(self, bucket, key, bytes)
+        }
+        fn delete(&self, bucket: &str, key: &str) {
+            <$launcher>::delete(self, bucket, key)
+        }
+        fn restart(&mut self) {
+            <$launcher>::restart(self)
+        }
+    };
+}
+
+static S3: Kind = Kind {
+    scheme: "s3",
+    signature_parameter: "X-Amz-Signature=",
+    listing_marker: "list-type=2",
+    offset_parameter: "start-after=",
+    page_size: 1000,
+};
+
 impl TestStore for SeaweedFs {
-    fn scheme(&self) -> &'static str {
-        "s3"
+    fn kind(&self) -> &'static Kind {
+        &S3
     }
     fn addr(&self) -> SocketAddr {
         self.s3_addr()
@@ -68,33 +115,10 @@ impl TestStore for SeaweedFs {
     fn wrong_credentials(&self) -> Option<Vec<(&'static str, Option<String>)>> {
         Some(vec![("AWS_SECRET_ACCESS_KEY", Some("not-the-secret".into()))])
     }
-    fn put_many(&self, bucket: &str, objects: Vec<(String, Vec<u8>)>) {
-        SeaweedFs::put_many(self, bucket, objects)
-    }
-    fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
-        SeaweedFs::put(self, bucket, key, bytes)
-    }
-    fn delete(&self, bucket: &str, key: &str) {
-        SeaweedFs::delete(self, bucket, key)
-    }
     fn sign(&self, bucket: &str, key: &str) -> String {
         self.presign(bucket, key)
     }
-    fn signature_parameter(&self) -> &'static str {
-        "X-Amz-Signature="
-    }
-    fn listing_marker(&self) -> &'static str {
-        "list-type=2"
-    }
-    fn offset_parameter(&self) -> &'static str {
-        "start-after="
-    }
-    fn page_size(&self) -> usize {
-        1000
-    }
-    fn restart(&mut self) {
-        SeaweedFs::restart(self)
-    }
+    launcher_methods!(SeaweedFs);
 }
 
 /// Google's credential variables, all removed: fake-gcs-server is read unsigned.
@@ -106,9 +130,17 @@ const GOOGLE_CREDENTIALS: [&str; 5] = [
     "STORAGE_EMULATOR_HOST",
 ];
 
+static GCS: Kind = Kind {
+    scheme: "gs",
+    signature_parameter: "X-Goog-Signature=",
+    listing_marker: "list-type=2",
+    offset_parameter: "start-after=",
+    page_size: 1000,
+};
+
 impl TestStore for FakeGcs {
-    fn scheme(&self) -> &'static str {
-        "gs"
+    fn kind(&self) -> &'static Kind {
+        &GCS
     }
     fn addr(&self) -> SocketAddr {
         FakeGcs::addr(self)
@@ -119,41 +151,28 @@ impl TestStore for FakeGcs {
     fn vars(&self) -> Vec<(&'static str, Option<String>)> {
         GOOGLE_CREDENTIALS.iter().map(|name| (*name, None)).collect()
     }
+    /// fake-gcs-server checks no credentials.
     fn wrong_credentials(&self) -> Option<Vec<(&'static str, Option<String>)>> {
         None
-    }
-    fn put_many(&self, bucket: &str, objects: Vec<(String, Vec<u8>)>) {
-        FakeGcs::put_many(self, bucket, objects)
-    }
-    fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
-        FakeGcs::put(self, bucket, key, bytes)
-    }
-    fn delete(&self, bucket: &str, key: &str) {
-        FakeGcs::delete(self, bucket, key)
     }
     fn sign(&self, bucket: &str, key: &str) -> String {
         FakeGcs::sign(self, bucket, key)
     }
-    fn signature_parameter(&self) -> &'static str {
-        "X-Goog-Signature="
-    }
-    fn listing_marker(&self) -> &'static str {
-        "list-type=2"
-    }
-    fn offset_parameter(&self) -> &'static str {
-        "start-after="
-    }
-    fn page_size(&self) -> usize {
-        1000
-    }
-    fn restart(&mut self) {
-        FakeGcs::restart(self)
-    }
+    launcher_methods!(FakeGcs);
 }
 
+/// Azure's page is 5,000 keys.
+static AZURE: Kind = Kind {
+    scheme: "az",
+    signature_parameter: "sig=",
+    listing_marker: "comp=list",
+    offset_parameter: "startFrom=",
+    page_size: 5000,
+};
+
 impl TestStore for Azurite {
-    fn scheme(&self) -> &'static str {
-        "az"
+    fn kind(&self) -> &'static Kind {
+        &AZURE
     }
     fn addr(&self) -> SocketAddr {
         Azurite::addr(self)
@@ -178,32 +197,8 @@ impl TestStore for Azurite {
         let wrong = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 64]);
         Some(vec![("AZURE_STORAGE_ACCOUNT_KEY", Some(wrong))])
     }
-    fn put_many(&self, bucket: &str, objects: Vec<(String, Vec<u8>)>) {
-        Azurite::put_many(self, bucket, objects)
-    }
-    fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
-        Azurite::put(self, bucket, key, bytes)
-    }
-    fn delete(&self, bucket: &str, key: &str) {
-        Azurite::delete(self, bucket, key)
-    }
     fn sign(&self, bucket: &str, key: &str) -> String {
         Azurite::sign(self, bucket, key)
     }
-    fn signature_parameter(&self) -> &'static str {
-        "sig="
-    }
-    fn listing_marker(&self) -> &'static str {
-        "comp=list"
-    }
-    fn offset_parameter(&self) -> &'static str {
-        "startFrom="
-    }
-    /// Azure's page is 5,000 keys.
-    fn page_size(&self) -> usize {
-        5000
-    }
-    fn restart(&mut self) {
-        Azurite::restart(self)
-    }
+    launcher_methods!(Azurite);
 }

@@ -25,7 +25,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -68,7 +68,7 @@ pub fn start(buckets: &[&str]) -> Option<SeaweedFs> {
 
 pub struct SeaweedFs {
     binary: PathBuf,
-    child: Option<Child>,
+    process: emulator::Running,
     /// master, volume, filer, s3, admin: each also uses port + 10000 for gRPC.
     ports: [u16; 5],
     buckets: Vec<String>,
@@ -101,13 +101,14 @@ impl SeaweedFs {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         let buckets = buckets.iter().map(|name| name.to_string()).collect();
-        let mut server = Self { binary: binary.to_path_buf(), child: None, ports, buckets, dir, runtime };
+        let process = emulator::Running::new(Duration::ZERO);
+        let mut server = Self { binary: binary.to_path_buf(), process, ports, buckets, dir, runtime };
         server.launch()?;
         Ok(server)
     }
 
     fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.process.pid()
     }
 
     fn launch(&mut self) -> Result<(), String> {
@@ -130,19 +131,12 @@ impl SeaweedFs {
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .current_dir(self.dir.path());
-        self.child = Some(emulator::spawn(&mut command, &self.dir.path().join("weed.log"))?);
-        self.wait_ready()
-    }
-
-    /// Until a signed listing of the first bucket answers, the process exits, or 90 s.
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let mut child = self.child.take().expect("a running server");
+        // Ready when a signed listing of the first bucket answers.
         let first = self.buckets.first().cloned().unwrap_or_else(|| "missing".into());
-        let log = self.dir.path().join("weed.log");
         let ready = || self.runtime.block_on(self.client(&first).list_with_delimiter(None)).is_ok();
-        let outcome = common::wait_for_server("SeaweedFS", &mut child, &log, Duration::from_secs(90), ready);
-        self.child = Some(child);
-        outcome
+        let child = emulator::launch(&mut command, &self.dir.path().join("weed.log"), "SeaweedFS", ready)?;
+        self.process.set(child);
+        Ok(())
     }
 
     pub fn endpoint(&self) -> String {
@@ -219,20 +213,11 @@ impl SeaweedFs {
     }
 
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     pub fn restart(&mut self) {
         self.kill();
         self.launch().unwrap_or_else(|why| panic!("{why}"));
-    }
-}
-
-impl Drop for SeaweedFs {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
