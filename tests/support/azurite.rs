@@ -29,7 +29,6 @@ use std::time::Duration;
 use base64::Engine;
 use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
 use object_store::path::Path as ObjectPath;
-use object_store::signer::Signer;
 use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::{common, emulator};
@@ -176,10 +175,7 @@ impl Azurite {
 
     /// A GET URL with a service SAS for the blob, valid for an hour.
     pub fn sign(&self, container: &str, key: &str) -> String {
-        let store = self.client(container);
-        let path = ObjectPath::from(key);
-        let url = self.runtime.block_on(store.signed_url(reqwest::Method::GET, &path, Duration::from_secs(3600)));
-        url.expect("a SAS URL").to_string()
+        emulator::signed_get(&self.runtime, &self.client(container), key)
     }
 
     pub fn kill(&mut self) {

@@ -152,6 +152,13 @@ extern "C" fn kill_shared() {
     }
 }
 
+/// A GET URL for `key` that `signer` signs, valid for an hour.
+pub fn signed_get(runtime: &tokio::runtime::Runtime, signer: &impl object_store::signer::Signer, key: &str) -> String {
+    let path = object_store::path::Path::from(key);
+    let url = runtime.block_on(signer.signed_url(reqwest::Method::GET, &path, Duration::from_secs(3600)));
+    url.expect("a signed URL").to_string()
+}
+
 /// SIGTERM, so that the emulator writes what it holds, then SIGKILL after `grace`.
 pub fn stop(child: &mut Child, grace: Duration) {
     if !grace.is_zero() {

@@ -28,8 +28,6 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use object_store::gcp::GoogleCloudStorageBuilder;
-use object_store::path::Path as ObjectPath;
-use object_store::signer::Signer;
 
 use crate::{common, emulator};
 
@@ -161,9 +159,7 @@ impl FakeGcs {
             .with_service_account_key(service_account_key())
             .build()
             .expect("a GCS signer");
-        let path = ObjectPath::from(key);
-        let url = self.runtime.block_on(store.signed_url(reqwest::Method::GET, &path, Duration::from_secs(3600)));
-        url.expect("a signed URL").to_string()
+        emulator::signed_get(&self.runtime, &store, key)
     }
 
     pub fn kill(&mut self) {

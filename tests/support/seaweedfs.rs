@@ -31,7 +31,6 @@ use std::time::Duration;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
-use object_store::signer::Signer;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::{common, emulator};
@@ -190,12 +189,7 @@ impl SeaweedFs {
 
     /// A presigned GET URL for the object, valid for an hour.
     pub fn presign(&self, bucket: &str, key: &str) -> String {
-        let store = self.client(bucket);
-        let url = self
-            .runtime
-            .block_on(store.signed_url(reqwest::Method::GET, &ObjectPath::from(key), Duration::from_secs(3600)))
-            .expect("a signed URL");
-        url.to_string()
+        emulator::signed_get(&self.runtime, &self.client(bucket), key)
     }
 
     /// Credentials and region for imbed, and a metadata endpoint on a closed loopback port, so
