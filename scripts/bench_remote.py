@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -134,7 +135,7 @@ def start_fake_gcs(workdir, photos, names):
     seed = workdir / "gcs-seed" / "bench" / "photos"
     seed.mkdir(parents=True)
     for photo, name in zip(photos, names):
-        (seed / name).symlink_to(photo.resolve())
+        shutil.copyfile(photo, seed / name)  # it skips symbolic links
     port = free_port()
     log_path = workdir / "fake-gcs.log"
     command = [str(found[0]), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-public-host", "127.0.0.1",
@@ -152,13 +153,16 @@ def azurite_request(port, method, path, query=None, body=b"", headers=None):
     canonical_headers = "".join(f"{k}:{v}\n" for k, v in sorted(headers.items()) if k.startswith("x-ms-"))
     resource = f"/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}{path}" + "".join(f"\n{k}:{v}" for k, v in sorted(query.items()))
     length = str(len(body)) if body else ""
-    to_sign = "\n".join([method, "", "", length, "", "", "", "", "", "", "", ""]) + "\n" + canonical_headers + resource
+    # urllib would add a form Content-Type to a body; the signature covers the one sent.
+    content_type = "application/octet-stream"
+    to_sign = "\n".join([method, "", "", length, "", content_type, "", "", "", "", "", ""]) + "\n" + canonical_headers + resource
     key = base64.b64decode(AZURITE_KEY)
     signature = base64.b64encode(hmac.new(key, to_sign.encode(), hashlib.sha256).digest()).decode()
     query_text = "&".join(f"{k}={v}" for k, v in query.items())
     url = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}{path}" + (f"?{query_text}" if query_text else "")
     request = urllib.request.Request(url, data=body, method=method, headers={
-        **headers, "Content-Length": str(len(body)), "Authorization": f"SharedKey {AZURITE_ACCOUNT}:{signature}"})
+        **headers, "Content-Length": str(len(body)), "Content-Type": content_type,
+        "Authorization": f"SharedKey {AZURITE_ACCOUNT}:{signature}"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status
 
@@ -173,11 +177,15 @@ def start_azurite(workdir, photos, names):
     command = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(workdir / "azurite"),
                "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
     process = subprocess.Popen(command, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-    wait_for(process, "Azurite", log_path, lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True)
-    azurite_request(port, "PUT", "/bench", {"restype": "container"})
-    for photo, name in zip(photos, names):
-        azurite_request(port, "PUT", f"/bench/photos/{name}", body=photo.read_bytes(),
-                        headers={"x-ms-blob-type": "BlockBlob"})
+    try:
+        wait_for(process, "Azurite", log_path, lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True)
+        azurite_request(port, "PUT", "/bench", {"restype": "container"})
+        for photo, name in zip(photos, names):
+            azurite_request(port, "PUT", f"/bench/photos/{name}", body=photo.read_bytes(),
+                            headers={"x-ms-blob-type": "BlockBlob"})
+    except BaseException:
+        process.kill()
+        raise
     return process, port
 
 
@@ -268,6 +276,11 @@ def main():
         log(f"uploading {len(photos)} photos to SeaweedFS")
         upload(photos, filer)
         names = [f"{index:04d}{photo.suffix.lower()}" for index, photo in enumerate(photos)]
+        log(f"loading {len(photos)} photos into fake-gcs-server and Azurite")
+        fake_gcs, gcs = start_fake_gcs(workdir, photos, names)
+        servers.append(fake_gcs)
+        azurite, azure = start_azurite(workdir, photos, names)
+        servers.append(azurite)
         good = [f"http://127.0.0.1:{filer}/buckets/bench/photos/{name}" for name in names]
         stalled = list(good)
         for index in range(0, len(stalled), 20):  # 5%
