@@ -27,16 +27,18 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/readyz" >/dev/null && b
 now() { date +%s%N; }
 seconds_since() { local ns=$(( $(now) - $1 )); printf '%d.%03d' $((ns / 1000000000)) $((ns / 1000000 % 1000)); }
 
-echo "| done items | verify, agreeing | verify, 1% missing | missing found |"
-echo "|---:|---:|---:|---:|"
+echo "| done items | verify, agreeing | exit, checked, points | verify, 1% missing | missing found, exit |"
+echo "|---:|---:|---|---:|---|"
 for n in "${sizes[@]}"; do
     curl -sf -X DELETE "http://127.0.0.1:$http/collections/images" >/dev/null || true
     ckpt="$work/verify-$n.ckpt"
     "$bin/examples/synthetic-checkpoint" --done-into "http://127.0.0.1:$grpc" "$ckpt" "$n" tests/fixtures/model \
         "$work/store" tests/fixtures/images/*.jpg >/dev/null
     start=$(now)
-    "$bin/imbed" verify --checkpoint "$ckpt" --json >"$work/agree.json"
+    code=0
+    "$bin/imbed" verify --checkpoint "$ckpt" --json >"$work/agree.json" 2>/dev/null || code=$?
     agree=$(seconds_since "$start")
+    counts=$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["checked"], r["points"], sep=", ")' <"$work/agree.json")
     # Delete every hundredth point through REST, then verify again.
     ids=$(python3 -c 'import json,sys; r=json.load(sys.stdin)["result"]["points"]; print(json.dumps({"points":[p["id"] for p in r]}))' \
         < <(curl -sf -X POST "http://127.0.0.1:$http/collections/images/points/scroll" -H 'content-type: application/json' \
@@ -44,8 +46,9 @@ for n in "${sizes[@]}"; do
     curl -sf -X POST "http://127.0.0.1:$http/collections/images/points/delete?wait=true" \
         -H 'content-type: application/json' -d "$ids" >/dev/null
     start=$(now)
-    "$bin/imbed" verify --checkpoint "$ckpt" --json >"$work/differ.json" || true
+    differ_code=0
+    "$bin/imbed" verify --checkpoint "$ckpt" --json >"$work/differ.json" 2>/dev/null || differ_code=$?
     differ=$(seconds_since "$start")
     missing=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["missing"])' <"$work/differ.json")
-    echo "| $n | $agree s | $differ s | $missing |"
+    echo "| $n | $agree s | $code, $counts | $differ s | $missing, $differ_code |"
 done
