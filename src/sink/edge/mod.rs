@@ -96,14 +96,7 @@ impl EdgeStore {
     }
 
     pub fn read_info(store: &Path, collection: &str) -> anyhow::Result<Option<CollectionInfo>> {
-        let path = Self::info_path(store, collection);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map(Some).with_context(|| format!("cannot parse {}", path.display()))
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
-        }
+        read_info_file(&Self::info_path(store, collection))
     }
 
     /// Opens the collection, creating it with `info.dimension` and cosine distance on first use.
@@ -174,9 +167,7 @@ impl EdgeStore {
         let (records, next) = self.scroll(start.map(PointId::Uuid), limit, true)?;
         let mut points = Vec::with_capacity(records.len());
         for record in records {
-            let PointId::Uuid(id) = record.id else {
-                bail!("the store holds point {}, which imbed did not write", format_id(&record.id));
-            };
+            let id = imbed_id(record.id)?;
             let vector = match record.vector {
                 Some(VectorStructInternal::Single(vector)) => vector,
                 Some(VectorStructInternal::Named(mut named)) => match named.remove(DEFAULT_VECTOR_NAME) {
@@ -187,12 +178,7 @@ impl EdgeStore {
             };
             points.push(Point { id, vector, payload: record.payload.map(|payload| payload.0).unwrap_or_default() });
         }
-        let next = match next {
-            Some(PointId::Uuid(id)) => Some(id),
-            Some(other) => bail!("the store holds point {}, which imbed did not write", format_id(&other)),
-            None => None,
-        };
-        Ok((points, next))
+        Ok((points, next.map(imbed_id).transpose()?))
     }
 
     /// One page of points in ID order, with payloads and vectors (`with_points`) or IDs alone.
@@ -224,6 +210,24 @@ impl EdgeStore {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+fn read_info_file(path: &Path) -> anyhow::Result<Option<CollectionInfo>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).with_context(|| format!("cannot parse {}", path.display()))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The UUID of a point imbed wrote; any other ID is not imbed's.
+fn imbed_id(id: PointId) -> anyhow::Result<Uuid> {
+    match id {
+        PointId::Uuid(id) => Ok(id),
+        other => bail!("the store holds point {}, which imbed did not write", format_id(&other)),
     }
 }
 

@@ -4,7 +4,7 @@ use anyhow::Context;
 use qdrant_edge::{PointId, WithPayloadInterface, WithVector};
 use uuid::Uuid;
 
-use super::{format_id, write_info, CollectionInfo, EdgeStore};
+use super::{imbed_id, read_info_file, write_info, CollectionInfo, EdgeStore};
 use crate::sink::identity::{payload_key, Index, IndexId};
 use crate::sink::SinkError;
 
@@ -19,11 +19,8 @@ impl Index for EdgeStore {
 
     fn set_identity(&mut self, identity: IndexId) -> Result<(), SinkError> {
         let unwritable = |error: anyhow::Error| SinkError::Write(format!("{error:#}"));
-        let bytes = std::fs::read(&self.info_path)
-            .with_context(|| format!("cannot read {}", self.info_path.display()))
-            .map_err(unwritable)?;
-        let info: CollectionInfo = serde_json::from_slice(&bytes)
-            .with_context(|| format!("cannot parse {}", self.info_path.display()))
+        let info = read_info_file(&self.info_path)
+            .and_then(|info| info.with_context(|| format!("{} is missing", self.info_path.display())))
             .map_err(unwritable)?;
         write_info(&self.info_path, &CollectionInfo { index: Some(identity.clone()), ..info }).map_err(unwritable)?;
         self.identity = Some(identity);
@@ -47,16 +44,9 @@ impl Index for EdgeStore {
     }
 
     fn ids_from(&self, start: Option<Uuid>, limit: usize) -> Result<(Vec<Uuid>, Option<Uuid>), SinkError> {
-        let (records, next) = self
-            .scroll(start.map(PointId::Uuid), limit, false)
-            .map_err(|error| SinkError::Read(format!("{error:#}")))?;
-        let uuid = |id: PointId| match id {
-            PointId::Uuid(id) => Ok(id),
-            other => {
-                Err(SinkError::Read(format!("the store holds point {}, which imbed did not write", format_id(&other))))
-            }
-        };
-        let ids = records.into_iter().map(|record| uuid(record.id)).collect::<Result<_, _>>()?;
-        Ok((ids, next.map(uuid).transpose()?))
+        let unreadable = |error: anyhow::Error| SinkError::Read(format!("{error:#}"));
+        let (records, next) = self.scroll(start.map(PointId::Uuid), limit, false).map_err(unreadable)?;
+        let ids = records.into_iter().map(|record| imbed_id(record.id)).collect::<anyhow::Result<_>>();
+        Ok((ids.map_err(unreadable)?, next.map(imbed_id).transpose().map_err(unreadable)?))
     }
 }
