@@ -16,6 +16,8 @@ mod server;
 mod stats;
 mod verify;
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::{Cli, Command};
@@ -62,6 +64,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Push(args) => push::push(printer, args),
         Command::Verify(args) => verify::verify(printer, args),
     }
+}
+
+/// The checkpoints named as arguments and with --checkpoint, or the default one.
+fn checkpoint_paths(arguments: &[PathBuf], flag: Option<&PathBuf>) -> Vec<PathBuf> {
+    let mut paths = arguments.to_vec();
+    paths.extend(flag.cloned());
+    if paths.is_empty() {
+        paths.push(PathBuf::from("imbed.checkpoint"));
+    }
+    // A checkpoint named twice (say as an argument and in IMBED_CHECKPOINT) counts once; a
+    // missing one keeps its name, so that opening it reports it.
+    let mut seen = BTreeSet::new();
+    paths.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
+    paths
 }
 
 /// Set by the first Ctrl-C or SIGTERM; a second one exits at once.

@@ -15,7 +15,7 @@ const EXAMPLES: usize = 3;
 
 /// Reads checkpoints without locking them, so it works beside a running index.
 pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
-    let paths = checkpoint_paths(&args.checkpoints, args.checkpoint.as_ref());
+    let paths = super::checkpoint_paths(&args.checkpoints, args.checkpoint.as_ref());
     let mut totals = Totals::default();
     let mut errors: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
     let mut runs = Vec::new();
@@ -117,20 +117,6 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
         Err(reason) => printer.result(format_args!("Store: not counted ({reason})"))?,
     }
     Ok(ExitStatus::Success)
-}
-
-/// The checkpoints named as arguments and with --checkpoint, or the default one.
-pub(super) fn checkpoint_paths(arguments: &[PathBuf], flag: Option<&PathBuf>) -> Vec<PathBuf> {
-    let mut paths = arguments.to_vec();
-    paths.extend(flag.cloned());
-    if paths.is_empty() {
-        paths.push(PathBuf::from("imbed.checkpoint"));
-    }
-    // A checkpoint named twice (say as an argument and in IMBED_CHECKPOINT) counts once; a
-    // missing one keeps its name, so that opening it reports it.
-    let mut seen = BTreeSet::new();
-    paths.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
-    paths
 }
 
 fn run_info(

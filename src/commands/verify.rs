@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::bail;
 use serde_json::json;
 
-use super::{identity, server, stats::checkpoint_paths, ExitStatus, Printer};
+use super::{checkpoint_paths, identity, server, ExitStatus, Printer};
 use crate::checkpoint::{is_running, Checkpoint, CheckpointLock};
 use crate::cli::VerifyArgs;
 use crate::locator::redacted;
