@@ -245,7 +245,13 @@ fn print_rates(report: &serde_json::Value) {
 
 /// Cosine between the reduced and the full decode's embedding of every photo, lowest first.
 fn compare_embeddings(model: &Path, spec: &ResolvedModel, photos: &[Photo]) -> anyhow::Result<Vec<(f64, PathBuf)>> {
-    let runtime = runtime::load(None)?;
+    // As imbed finds it: ORT_DYLIB_PATH, else the checkout's .venv.
+    let search = runtime::LibrarySearch {
+        ort_dylib_path: std::env::var_os("ORT_DYLIB_PATH").filter(|path| !path.is_empty()).map(Into::into),
+        project_dirs: std::env::current_dir().into_iter().collect(),
+        ..Default::default()
+    };
+    let runtime = runtime::load(&search)?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut encoder =
         Encoder::load(runtime, spec, cores).with_context(|| format!("cannot load the model in {}", model.display()))?;

@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
     let fingerprints = Fingerprints::of(&resolved, &spec.decode)?;
     let mut checkpoint = Checkpoint::open(&file)?;
     let mut sink = done_into.as_deref().map(connect).transpose()?;
-    checkpoint.set_config(&RunRecord { spec, fingerprints })?;
+    checkpoint.set_config(&RunRecord { spec, fingerprints, control: Default::default() })?;
     for start in (0..count).step_by(10_000) {
         let chunk = (start..(start + 10_000).min(count))
             .map(|i| {

@@ -297,7 +297,7 @@ def main():
             "azure": ["az://bench/photos/", "--azure-endpoint", f"http://127.0.0.1:{azure}/{AZURITE_ACCOUNT}",
                       "--model", args.model, *extra],
             "urls": ["--manifest", "urls.jsonl", "--model", args.model, *extra],
-            "stalled": ["--manifest", "stalled.jsonl", "--model", args.model, "--stall-timeout", args.stall_timeout,
+            "stalled": ["--manifest", "stalled.jsonl", "--model", args.model, "--fetch-stall-timeout", args.stall_timeout,
                         "--max-attempts", "1", *extra],
         }
         results = {name: [] for name in lines}

@@ -57,6 +57,27 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Every class, in the order `--help` lists them.
+    pub const ALL: [ErrorClass; 17] = [
+        Self::NotFound,
+        Self::Permission,
+        Self::Io,
+        Self::Empty,
+        Self::Unsupported,
+        Self::Corrupt,
+        Self::Truncated,
+        Self::TooLarge,
+        Self::Manifest,
+        Self::Walk,
+        Self::Model,
+        Self::Sink,
+        Self::Denied,
+        Self::Remote,
+        Self::Timeout,
+        Self::Network,
+        Self::HostDown,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NotFound => "not_found",

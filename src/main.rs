@@ -2,15 +2,21 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use imbed::cli::Cli;
+use imbed::commands::settings::{Environment, RENAMED_VARIABLES};
 use imbed::commands::{self, ExitStatus};
 use imbed::locator::redacted;
 
 fn main() -> ExitCode {
+    let renamed = carry_renamed_variables();
     let cli = Cli::parse();
     #[cfg(target_os = "linux")]
     hide_api_key_from_process_title();
-    init_logging(cli.global.verbose, commands::stderr_colour());
-    let code = match commands::run(cli) {
+    let env = Environment::of_process();
+    init_logging(cli.global.verbose, env.stderr_colour());
+    for (old, new) in renamed {
+        tracing::warn!("{old} is now called {new}; the old name is read until the next release");
+    }
+    let code = match commands::dispatch(cli, &env) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
@@ -31,7 +37,20 @@ fn main() -> ExitCode {
     code
 }
 
-/// `--api-key KEY` would stay in the process title, which `ps` shows every user of the machine
+/// A variable set under its old name (and not its new one) is copied to its new name, so that
+/// clap reads it where `--help` says. Called first, while the process has one thread.
+fn carry_renamed_variables() -> Vec<(&'static str, &'static str)> {
+    let mut carried = Vec::new();
+    for &(old, new) in RENAMED_VARIABLES {
+        if let (Some(value), None) = (std::env::var_os(old), std::env::var_os(new)) {
+            std::env::set_var(new, value);
+            carried.push((old, new));
+        }
+    }
+    carried
+}
+
+/// `--qdrant-api-key KEY` (or its old spelling `--api-key`) would stay in the process title, which `ps` shows every user of the machine
 /// (/proc/PID/cmdline is world-readable, /proc/PID/environ is not). So imbed runs itself again
 /// at once, same PID, with the key moved into IMBED_QDRANT_API_KEY, which clap reads the same
 /// way. Called after parsing, so a bad command line still gets clap's error.
@@ -48,9 +67,12 @@ fn hide_api_key_from_process_title() {
             kept.extend(args.by_ref());
             break;
         }
-        if arg == "--api-key" {
+        if arg == "--qdrant-api-key" || arg == "--api-key" {
             key = args.next();
-        } else if let Some(value) = arg.to_str().and_then(|arg| arg.strip_prefix("--api-key=")) {
+        } else if let Some(value) = arg
+            .to_str()
+            .and_then(|arg| arg.strip_prefix("--qdrant-api-key=").or_else(|| arg.strip_prefix("--api-key=")))
+        {
             key = Some(value.into());
         } else {
             kept.push(arg);
@@ -74,7 +96,7 @@ fn record_peak_memory() {
     }
 }
 
-/// Warnings and logs go to stderr, with colour only where [`commands::stderr_colour`] allows
+/// Warnings and logs go to stderr, with colour only where [`Environment::stderr_colour`] allows
 /// it: never escape codes in a cron log.
 fn init_logging(verbose: u8, colour: bool) {
     // qdrant-edge 0.7.0 warns about process-wide flags that only its server initialises.

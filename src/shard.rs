@@ -35,11 +35,8 @@ impl Shard {
 
     /// The shard of a run: `--shard I/N`, else a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX`
     /// with `--shard-count N`, else a Slurm array job's task ID and count. `None`: one shard.
-    pub fn resolve(flag: Option<Shard>, count: Option<u32>) -> anyhow::Result<Option<Shard>> {
-        Self::resolve_from(flag, count, |name| std::env::var(name).ok().filter(|value| !value.is_empty()))
-    }
-
-    fn resolve_from(
+    /// `env` gives the scheduler's variables (the command reads them).
+    pub fn resolve(
         flag: Option<Shard>,
         count: Option<u32>,
         env: impl Fn(&str) -> Option<String>,
@@ -107,7 +104,7 @@ mod tests {
 
     fn resolve(flag: Option<&str>, count: Option<u32>, vars: &[(&str, &str)]) -> anyhow::Result<Option<Shard>> {
         let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Shard::resolve_from(flag.map(|f| f.parse().unwrap()), count, |name| vars.get(name).cloned())
+        Shard::resolve(flag.map(|f| f.parse().unwrap()), count, |name| vars.get(name).cloned())
     }
 
     #[test]

@@ -253,7 +253,7 @@ impl Checkpoint {
     }
 
     /// Puts failed items (all, or those of `classes`) back to pending. Returns how many.
-    pub fn requeue_failed(&self, classes: &[String]) -> Result<u64> {
+    pub fn requeue_failed(&self, classes: &[&str]) -> Result<u64> {
         let changed = if classes.is_empty() {
             self.connection.execute(&format!("UPDATE items SET state = 0 WHERE {RETRYABLE}"), [])
         } else {

@@ -8,6 +8,7 @@ mod model;
 mod parse;
 mod query;
 mod run;
+mod server;
 mod store;
 mod verify;
 
@@ -15,7 +16,8 @@ pub use model::{DecodeArgs, ModelArgs, TextModelArgs};
 pub use parse::Weighted;
 pub use query::{DoctorArgs, EmbedArgs, PushArgs, SearchArgs, StatsArgs};
 pub use run::{ChangeArgs, FetchArgs, IndexArgs, ResumeArgs, RetryFailedArgs, RunArgs, ShardArgs, WalkArgs};
-pub use store::{CollectionSetupArgs, ServerArgs, StoreArgs};
+pub use server::{CollectionSetupArgs, ConnectionArgs, WriteArgs};
+pub use store::StoreArgs;
 pub use verify::VerifyArgs;
 
 #[derive(Debug, Parser)]
@@ -98,8 +100,11 @@ mod tests {
     fn numbers_and_durations_parse_or_are_refused_by_name_and_never_panic() {
         let flags = [
             "--fetch-connect-timeout",
-            "--stall-timeout",
-            "--object-timeout",
+            "--fetch-stall-timeout",
+            "--fetch-object-timeout",
+            "--qdrant-timeout",
+            "--qdrant-connect-timeout",
+            "--qdrant-max-attempts",
             "--log-interval",
             "--fetch-memory",
             "--decode-memory",
@@ -157,7 +162,9 @@ mod tests {
                     Ok(cli) => {
                         let Command::Index(index) = cli.command else { panic!("not index") };
                         let fetch = &index.run.fetch;
-                        for duration in [fetch.fetch_connect_timeout, fetch.stall_timeout, fetch.object_timeout] {
+                        let durations =
+                            [fetch.fetch_connect_timeout, fetch.fetch_stall_timeout, fetch.fetch_object_timeout];
+                        for duration in durations.into_iter().flatten() {
                             assert!(duration.as_secs() <= parse::MAX_SECONDS, "{flag} {value:?}: {duration:?}");
                             // The sums and products the fetch code forms stay representable.
                             assert!(duration.checked_mul(101).and_then(|d| d.checked_add(duration)).is_some());

@@ -6,7 +6,7 @@ use clap::Args;
 
 /// How image files are read: size limits, and the colour under transparent pixels.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Model")]
+#[command(next_help_heading = "Images")]
 pub struct DecodeArgs {
     /// Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP).
     #[arg(long, value_name = "N", default_value = "100M", env = "IMBED_MAX_PIXELS", value_parser = super::parse::count)]
@@ -44,8 +44,8 @@ pub struct ModelArgs {
     pub preprocess: Option<crate::preprocess::Preset>,
 
     /// Model output holding the embedding [default: image_embeds, or the only 2-D output].
-    #[arg(long, value_name = "NAME", env = "IMBED_OUTPUT")]
-    pub output: Option<String>,
+    #[arg(long, alias = "output", value_name = "NAME", env = "IMBED_MODEL_OUTPUT")]
+    pub model_output: Option<String>,
 
     /// Store vectors as the model gives them, without L2 normalisation.
     #[arg(long, env = "IMBED_NO_NORMALIZE")]
@@ -55,9 +55,10 @@ pub struct ModelArgs {
     #[arg(long, value_name = "DEVICE", default_value = "cpu", env = "IMBED_DEVICE")]
     pub device: crate::embed::Device,
 
-    /// ONNX Runtime intra-op threads [default: automatic split with the decoders].
-    #[arg(long, value_name = "N", env = "IMBED_INTRA_THREADS")]
-    pub intra_threads: Option<usize>,
+    /// ONNX Runtime intra-op threads [default: every core].
+    #[arg(long, value_name = "N", env = "IMBED_INTRA_THREADS", help_heading = "Performance",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub intra_threads: Option<u32>,
 }
 
 /// The text tower that embeds `--text` queries into the image model's space.

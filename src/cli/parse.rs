@@ -49,17 +49,31 @@ pub struct Weighted {
     pub value: String,
 }
 
+/// The range of a query weight. Only the ratios between weights matter, and within this
+/// range every weighted sum of unit vectors stays a normal, finite f32: a weight of 1e39 or
+/// 1e-50 would turn a part into infinity or zero, and the query into nothing.
+pub const WEIGHTS: std::ops::RangeInclusive<f64> = 1e-6..=1e6;
+
 /// `2:golden retriever` is weight 2; a prefix before the first `:` that is not a number is
 /// part of the value (`photo: beach`), and `1:` keeps a value that starts with one (`1:3:4`).
 pub(super) fn weighted(text: &str) -> Result<Weighted, String> {
     let split = text.split_once(':').and_then(|(prefix, rest)| Some((prefix.trim().parse::<f64>().ok()?, rest)));
     match split {
-        Some((weight, value)) if weight.is_finite() && weight > 0.0 => {
-            Ok(Weighted { weight, value: value.to_string() })
-        }
+        Some((weight, value)) if WEIGHTS.contains(&weight) => Ok(Weighted { weight, value: value.to_string() }),
         Some(_) => Err(format!(
-            "`{text}`: a weight must be a positive number (subtract a part with --not or --not-image instead)"
+            "`{text}`: a weight must be a number from {} to {} (subtract a part with --not or --not-image instead)",
+            WEIGHTS.start(),
+            WEIGHTS.end()
         )),
         None => Ok(Weighted { weight: 1.0, value: text.to_string() }),
     }
+}
+
+/// An error class by its name, as `stats` shows it; clap suggests the nearest on a typo.
+pub(super) fn error_class() -> impl clap::builder::TypedValueParser<Value = crate::item::ErrorClass> {
+    use crate::item::ErrorClass;
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(ErrorClass::ALL.map(ErrorClass::as_str)).try_map(|name: String| {
+        ErrorClass::ALL.into_iter().find(|class| class.as_str() == name).ok_or(format!("no error class `{name}`"))
+    })
 }

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CollectionSetupArgs, DecodeArgs, ModelArgs, ServerArgs, StoreArgs, TextModelArgs, Weighted};
+use super::{
+    CollectionSetupArgs, ConnectionArgs, DecodeArgs, ModelArgs, StoreArgs, TextModelArgs, Weighted, WriteArgs,
+};
 use crate::sink::Condition;
 
 #[derive(Debug, Args)]
@@ -22,7 +24,7 @@ pub struct StatsArgs {
     pub json: bool,
 
     #[command(flatten)]
-    pub server: ServerArgs,
+    pub connection: ConnectionArgs,
 }
 
 #[derive(Debug, Args)]
@@ -36,7 +38,7 @@ pub struct PushArgs {
     pub collection: String,
 
     /// Qdrant server gRPC URL to copy to.
-    #[arg(long, value_name = "URL", env = "IMBED_QDRANT_URL", required = true)]
+    #[arg(long, value_name = "URL", env = "IMBED_QDRANT", required = true)]
     pub qdrant: String,
 
     /// Name of the collection on the server [default: the same as --collection].
@@ -61,7 +63,10 @@ pub struct PushArgs {
     pub no_repair: bool,
 
     #[command(flatten)]
-    pub server: ServerArgs,
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
 
     #[command(flatten)]
     pub setup: CollectionSetupArgs,
@@ -102,8 +107,9 @@ pub struct SearchArgs {
     pub min_score: Option<f32>,
 
     /// Number of results.
-    #[arg(short = 'k', long, value_name = "K", default_value_t = 10)]
-    pub top: usize,
+    #[arg(short = 'k', long, value_name = "K", default_value_t = 10, help_heading = "Query",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub top: u32,
 
     #[command(flatten)]
     pub model: ModelArgs,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CollectionSetupArgs, DecodeArgs, ModelArgs, ServerArgs, StoreArgs, TextModelArgs};
+use super::{CollectionSetupArgs, ConnectionArgs, DecodeArgs, ModelArgs, StoreArgs, TextModelArgs, WriteArgs};
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
@@ -68,6 +68,9 @@ pub struct IndexArgs {
     pub store: StoreArgs,
 
     #[command(flatten)]
+    pub write: WriteArgs,
+
+    #[command(flatten)]
     pub setup: CollectionSetupArgs,
 
     #[command(flatten)]
@@ -77,7 +80,7 @@ pub struct IndexArgs {
     pub shard: ShardArgs,
 
     /// Images per inference batch (a model with a static batch size imposes its own).
-    #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE", help_heading = "Model",
+    #[arg(short, long, value_name = "N", default_value_t = 32, env = "IMBED_BATCH_SIZE", help_heading = "Performance",
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub batch_size: u32,
 
@@ -103,7 +106,7 @@ pub struct ChangeArgs {
     pub delete_missing: bool,
 
     /// Embed every item again, into the same collection, even with a changed model.
-    #[arg(long)]
+    #[arg(long, env = "IMBED_REINDEX")]
     pub reindex: bool,
 }
 
@@ -131,10 +134,13 @@ pub struct ResumeArgs {
     pub run: RunArgs,
 
     #[command(flatten)]
-    pub server: ServerArgs,
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
 
     /// Resume even though model.onnx or the preprocessing changed since the run started.
-    #[arg(long)]
+    #[arg(long, env = "IMBED_FORCE")]
     pub force: bool,
 }
 
@@ -144,18 +150,22 @@ pub struct RetryFailedArgs {
     pub run: RunArgs,
 
     #[command(flatten)]
-    pub server: ServerArgs,
+    pub connection: ConnectionArgs,
 
-    /// Retry only items that failed with this error class (repeatable), such as sink or io.
-    #[arg(long = "class", value_name = "CLASS")]
-    pub classes: Vec<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+
+    /// Retry only items that failed with this error class (repeatable, or comma-separated).
+    #[arg(long = "class", value_name = "CLASS", value_delimiter = ',', value_parser = super::parse::error_class())]
+    pub classes: Vec<crate::item::ErrorClass>,
 
     /// Retry even though model.onnx or the preprocessing changed since the run started.
-    #[arg(long)]
+    #[arg(long, env = "IMBED_FORCE")]
     pub force: bool,
 }
 
-/// Settings of a run that index, resume and retry-failed share.
+/// Settings of a run that index, resume and retry-failed share. The numbers without a
+/// default here take, on resume and retry-failed, what the run was started with.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Run control")]
 pub struct RunArgs {
@@ -163,10 +173,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", default_value = "imbed.checkpoint", env = "IMBED_CHECKPOINT")]
     pub checkpoint: PathBuf,
 
-    /// Tries of a transient failure (a sink write, a download) before the item fails.
-    #[arg(long, value_name = "N", default_value_t = 3, env = "IMBED_MAX_ATTEMPTS",
-          value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_attempts: u32,
+    /// Tries of an item that fails for a reason that may pass (a sink write, a download), the
+    /// first included, before the item fails [default: 3].
+    #[arg(long, value_name = "N", env = "IMBED_MAX_ATTEMPTS", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: Option<u32>,
 
     /// Stop early (exit 1) once more than N items have failed.
     #[arg(long, value_name = "N", env = "IMBED_MAX_FAILURES")]
@@ -176,69 +186,77 @@ pub struct RunArgs {
     #[arg(long, value_name = "RATE", env = "IMBED_MAX_FAILURE_RATE", value_parser = super::parse::rate)]
     pub max_failure_rate: Option<f64>,
 
-    /// Decoding threads [default: automatic split with ONNX Runtime].
-    #[arg(long, value_name = "N", env = "IMBED_DECODE_THREADS")]
-    pub decode_threads: Option<usize>,
-
-    /// MiB of decoded pixels the decoding threads may hold at once; large images wait their turn.
-    #[arg(long, value_name = "MIB", default_value_t = 1024, env = "IMBED_DECODE_MEMORY",
-          value_parser = clap::value_parser!(u64).range(16..=super::parse::MAX_MIB))]
-    pub decode_memory: u64,
-
-    /// Seconds between plain progress lines when stderr is not a terminal.
-    #[arg(long, value_name = "SECS", default_value_t = 10, env = "IMBED_LOG_INTERVAL",
-          value_parser = clap::value_parser!(u64).range(1..=super::parse::MAX_SECONDS))]
-    pub log_interval: u64,
-
-    /// MiB to keep free on the store's disk; the run stops cleanly (exit 2, resumable) below it.
-    #[arg(long, value_name = "MIB", default_value_t = crate::sink::edge::DEFAULT_MIN_FREE_SPACE_MIB, env = "IMBED_MIN_FREE_SPACE",
-          value_parser = clap::value_parser!(u64).range(0..=super::parse::MAX_MIB))]
-    pub min_free_space: u64,
-
-    /// Print the final summary as one JSON object on stdout.
-    #[arg(long, help_heading = "Output")]
-    pub json: bool,
-
     /// Refuse the run (exit 2) when the index is not the one the checkpoint wrote (lost,
     /// dropped or replaced), instead of sending its done items again.
     #[arg(long, env = "IMBED_NO_REPAIR")]
     pub no_repair: bool,
 
+    /// Decoding threads [default: every core].
+    #[arg(long, value_name = "N", env = "IMBED_DECODE_THREADS", help_heading = "Performance",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub decode_threads: Option<u32>,
+
+    /// MiB of decoded pixels the decoding threads may hold at once; large images wait their
+    /// turn [default: 1024].
+    #[arg(long, value_name = "MIB", env = "IMBED_DECODE_MEMORY", help_heading = "Performance",
+          value_parser = clap::value_parser!(u64).range(16..=super::parse::MAX_MIB))]
+    pub decode_memory: Option<u64>,
+
+    /// MiB to keep free on the store's disk; the run stops cleanly (exit 2, resumable) below
+    /// it [default: 128].
+    #[arg(long, value_name = "MIB", env = "IMBED_MIN_FREE_SPACE", help_heading = "Store",
+          value_parser = clap::value_parser!(u64).range(0..=super::parse::MAX_MIB))]
+    pub min_free_space: Option<u64>,
+
+    /// Seconds between plain progress lines when stderr is not a terminal [default: 10].
+    #[arg(long, value_name = "SECS", env = "IMBED_LOG_INTERVAL", help_heading = "Output",
+          value_parser = clap::value_parser!(u64).range(1..=super::parse::MAX_SECONDS))]
+    pub log_interval: Option<u64>,
+
+    /// Print the final summary as one JSON object on stdout.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
+    /// Append one line per model call (its batch's keys) to FILE: how the tests count embeddings.
+    #[arg(long, hide = true, value_name = "FILE", env = "IMBED_DEBUG_EMBED_LOG")]
+    pub debug_embed_log: Option<PathBuf>,
+
     #[command(flatten)]
     pub fetch: FetchArgs,
 }
 
-/// How remote images are downloaded.
+/// How remote images are downloaded. Tries are --max-attempts, the same as every item's.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Remote sources")]
+#[command(next_help_heading = "Downloads")]
 pub struct FetchArgs {
-    /// Downloads in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 32, env = "IMBED_FETCH_CONCURRENCY",
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub fetch_concurrency: u32,
+    /// Downloads in flight at once [default: 32].
+    #[arg(long, value_name = "N", env = "IMBED_FETCH_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub fetch_concurrency: Option<u32>,
 
-    /// MiB of downloaded images held at once until decoded; large objects wait their turn.
-    #[arg(long, value_name = "MIB", default_value_t = 512, env = "IMBED_FETCH_MEMORY",
+    /// MiB of downloaded images held at once until decoded; large objects wait their turn [default: 512].
+    #[arg(long, value_name = "MIB", env = "IMBED_FETCH_MEMORY",
           value_parser = clap::value_parser!(u64).range(1..=super::parse::MAX_MIB))]
-    pub fetch_memory: u64,
+    pub fetch_memory: Option<u64>,
 
-    /// Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant's).
-    #[arg(long, value_name = "SECS", default_value = "10", env = "IMBED_FETCH_CONNECT_TIMEOUT", value_parser = super::parse::seconds)]
-    pub fetch_connect_timeout: std::time::Duration,
+    /// Seconds to wait for a connection to a server of images [default: 10].
+    #[arg(long, value_name = "SECS", env = "IMBED_FETCH_CONNECT_TIMEOUT", value_parser = super::parse::seconds)]
+    pub fetch_connect_timeout: Option<std::time::Duration>,
 
-    /// Seconds without a byte (before or during a body) after which a download is tried again.
-    #[arg(long, value_name = "SECS", default_value = "30", env = "IMBED_STALL_TIMEOUT", value_parser = super::parse::seconds)]
-    pub stall_timeout: std::time::Duration,
+    /// Seconds without a byte (before or during a body) after which a download is tried again [default: 30].
+    #[arg(long, alias = "stall-timeout", value_name = "SECS", env = "IMBED_FETCH_STALL_TIMEOUT",
+          value_parser = super::parse::seconds)]
+    pub fetch_stall_timeout: Option<std::time::Duration>,
 
-    /// Seconds one try of a download may take from request to last byte, however steady.
-    #[arg(long, value_name = "SECS", default_value = "300", env = "IMBED_OBJECT_TIMEOUT", value_parser = super::parse::seconds)]
-    pub object_timeout: std::time::Duration,
+    /// Seconds one try of a download may take from request to last byte, however steady [default: 300].
+    #[arg(long, alias = "object-timeout", value_name = "SECS", env = "IMBED_FETCH_OBJECT_TIMEOUT",
+          value_parser = super::parse::seconds)]
+    pub fetch_object_timeout: Option<std::time::Duration>,
 
     /// Tries in a row to one host that time out or cannot connect before its other items
-    /// fail at once as host_down (retry-failed --class host_down takes them later).
-    #[arg(long, value_name = "N", default_value_t = 5, env = "IMBED_HOST_FAILURE_LIMIT",
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub host_failure_limit: u32,
+    /// fail at once as host_down (retry-failed --class host_down takes them later) [default: 5].
+    #[arg(long, alias = "host-failure-limit", value_name = "N", env = "IMBED_FETCH_HOST_FAILURE_LIMIT",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub fetch_host_failure_limit: Option<u32>,
 }
 
 #[derive(Debug, Args)]

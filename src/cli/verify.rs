@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::ServerArgs;
+use super::ConnectionArgs;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -31,5 +31,5 @@ pub struct VerifyArgs {
     pub json: bool,
 
     #[command(flatten)]
-    pub server: ServerArgs,
+    pub connection: ConnectionArgs,
 }

@@ -1,19 +1,20 @@
-use super::query::{load_text_model, model_config, remembered_collection, text_model_config, QueryModel};
-use super::{server, ExitStatus, Printer};
-use crate::cli::{DoctorArgs, GlobalArgs};
+use super::models::{load_text_model, QueryModel};
+use super::settings::{DoctorSettings, GlobalSettings};
+use super::{ExitStatus, Printer};
 use crate::embed::runtime;
 use crate::pipeline::ImageOptions;
-use crate::sink::{EdgeStore, Sink};
+use crate::sink::{EdgeStore, QdrantSink, Sink};
 
 /// Checks each part a run needs and says what is wrong with it; exit 2 if any check fails.
-pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow::Result<ExitStatus> {
+pub fn doctor(global: &GlobalSettings, printer: Printer, settings: DoctorSettings) -> anyhow::Result<ExitStatus> {
+    let DoctorSettings { store: target, checkpoint, remembered, model, text_model, device, intra_threads } = settings;
     let mut healthy = true;
     let mut report = |ok: bool, what: &str, detail: String| -> std::io::Result<()> {
         healthy &= ok;
         printer.result(format_args!("{} {what}: {detail}", if ok { "ok  " } else { "FAIL" }))
     };
 
-    match runtime::load(global.ort_lib.as_deref()) {
+    match runtime::load(&global.runtime) {
         Ok(runtime) => {
             let detail =
                 format!("{} (version {}, found via {})", runtime.library.display(), runtime.version, runtime.found_by);
@@ -25,17 +26,14 @@ pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow
     }
 
     // What `index` keeps beside the collection: a broken file breaks `index` and `search`.
-    let remembered = match remembered_collection(&args.store) {
-        Ok(remembered) => remembered,
-        Err(error) => {
-            report(false, "collection info", format!("{error:#}"))?;
-            None
-        }
-    };
+    if let Err(error) = remembered {
+        report(false, "collection info", error)?;
+    }
     let mut image_dimension = None;
-    if args.model.model.is_some() || remembered.is_some() {
-        let loaded = model_config(&args.model, remembered.as_ref())
-            .and_then(|config| QueryModel::load(global, &config, ImageOptions::default(), args.model.intra_threads));
+    if let Some(config) = model {
+        let loaded = config
+            .map_err(anyhow::Error::msg)
+            .and_then(|config| QueryModel::load(global, &config, ImageOptions::default(), intra_threads));
         match loaded {
             Ok(QueryModel { model, encoder, .. }) => {
                 image_dimension = Some(encoder.dimension());
@@ -64,8 +62,8 @@ pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow
         printer.result(format_args!("-    model: none given (pass --model DIR)"))?;
     }
 
-    match text_model_config(&args.text, remembered.as_ref()) {
-        Ok(Some(config)) => match load_text_model(global, Some(&config), &args.model) {
+    match text_model {
+        Ok(Some(config)) => match load_text_model(global, Some(&config), device, intra_threads) {
             Ok(encoder) => {
                 let tokenizer = encoder.tokenizer();
                 let padding = if tokenizer.padded() { "padded to that length" } else { "not padded" };
@@ -90,10 +88,10 @@ pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow
         Ok(None) => {
             printer.result(format_args!("-    text model: none given (pass --text-model DIR for text search)"))?
         }
-        Err(error) => report(false, "text model", format!("{error:#}"))?,
+        Err(error) => report(false, "text model", error)?,
     }
 
-    let exposed = crate::checkpoint::readable_by_others(&args.checkpoint);
+    let exposed = crate::checkpoint::readable_by_others(&checkpoint);
     if !exposed.is_empty() {
         let files: Vec<String> = exposed.iter().map(|file| file.display().to_string()).collect();
         printer.warning(format_args!(
@@ -101,13 +99,14 @@ pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow
             files.join(", "),
             files.join(" ")
         ));
-    } else if args.checkpoint.exists() {
-        report(true, "checkpoint", format!("{} is readable by its owner only", args.checkpoint.display()))?;
+    } else if checkpoint.exists() {
+        report(true, "checkpoint", format!("{} is readable by its owner only", checkpoint.display()))?;
     }
 
-    if let Some(url) = &args.store.qdrant {
-        let collection = &args.store.collection;
-        match server::connect(url, collection, args.store.vector_name.clone(), &args.store.server) {
+    let collection = &target.collection;
+    if let Some(connection) = target.server.clone() {
+        let url = connection.url.clone();
+        match QdrantSink::connect(connection, collection, target.vector_name.clone()) {
             Ok(mut server) => {
                 report(true, "qdrant", format!("{url} answers, version {}", server.server_version()))?;
                 match server.open_existing().and_then(|dimension| Ok((dimension, server.state()?))) {
@@ -126,14 +125,14 @@ pub fn doctor(global: &GlobalArgs, printer: Printer, args: DoctorArgs) -> anyhow
         return Ok(if healthy { ExitStatus::Success } else { ExitStatus::Error });
     }
 
-    let store_dir = EdgeStore::collection_dir(&args.store.store, &args.store.collection);
-    match EdgeStore::stored_dimension(&args.store.store, &args.store.collection) {
+    let store_dir = EdgeStore::collection_dir(&target.store, &target.collection);
+    match EdgeStore::stored_dimension(&target.store, &target.collection) {
         Ok(None) => printer.result(format_args!(
             "-    store: no collection `{}` at {} yet",
-            args.store.collection,
+            target.collection,
             store_dir.display()
         ))?,
-        Ok(Some(_)) => match EdgeStore::open(&args.store.store, &args.store.collection) {
+        Ok(Some(_)) => match EdgeStore::open(&target.store, &target.collection) {
             Ok(store) => {
                 let points = store.count().map_or_else(|e| format!("unknown ({e})"), |n| n.to_string());
                 let detail =

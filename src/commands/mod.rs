@@ -1,28 +1,32 @@
-//! One module per subcommand. Each turns its arguments into resolved settings, does its work
-//! through the library, and shows the outcome through one [`Printer`].
+//! One module per subcommand. [`dispatch`] resolves each command's settings (in `settings`),
+//! the command does its work through the library with them, and shows the outcome through one
+//! [`Printer`].
 
 mod doctor;
 mod embed;
 mod identity;
 mod index;
+mod models;
 mod printer;
 mod push;
-mod query;
 mod resume;
 mod retry_failed;
 mod run;
 mod search;
 mod server;
+pub mod settings;
 mod stats;
 mod verify;
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::{Cli, Command};
 
-pub use printer::{stderr_colour, Printer};
+pub use printer::Printer;
+use settings::{
+    DoctorSettings, EmbedSettings, Environment, GlobalSettings, PushSettings, RunSettings, SearchSettings,
+    StatsSettings, VerifySettings,
+};
 
 /// How a command ended, mapped to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,34 +54,22 @@ impl ExitStatus {
     }
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    let printer = Printer::new(cli.global.quiet);
-    let global = &cli.global;
+/// Runs the command line's command with its settings, resolved from it and `env`.
+pub fn dispatch(cli: Cli, env: &Environment) -> anyhow::Result<ExitStatus> {
+    let global = GlobalSettings::resolve(&cli.global, env);
+    let printer = Printer::new(global.quiet, global.colour);
     match cli.command {
-        Command::Index(args) => index::index(global, printer, args),
-        Command::Resume(args) => resume::resume(global, printer, args),
-        Command::RetryFailed(args) => retry_failed::retry_failed(global, printer, args),
-        Command::Stats(args) => stats::stats(printer, args),
-        Command::Search(args) => search::search(global, printer, args),
-        Command::Embed(args) => embed::embed(global, printer, args),
-        Command::Doctor(args) => doctor::doctor(global, printer, args),
-        Command::Push(args) => push::push(printer, args),
-        Command::Verify(args) => verify::verify(printer, args),
+        Command::Index(args) => index::index(&global, printer, RunSettings::index(args, env)?),
+        // Their settings come from the checkpoint, read once it is locked.
+        Command::Resume(args) => resume::resume(&global, printer, &args, env),
+        Command::RetryFailed(args) => retry_failed::retry_failed(&global, printer, &args, env),
+        Command::Stats(args) => stats::stats(printer, StatsSettings::resolve(args, env)),
+        Command::Search(args) => search::search(&global, printer, SearchSettings::resolve(args, env)?),
+        Command::Embed(args) => embed::embed(&global, printer, EmbedSettings::resolve(args)?),
+        Command::Doctor(args) => doctor::doctor(&global, printer, DoctorSettings::resolve(args, env)),
+        Command::Push(args) => push::push(printer, PushSettings::resolve(args, env)),
+        Command::Verify(args) => verify::verify(printer, VerifySettings::resolve(args, env)),
     }
-}
-
-/// The checkpoints named as arguments and with --checkpoint, or the default one.
-fn checkpoint_paths(arguments: &[PathBuf], flag: Option<&PathBuf>) -> Vec<PathBuf> {
-    let mut paths = arguments.to_vec();
-    paths.extend(flag.cloned());
-    if paths.is_empty() {
-        paths.push(PathBuf::from("imbed.checkpoint"));
-    }
-    // A checkpoint named twice (say as an argument and in IMBED_CHECKPOINT) counts once; a
-    // missing one keeps its name, so that opening it reports it.
-    let mut seen = BTreeSet::new();
-    paths.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
-    paths
 }
 
 /// Set by the first Ctrl-C or SIGTERM; a second one exits at once.
@@ -93,20 +85,4 @@ fn install_stop_handler(printer: Printer) -> &'static AtomicBool {
         printer.warning(format_args!("cannot install the Ctrl-C handler: {error}"));
     }
     &STOP
-}
-
-/// Cores for ONNX Runtime and for decoding. Both default to every core: ORT's threads do not
-/// spin, so the decoders fill whatever ORT leaves idle. On 2 cores (bench model and photos,
-/// batch 32) end to end: 1 decoder 26-27 images/s, 2 decoders 27-30; the model alone 37-40.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ThreadSplit {
-    intra: usize,
-    decode: usize,
-}
-
-impl ThreadSplit {
-    fn new(intra: Option<usize>, decode: Option<usize>) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self { intra: intra.unwrap_or(cores).max(1), decode: decode.unwrap_or(cores).max(1) }
-    }
 }

@@ -23,19 +23,10 @@ pub struct Printer {
     terminal: bool,
 }
 
-/// Whether stderr gets colour: NO_COLOR (not empty) turns it off, CLICOLOR_FORCE (not `0`)
-/// forces it, and otherwise only a terminal gets it, never a log file or a pipe.
-pub fn stderr_colour() -> bool {
-    let set = |name: &str, off: &str| std::env::var_os(name).is_some_and(|value| value != off);
-    if set("NO_COLOR", "") {
-        return false;
-    }
-    set("CLICOLOR_FORCE", "0") || std::io::stderr().is_terminal()
-}
-
 impl Printer {
-    pub fn new(quiet: bool) -> Self {
-        Self { quiet, json: false, colour: stderr_colour(), terminal: std::io::stderr().is_terminal() }
+    /// `colour`: whether stderr takes escape codes (the settings say, from NO_COLOR and the terminal).
+    pub fn new(quiet: bool, colour: bool) -> Self {
+        Self { quiet, json: false, colour, terminal: std::io::stderr().is_terminal() }
     }
 
     /// The same printer for a command whose result is JSON.

@@ -12,10 +12,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::printer::sink_json;
+use super::settings::PushSettings;
 use super::{identity, install_stop_handler, server, ExitStatus, Printer};
 use crate::checkpoint::{Checkpoint, CheckpointLock};
-use crate::cli::PushArgs;
-use crate::sink::{EdgeStore, Sink};
+use crate::sink::{EdgeStore, QdrantSink, Sink};
 
 const META_SOURCE: &str = "push_source";
 const META_TARGET: &str = "push_target";
@@ -23,12 +23,12 @@ const META_TARGET: &str = "push_target";
 const META_NEXT: &str = "push_next";
 const META_PUSHED: &str = "push_pushed";
 
-pub fn push(printer: Printer, args: PushArgs) -> anyhow::Result<ExitStatus> {
+pub fn push(printer: Printer, args: PushSettings) -> anyhow::Result<ExitStatus> {
     let printer = printer.with_json(args.json);
-    let target_collection = args.to_collection.clone().unwrap_or_else(|| args.collection.clone());
+    let target_collection = args.to_collection.clone();
     let store = EdgeStore::open(&args.store, &args.collection)?;
     let source = format!("{}#{}", std::path::absolute(store.dir())?.display(), args.collection);
-    let target = format!("{}#{}", args.qdrant, target_collection);
+    let target = format!("{}#{}", args.server.url, target_collection);
 
     let lock = CheckpointLock::acquire(&args.checkpoint)?;
     let checkpoint = Checkpoint::open(&args.checkpoint)?;
@@ -54,13 +54,15 @@ pub fn push(printer: Printer, args: PushArgs) -> anyhow::Result<ExitStatus> {
         None => 0,
     };
 
-    let mut server = server::connect(&args.qdrant, &target_collection, args.vector_name.clone(), &args.server)?;
+    let page = (args.server.upsert_batch * args.server.upsert_parallel).max(1);
+    let url = args.server.url.clone();
+    let mut server = QdrantSink::connect(args.server, &target_collection, args.vector_name.clone())?;
     // A push that stopped part way into a collection since lost or replaced starts over.
     let mut start_over = false;
     let place = identity::Place {
         checkpoint: &checkpoint,
         collection: &target_collection,
-        location: &args.qdrant,
+        location: &url,
         repair: !args.no_repair,
         printer,
     };
@@ -74,7 +76,7 @@ pub fn push(printer: Printer, args: PushArgs) -> anyhow::Result<ExitStatus> {
         exists,
         identity::Sent { count: in_progress, what: "pushed points", send_again: &mut send_again },
     )?;
-    server::open_for_load(&mut server, &checkpoint, store.dimension(), &server::collection_setup(&args.setup))?;
+    server::open_for_load(&mut server, &checkpoint, store.dimension(), &args.setup)?;
     let in_progress = if exists { in_progress } else { 0 };
     let sent = identity::Sent { count: in_progress, what: "pushed points", send_again: &mut send_again };
     place.check_identity(&mut server, sent)?;
@@ -90,7 +92,6 @@ pub fn push(printer: Printer, args: PushArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let mut pushed_now = 0u64;
     // Enough points per page to keep every parallel request busy.
-    let page = (args.server.upsert_batch as usize * args.server.upsert_parallel as usize).max(1);
     let mut interrupted = false;
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -135,7 +136,7 @@ pub fn push(printer: Printer, args: PushArgs) -> anyhow::Result<ExitStatus> {
         format_args!(
             "Pushed {pushed_now} points in {seconds:.1}s ({rate:.0} points/s). Collection `{target_collection}` \
              at {} holds {points} points.",
-            args.qdrant
+            url
         ),
         false,
     );

@@ -1,99 +1,24 @@
 //! The run that index, resume and retry-failed share: prepare the model once, open the sink,
 //! run the pipeline, delete what is gone, and report.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use anyhow::Context;
+use anyhow::{bail, Context};
 use uuid::Uuid;
 
-use super::{identity, install_stop_handler, server, ExitStatus, Printer, ThreadSplit};
+use super::settings::{GlobalSettings, RunControl, ThreadSplit};
+use super::{identity, install_stop_handler, server, ExitStatus, Printer};
 use crate::checkpoint::{Checkpoint, CheckpointLock};
-use crate::cli::{GlobalArgs, RunArgs};
 use crate::embed::{runtime, Encoder, ResolvedModel};
-use crate::fetch::{FetchSettings, Remote};
-use crate::pipeline::{
-    self, Comparison, Fingerprints, PipelineSettings, Plan, RunRecord, RunSpec, Stages, TensorLoader, WalkSeen,
-};
+use crate::fetch::Remote;
+use crate::pipeline::{self, Comparison, Fingerprints, Plan, RunRecord, RunSpec, Stages, TensorLoader, WalkSeen};
+use crate::shard::Shard;
 use crate::sink::edge::ensure_free_space;
 use crate::sink::{CollectionInfo, EdgeStore, Index, QdrantSink, Sink};
-use crate::source::SourceSpec;
 use crate::util::point_id;
 
 mod existing;
 mod report;
 
 pub(super) use existing::Existing;
-
-/// How a run is carried out, from the flags that index, resume and retry-failed share.
-pub(super) struct RunControl {
-    pub checkpoint: PathBuf,
-    pub max_attempts: u32,
-    pub max_failures: Option<u64>,
-    pub max_failure_rate: Option<f64>,
-    pub threads: ThreadSplit,
-    /// Bytes of decoded pixels in flight.
-    pub decode_memory: u64,
-    pub log_interval: Duration,
-    /// Bytes to keep free on the store's disk.
-    pub min_free_space: u64,
-    pub json: bool,
-    /// A lost or replaced index refuses the run instead of getting the done items again.
-    pub no_repair: bool,
-    /// Downloads of remote items; the size cap comes from the run's decode limits.
-    pub fetch: FetchSettings,
-}
-
-impl RunControl {
-    pub fn from_args(args: &RunArgs, intra_threads: Option<usize>) -> Self {
-        Self {
-            checkpoint: args.checkpoint.clone(),
-            max_attempts: args.max_attempts,
-            max_failures: args.max_failures,
-            max_failure_rate: args.max_failure_rate,
-            threads: ThreadSplit::new(intra_threads, args.decode_threads),
-            decode_memory: args.decode_memory.saturating_mul(1 << 20),
-            log_interval: Duration::from_secs(args.log_interval.max(1)),
-            min_free_space: args.min_free_space.saturating_mul(1 << 20),
-            json: args.json,
-            no_repair: args.no_repair,
-            fetch: FetchSettings {
-                concurrency: args.fetch.fetch_concurrency as usize,
-                memory: args.fetch.fetch_memory.saturating_mul(1 << 20),
-                connect_timeout: args.fetch.fetch_connect_timeout,
-                stall_timeout: args.fetch.stall_timeout,
-                object_timeout: args.fetch.object_timeout,
-                max_attempts: args.max_attempts,
-                host_failure_limit: args.fetch.host_failure_limit,
-                ..FetchSettings::default()
-            },
-        }
-    }
-
-    /// The clients of remote items for a run with these sources, whose images may be up to
-    /// `max_size` bytes.
-    pub fn remote(&self, sources: &SourceSpec, max_size: u64) -> anyhow::Result<Remote> {
-        Remote::new(sources.remote.clone(), FetchSettings { max_size, ..self.fetch.clone() })
-    }
-
-    /// The command that finishes this run.
-    pub fn resume_command(&self) -> String {
-        format!("imbed resume --checkpoint {}", self.quoted_checkpoint())
-    }
-
-    pub fn verify_command(&self) -> String {
-        format!("imbed verify --checkpoint {}", self.quoted_checkpoint())
-    }
-
-    pub fn retry_command(&self) -> String {
-        format!("imbed retry-failed --checkpoint {}", self.quoted_checkpoint())
-    }
-
-    /// The checkpoint's path, quoted for a shell where it needs it.
-    pub fn quoted_checkpoint(&self) -> String {
-        shell_quote(&self.checkpoint.to_string_lossy())
-    }
-}
 
 /// A run's description with its model found on disk, fingerprinted and loaded on its
 /// device: each once, before anything is written.
@@ -105,10 +30,10 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(global: &GlobalArgs, spec: RunSpec, threads: ThreadSplit) -> anyhow::Result<Self> {
+    pub fn new(global: &GlobalSettings, spec: RunSpec, threads: ThreadSplit) -> anyhow::Result<Self> {
         let model = spec.model.resolve(spec.decode.background)?;
         let fingerprints = Fingerprints::of(&model, &spec.decode)?;
-        let runtime = runtime::load(global.ort_lib.as_deref())?;
+        let runtime = runtime::load(&global.runtime)?;
         let encoder = Encoder::load(runtime, &model, threads.intra)?;
         Ok(Self { spec, model, fingerprints, encoder })
     }
@@ -133,9 +58,39 @@ impl Prepared {
         }
     }
 
+    /// Same sources into the same collection, in the same shard: carry on, adding what is new.
+    pub fn check_same_run(&self, previous: &RunSpec, checkpoint: &Checkpoint) -> anyhow::Result<()> {
+        let spec = &self.spec;
+        if !previous.same_items_and_collection(spec) {
+            bail!(
+                "checkpoint {} belongs to another run ({} into collection `{}` at {}); \
+                 pass another --checkpoint, or `imbed resume` to finish that run",
+                checkpoint.path().display(),
+                previous.describe_sources(),
+                previous.sink.collection,
+                previous.sink_location()
+            );
+        }
+        if previous.shard != spec.shard {
+            let describe =
+                |shard: Option<Shard>| shard.map_or("the whole corpus".to_string(), |s| format!("shard {s}"));
+            bail!(
+                "checkpoint {} holds {}, not {}; give each shard its own --checkpoint",
+                checkpoint.path().display(),
+                describe(previous.shard),
+                describe(spec.shard)
+            );
+        }
+        Ok(())
+    }
+
     /// What the checkpoint records for this run from now on.
-    pub fn record(&self) -> RunRecord {
-        RunRecord { spec: self.spec.clone(), fingerprints: self.fingerprints.clone() }
+    pub fn record(&self, control: &RunControl) -> RunRecord {
+        RunRecord {
+            spec: self.spec.clone(),
+            fingerprints: self.fingerprints.clone(),
+            control: control.recorded.clone(),
+        }
     }
 }
 
@@ -183,6 +138,8 @@ pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Resu
     let printer = printer.with_json(control.json);
     let Prepared { spec, model, mut encoder, .. } = prepared;
     let (spec, model) = (&spec, &model);
+    // Keys and payloads follow the rule the run started with.
+    crate::locator::ignore_query_parameters(&spec.sources.ignore_query_params);
     let collection = &spec.sink.collection;
     let (location, exists) = match &server {
         Some(server) => (server.location(), server.exists()?),
@@ -210,16 +167,8 @@ pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Resu
     }
     checkpoint.start_run(command)?;
     if plan.pending {
-        checkpoint.requeue_transient(control.max_attempts)?;
+        checkpoint.requeue_transient(control.max_attempts())?;
     }
-    let settings = PipelineSettings {
-        batch_size: spec.batch_size as usize,
-        decode_threads: control.threads.decode,
-        decode_memory: control.decode_memory,
-        commit_interval: Duration::from_secs(2),
-        max_failures: control.max_failures,
-        max_failure_rate: control.max_failure_rate,
-    };
     let reporter = printer.progress(if command == "index" { "Indexing" } else { "Resuming" }, control.log_interval);
     let stop = install_stop_handler(printer);
     let loader = TensorLoader {
@@ -237,7 +186,7 @@ pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Resu
         reporter: reporter.as_ref(),
         remote: &remote,
     };
-    let mut summary = match pipeline::run(stages, &settings, stop) {
+    let mut summary = match pipeline::run(stages, &control.pipeline, stop) {
         Ok(summary) => summary,
         Err(error) => {
             end_failed(&checkpoint, printer);
@@ -356,13 +305,5 @@ fn delete_missing(
         )?;
         checkpoint.mark_deleted(&ids)?;
         deleted += ids.len() as u64;
-    }
-}
-
-fn shell_quote(text: &str) -> String {
-    if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c)) {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }

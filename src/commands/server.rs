@@ -1,63 +1,14 @@
-//! What the commands that talk to a Qdrant server share: the connection from flags, and the
-//! bulk-load bookkeeping kept in a checkpoint.
-
-use std::path::Path;
-
-use anyhow::bail;
+//! What the commands that write to a Qdrant server share: the bulk-load bookkeeping kept in a
+//! checkpoint.
 
 use crate::checkpoint::Checkpoint;
-use crate::cli::{CollectionSetupArgs, ServerArgs};
-use crate::sink::qdrant::{BulkLoad, Connection};
-use crate::sink::{CollectionSetup, QdrantSink, ServerTarget};
+use crate::sink::qdrant::BulkLoad;
+use crate::sink::{CollectionSetup, QdrantSink};
 
 /// Checkpoint meta keys of a bulk load: whether imbed created the server collection, and the
 /// HNSW `m` to restore once every item is done (empty once restored).
 const META_CREATED: &str = "qdrant_collection_created";
 const META_BULK_RESTORE_M: &str = "qdrant_bulk_restore_m";
-
-/// Connects to a Qdrant server, checking its health before anything else is loaded.
-pub(super) fn connect(
-    url: &str,
-    collection: &str,
-    vector_name: Option<String>,
-    server: &ServerArgs,
-) -> anyhow::Result<QdrantSink> {
-    let connection = Connection {
-        url: url.to_string(),
-        api_key: server.api_key(),
-        connect_timeout: server.connect_timeout,
-        request_timeout: server.request_timeout,
-        max_retries: server.max_retries,
-        upsert_batch: server.upsert_batch as usize,
-        upsert_parallel: server.upsert_parallel as usize,
-    };
-    QdrantSink::connect(connection, collection, vector_name)
-}
-
-/// Connects to the server a recorded run writes to, with the key given now.
-pub(super) fn connect_recorded(
-    target: &ServerTarget,
-    collection: &str,
-    server: &ServerArgs,
-    checkpoint: &Path,
-) -> anyhow::Result<QdrantSink> {
-    if target.api_key_used && server.api_key().is_none() {
-        bail!(
-            "the run in {} used an API key, and none is given now; pass --api-key or set QDRANT_API_KEY",
-            checkpoint.display()
-        );
-    }
-    connect(&target.url, collection, target.vector_name.clone(), server)
-}
-
-pub(super) fn collection_setup(args: &CollectionSetupArgs) -> CollectionSetup {
-    CollectionSetup {
-        on_disk: args.on_disk,
-        shards: args.shards,
-        replication_factor: args.replication_factor,
-        bulk: args.bulk,
-    }
-}
 
 /// The bulk-load bookkeeping that `checkpoint` holds.
 pub(super) fn bulk_load(checkpoint: &Checkpoint) -> anyhow::Result<BulkLoad> {

@@ -3,19 +3,19 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
+use super::settings::{ServerAccess, StatsSettings};
 use super::{identity, server, ExitStatus, Printer};
 use crate::checkpoint::{self, now_millis, Checkpoint, Totals};
-use crate::cli::{ServerArgs, StatsArgs};
 use crate::pipeline::{RunRecord, RunSpec};
 use crate::sink::qdrant::ServerTarget;
-use crate::sink::{EdgeStore, IndexId, Sink};
+use crate::sink::{EdgeStore, IndexId, QdrantSink, Sink};
 
 /// Example paths shown per error class.
 const EXAMPLES: usize = 3;
 
 /// Reads checkpoints without locking them, so it works beside a running index.
-pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
-    let paths = super::checkpoint_paths(&args.checkpoints, args.checkpoint.as_ref());
+pub fn stats(printer: Printer, settings: StatsSettings) -> anyhow::Result<ExitStatus> {
+    let paths = &settings.checkpoints;
     let mut totals = Totals::default();
     let mut errors: BTreeMap<String, (u64, Vec<String>)> = BTreeMap::new();
     let mut runs = Vec::new();
@@ -25,7 +25,7 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
     let mut unreadable = Vec::new();
     // Per run: the index identity its checkpoint recorded, and where its index is.
     let mut indexes: Vec<Option<(Option<IndexId>, RunSpec)>> = Vec::new();
-    for path in &paths {
+    for path in paths {
         let checkpoint = Checkpoint::open_read_only(path)?;
         let these = checkpoint.totals()?;
         totals += these;
@@ -63,7 +63,7 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
             }
         }
     }
-    let collections = server_states(&servers, &args.server);
+    let collections = server_states(&servers, &settings.access);
     for (run, index) in runs.iter_mut().zip(&indexes) {
         if let Some((recorded, spec)) = index {
             run["index"] = index_json(recorded.as_ref(), spec, &collections);
@@ -76,7 +76,7 @@ pub fn stats(printer: Printer, args: StatsArgs) -> anyhow::Result<ExitStatus> {
         Err(format!("the run configuration of {} cannot be read", unreadable.join(", ")))
     };
 
-    if args.json {
+    if settings.json {
         let error_counts: serde_json::Map<_, _> =
             errors.iter().map(|(class, (count, _))| (class.clone(), json!(count))).collect();
         let examples: serde_json::Map<_, _> =
@@ -217,14 +217,13 @@ fn sink_points(sinks: &BTreeSet<(PathBuf, String)>) -> Result<u64, String> {
 
 /// The state of each server collection the checkpoints write to; an unreachable server is
 /// reported, not fatal, since stats must work while a server is down.
-fn server_states(servers: &BTreeMap<(String, String), (ServerTarget, bool)>, access: &ServerArgs) -> Vec<Value> {
-    // One quick try: stats is read-only, and its caller wants an answer.
-    let access = ServerArgs { max_retries: 0, ..access.clone() };
+fn server_states(servers: &BTreeMap<(String, String), (ServerTarget, bool)>, access: &ServerAccess) -> Vec<Value> {
     servers
         .iter()
         .map(|((url, collection), (target, bulk))| {
             let mut object = json!({"qdrant": url, "collection": collection, "bulk_load": bulk});
-            let state = server::connect(url, collection, target.vector_name.clone(), &access).and_then(|server| {
+            let connection = access.connection(url);
+            let state = QdrantSink::connect(connection, collection, target.vector_name.clone()).and_then(|server| {
                 if server.exists()? {
                     server.state().map(Some)
                 } else {

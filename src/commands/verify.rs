@@ -9,12 +9,12 @@ use std::time::Instant;
 use anyhow::bail;
 use serde_json::json;
 
-use super::{checkpoint_paths, identity, server, ExitStatus, Printer};
+use super::settings::VerifySettings;
+use super::{identity, ExitStatus, Printer};
 use crate::checkpoint::{is_running, Checkpoint, CheckpointLock};
-use crate::cli::VerifyArgs;
 use crate::locator::redacted;
 use crate::pipeline::{RunRecord, RunSpec};
-use crate::sink::{EdgeStore, Index};
+use crate::sink::{EdgeStore, Index, QdrantSink};
 
 mod compare;
 
@@ -30,14 +30,14 @@ pub(super) struct Opened {
     pub spec: RunSpec,
 }
 
-pub fn verify(printer: Printer, args: VerifyArgs) -> anyhow::Result<ExitStatus> {
+pub fn verify(printer: Printer, args: VerifySettings) -> anyhow::Result<ExitStatus> {
     let printer = printer.with_json(args.json);
     let started = Instant::now();
     let mut opened = Vec::new();
     // Both write: repairs to the checkpoints, deletions to the index. Either takes the
     // checkpoints' locks, so that no run sends points that would look unknown.
     let writes = args.repair || args.delete_unknown;
-    for path in checkpoint_paths(&args.checkpoints, args.checkpoint.as_ref()) {
+    for path in &args.checkpoints {
         opened.push(open_checkpoint(&path, writes, printer)?);
     }
     let first = &opened[0].spec;
@@ -183,12 +183,13 @@ fn open_checkpoint(path: &Path, writes: bool, printer: Printer) -> anyhow::Resul
 }
 
 /// The index the checkpoints write to, or `None` when it does not exist (every item is missing).
-fn open_index(opened: &Opened, args: &VerifyArgs) -> anyhow::Result<Option<Box<dyn Index>>> {
+fn open_index(opened: &Opened, args: &VerifySettings) -> anyhow::Result<Option<Box<dyn Index>>> {
     let spec = &opened.spec;
     let collection = &spec.sink.collection;
     match &spec.sink.qdrant {
         Some(target) => {
-            let mut sink = server::connect_recorded(target, collection, &args.server, opened.checkpoint.path())?;
+            let connection = args.access.recorded_connection(target, opened.checkpoint.path())?;
+            let mut sink = QdrantSink::connect(connection, collection, target.vector_name.clone())?;
             if !sink.exists()? {
                 return Ok(None);
             }

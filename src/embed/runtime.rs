@@ -13,6 +13,20 @@ use ort::environment::Environment;
 
 const FIX_HINT: &str = "python3 -m venv .venv && .venv/bin/pip install onnxruntime";
 
+/// Where to look for the library, resolved from the command line and the environment by the
+/// command: this module reads no variable itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LibrarySearch {
+    /// `--ort-lib`.
+    pub explicit: Option<PathBuf>,
+    /// `ORT_DYLIB_PATH`, the variable of ort's own loader.
+    pub ort_dylib_path: Option<PathBuf>,
+    /// Folders whose `.venv` (in them or a parent) is looked at: the current folder, the executable's.
+    pub project_dirs: Vec<PathBuf>,
+    /// `LD_LIBRARY_PATH`, before the system's folders.
+    pub library_path: Vec<PathBuf>,
+}
+
 /// A loaded ONNX Runtime: where it came from, its version, and the process's environment.
 pub struct Runtime {
     pub library: PathBuf,
@@ -24,11 +38,11 @@ pub struct Runtime {
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 /// Loads ONNX Runtime once per process.
-pub fn load(explicit: Option<&Path>) -> anyhow::Result<&'static Runtime> {
+pub fn load(search: &LibrarySearch) -> anyhow::Result<&'static Runtime> {
     if let Some(runtime) = RUNTIME.get() {
         return Ok(runtime);
     }
-    let (library, found_by) = find_library(explicit)?;
+    let (library, found_by) = find_library(search)?;
     // Check the version ourselves first: ort's own check cannot say which version is needed
     // without a loaded library to build its error from.
     let version =
@@ -87,20 +101,20 @@ fn library_version(path: &Path) -> anyhow::Result<String> {
     }
 }
 
-fn find_library(explicit: Option<&Path>) -> anyhow::Result<(PathBuf, &'static str)> {
-    if let Some(path) = explicit {
+fn find_library(search: &LibrarySearch) -> anyhow::Result<(PathBuf, &'static str)> {
+    if let Some(path) = &search.explicit {
         return existing(path, "--ort-lib");
     }
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        return existing(Path::new(&path), "ORT_DYLIB_PATH");
+    if let Some(path) = &search.ort_dylib_path {
+        return existing(path, "ORT_DYLIB_PATH");
     }
-    if let Some(path) = project_venvs().into_iter().find_map(|venv| library_in_venv(&venv)) {
+    if let Some(path) = project_venvs(&search.project_dirs).into_iter().find_map(|venv| library_in_venv(&venv)) {
         return Ok((path, "the project's .venv"));
     }
     if let Some(path) = python_package_dir().and_then(|dir| library_in_dir(&dir.join("capi"))) {
         return Ok((path, "python3's onnxruntime package"));
     }
-    if let Some(path) = system_dirs().iter().find_map(|dir| library_in_dir(dir)) {
+    if let Some(path) = system_dirs(&search.library_path).iter().find_map(|dir| library_in_dir(dir)) {
         return Ok((path, "the system library path"));
     }
     bail!("ONNX Runtime library not found; install it with `{FIX_HINT}` (or pass --ort-lib FILE)")
@@ -118,16 +132,9 @@ fn existing(path: &Path, source: &'static str) -> anyhow::Result<(PathBuf, &'sta
     Ok((path, source))
 }
 
-/// `.venv` folders in the current directory and its parents, and beside the executable's parents
-/// (so `target/release/imbed` finds the checkout's `.venv`).
-fn project_venvs() -> Vec<PathBuf> {
-    let mut starts = Vec::new();
-    if let Ok(dir) = std::env::current_dir() {
-        starts.push(dir);
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        starts.push(exe);
-    }
+/// `.venv` folders in each start folder and its parents (the executable's too, so that
+/// `target/release/imbed` finds the checkout's `.venv`).
+fn project_venvs(starts: &[PathBuf]) -> Vec<PathBuf> {
     let mut venvs: Vec<PathBuf> = Vec::new();
     for start in starts {
         for dir in start.ancestors() {
@@ -157,9 +164,8 @@ fn python_package_dir() -> Option<PathBuf> {
     output.status.success().then(|| PathBuf::from(text.trim()))
 }
 
-fn system_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> =
-        std::env::var_os("LD_LIBRARY_PATH").map(|paths| std::env::split_paths(&paths).collect()).unwrap_or_default();
+fn system_dirs(library_path: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs = library_path.to_vec();
     dirs.extend(
         ["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64"]
             .map(PathBuf::from),

@@ -1,5 +1,6 @@
 //! How a run reaches the remote stores: endpoints, unsigned requests, and the names of the
 //! credential variables that were set; resolved once when a run starts, kept in its checkpoint.
+//! The command hands in the variables: nothing here reads the environment.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,9 @@ pub struct RemoteOptions {
     /// The Azure endpoint is Azurite: its well-known account and key, unless others are set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub azure_emulator: bool,
+    /// Plain HTTP to an S3 endpoint given without a scheme that says so (`AWS_ALLOW_HTTP`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub s3_allow_http: bool,
     /// Send unsigned requests: public buckets.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_sign: bool,
@@ -66,10 +70,10 @@ pub(crate) const AZURITE_ACCOUNT: &str = "devstoreaccount1";
 
 impl RemoteOptions {
     /// The options of a new run: the endpoints given, else those of the variables each
-    /// store's own SDKs read (`STORAGE_EMULATOR_HOST`; `AZURE_STORAGE_USE_EMULATOR` with
-    /// `AZURITE_BLOB_STORAGE_URL`), and which credential variables are set.
-    pub fn from_env(endpoints: Endpoints, no_sign: bool) -> Self {
-        let set = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    /// store's own SDKs read (`AWS_ENDPOINT_URL`; `STORAGE_EMULATOR_HOST`;
+    /// `AZURE_STORAGE_USE_EMULATOR` with `AZURITE_BLOB_STORAGE_URL`), and which credential
+    /// variables are set. `set` gives a variable's value, `None` when unset or empty.
+    pub fn from_variables(endpoints: Endpoints, no_sign: bool, set: impl Fn(&str) -> Option<String>) -> Self {
         let credentials_from =
             CREDENTIAL_VARIABLES.iter().filter(|name| set(name).is_some()).map(|name| name.to_string()).collect();
         // Google's libraries take a bare host:port here.
@@ -82,7 +86,24 @@ impl RemoteOptions {
                 format!("{}/{account}", url.trim_end_matches('/'))
             })
         });
-        Self { s3_endpoint: endpoints.s3, gcs_endpoint, azure_endpoint, azure_emulator, no_sign, credentials_from }
+        let options = Self {
+            s3_endpoint: endpoints.s3,
+            gcs_endpoint,
+            azure_endpoint,
+            azure_emulator,
+            no_sign,
+            credentials_from,
+            ..Self::default()
+        };
+        options.with_s3_variables(set)
+    }
+
+    /// The S3 endpoint and plain-HTTP switch of `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP` where
+    /// none is recorded: a checkpoint from before they were recorded resumes as it ran.
+    pub fn with_s3_variables(mut self, set: impl Fn(&str) -> Option<String>) -> Self {
+        self.s3_endpoint = self.s3_endpoint.or_else(|| set("AWS_ENDPOINT_URL"));
+        self.s3_allow_http |= set("AWS_ALLOW_HTTP").is_some_and(|value| value.eq_ignore_ascii_case("true"));
+        self
     }
 }
 

@@ -54,7 +54,7 @@ fn endpoint_hint(store: Store) -> &'static str {
 
 fn endpoint_text(store: Store, options: &RemoteOptions) -> String {
     let given = match store {
-        Store::S3 => options.s3_endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
+        Store::S3 => options.s3_endpoint.clone(),
         Store::Gcs => options.gcs_endpoint.clone(),
         Store::Azure => options.azure_endpoint.clone(),
     };

@@ -36,12 +36,12 @@ pub(super) fn build(
     ceiling: Ceiling,
 ) -> Result<Arc<dyn ObjectStore>, FetchError> {
     let endpoint = match store {
-        Store::S3 => options.s3_endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
+        Store::S3 => options.s3_endpoint.clone(),
         Store::Gcs => options.gcs_endpoint.clone(),
         Store::Azure => options.azure_endpoint.clone(),
     };
     let allow_http = endpoint.as_deref().is_some_and(|url| url.starts_with("http://"))
-        || std::env::var("AWS_ALLOW_HTTP").is_ok_and(|value| value.eq_ignore_ascii_case("true"));
+        || (store == Store::S3 && options.s3_allow_http);
     // object_store's default is a 30 s total per request, body included, which kills slow,
     // steady downloads (arrow-rs-object-store #386): a stall time-out, a connect time-out and
     // the whole-object ceiling replace it.

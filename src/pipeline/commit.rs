@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
-use super::embed::Embedded;
+use super::infer::Embedded;
 use super::{PipelineSettings, RunSummary, Stop};
 use crate::checkpoint::{Checkpoint, FileStamp, Outcome};
 use crate::item::{ErrorClass, Failure};

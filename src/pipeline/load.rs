@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
-use super::fetch::Fetched;
+use super::download::Fetched;
 use super::tensor::{ImageSource, TensorLoader};
 use super::Stop;
 use crate::decode::DecodedImage;

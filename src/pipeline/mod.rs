@@ -1,11 +1,11 @@
-//! The stages of a run, wired as the data flow goes: plan -> fetch (downloads, on the fetch
-//! runtime) -> load (decode + preprocess, on a rayon pool) -> embed (the model's one owner)
-//! -> commit (sink, then checkpoint). Bounded channels join them, so memory stays flat and a
+//! The stages of a run, one file each, wired as the data flow goes: plan -> download (on the
+//! fetch runtime) -> load (decode + preprocess, on a rayon pool) -> infer (the model's one
+//! owner) -> commit (sink, then checkpoint). Bounded channels join them, so memory stays flat and a
 //! slow stage slows the ones before it.
 
 mod commit;
-mod embed;
-mod fetch;
+mod download;
+mod infer;
 mod load;
 pub mod plan;
 mod spec;
@@ -26,7 +26,7 @@ use crate::progress::Reporter;
 use crate::sink::Sink;
 
 pub use plan::{Plan, PlanOutcome, WalkSeen};
-pub use spec::{changed_model_message, Comparison, Fingerprints, ImageOptions, RunRecord, RunSpec};
+pub use spec::{changed_model_message, Comparison, Fingerprints, ImageOptions, RecordedControl, RunRecord, RunSpec};
 pub use tensor::{ImageSource, TensorLoader};
 
 /// How the stages run: sizes, threads and when to give up.
@@ -43,6 +43,8 @@ pub struct PipelineSettings {
     pub max_failures: Option<u64>,
     /// Stop early once this fraction of finished items has failed (after 100 items).
     pub max_failure_rate: Option<f64>,
+    /// Where the keys of every model call are appended, for tests (`--debug-embed-log`).
+    pub embed_log: Option<std::path::PathBuf>,
 }
 
 /// What each stage works with. The model and the sink are traits, so that tests can stall,
@@ -110,7 +112,7 @@ pub fn run(stages: Stages<'_>, settings: &PipelineSettings, interrupted: &Atomic
         .build()
         .context("cannot start the decode threads")?;
     let mut planner_checkpoint = checkpoint.reopen()?;
-    let embed_log = embed::EmbedLog::from_env()?;
+    let embed_log = infer::EmbedLog::open(settings.embed_log.as_deref())?;
     loader.budget = MemoryBudget::new(settings.decode_memory);
     // As many slots as the loaded channel, the batch being filled and the decoders hold.
     let slots = load::SlotPool::new(batch_size * 3 + settings.decode_threads, loader.slot_len());
@@ -119,17 +121,17 @@ pub fn run(stages: Stages<'_>, settings: &PipelineSettings, interrupted: &Atomic
     // Capacities bound memory: a few batches of tensors in flight, whatever the corpus size.
     // The fetch stage between plan and load holds what one channel did before it existed.
     let (item_tx, item_rx) = tokio::sync::mpsc::channel::<Result<Item, Failure>>(batch_size);
-    let (fetched_tx, fetched_rx) = tokio::sync::mpsc::channel::<fetch::Fetched>(batch_size);
+    let (fetched_tx, fetched_rx) = tokio::sync::mpsc::channel::<download::Fetched>(batch_size);
     let (loaded_tx, loaded_rx) = bounded::<load::Loaded>(batch_size * 2);
-    let (embedded_tx, embedded_rx) = bounded::<embed::Embedded>(2);
+    let (embedded_tx, embedded_rx) = bounded::<infer::Embedded>(2);
 
     let mut summary = RunSummary::default();
     let mut committer = commit::Committer::new(checkpoint, sink, settings, reporter, &stop, &mut summary);
     let planned = std::thread::scope(|scope| {
         let planner = scope.spawn(|| plan::stage(plan, &mut planner_checkpoint, remote, item_tx, reporter, &stop));
-        scope.spawn(|| fetch::stage(item_rx, fetched_tx, remote, &stop));
+        scope.spawn(|| download::stage(item_rx, fetched_tx, remote, &stop));
         scope.spawn(|| decode_pool.install(|| load::stage(fetched_rx, loaded_tx, &loader, &slots, &stop)));
-        scope.spawn(|| embed::stage(loaded_rx, embedded_tx, embedder, batch_size, &slots, embed_log, &stop));
+        scope.spawn(|| infer::stage(loaded_rx, embedded_tx, embedder, batch_size, &slots, embed_log, &stop));
         let committed = committer.run(embedded_rx);
         let planned = planner.join().map_err(|_| anyhow::anyhow!("the planner thread panicked"))?;
         committed?;

@@ -98,6 +98,51 @@ pub struct RunRecord {
     pub spec: RunSpec,
     #[serde(flatten)]
     pub fingerprints: Fingerprints,
+    /// How the run was told to go; checkpoints from before it was recorded have none.
+    #[serde(default, skip_serializing_if = "RecordedControl::is_empty")]
+    pub control: RecordedControl,
+}
+
+/// The run-control numbers given to a run (by flag or variable), so that its resume and
+/// retry-failed go the same way unless given others. What was never given is left out, and
+/// takes the default of the imbed that resumes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecordedControl {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_failures: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_failure_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_memory_mib: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_free_space_mib: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_interval_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch_concurrency: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch_memory_mib: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch_connect_timeout: Option<std::time::Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch_stall_timeout: Option<std::time::Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch_object_timeout: Option<std::time::Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch_host_failure_limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upsert_batch: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upsert_parallel: Option<u32>,
+}
+
+impl RecordedControl {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

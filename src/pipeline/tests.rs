@@ -46,6 +46,7 @@ fn settings(batch_size: usize) -> PipelineSettings {
         commit_interval: Duration::from_millis(50),
         max_failures: None,
         max_failure_rate: None,
+        embed_log: None,
     }
 }
 

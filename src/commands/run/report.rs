@@ -2,10 +2,10 @@
 
 use serde_json::json;
 
-use super::RunControl;
 use crate::checkpoint::Checkpoint;
 use crate::commands::printer::sink_json;
-use crate::commands::{Printer, ThreadSplit};
+use crate::commands::settings::{RunControl, ThreadSplit};
+use crate::commands::Printer;
 use crate::pipeline::{RunSpec, RunSummary};
 use crate::sink::Sink;
 

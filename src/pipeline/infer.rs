@@ -1,4 +1,4 @@
-//! The embed stage: fills batches of tensor slots and runs them through the model, the only
+//! The inference stage (the pipeline side of `embed`): fills batches of tensor slots and runs them through the model, the only
 //! thread that touches it.
 
 use std::path::Path;
@@ -113,22 +113,22 @@ fn embed_batch(embedder: &mut dyn Embed, batch: &mut Vec<Prepared>, slots: &Slot
     }
 }
 
-/// A debugging aid: with `IMBED_DEBUG_EMBED_LOG=FILE`, the key of every embedded item is
-/// appended to FILE, so tests can count how many items were embedded more than once.
+/// A debugging aid: with `--debug-embed-log FILE` (`IMBED_DEBUG_EMBED_LOG`), the key of every
+/// embedded item is appended to FILE, so tests can count how many items were embedded more than once.
 pub(super) struct EmbedLog {
     file: std::fs::File,
 }
 
 impl EmbedLog {
-    pub fn from_env() -> anyhow::Result<Option<Self>> {
-        let Some(path) = std::env::var_os("IMBED_DEBUG_EMBED_LOG") else {
+    pub fn open(path: Option<&Path>) -> anyhow::Result<Option<Self>> {
+        let Some(path) = path else {
             return Ok(None);
         };
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot open IMBED_DEBUG_EMBED_LOG {}", Path::new(&path).display()))?;
+            .open(path)
+            .with_context(|| format!("cannot open the embed log {}", path.display()))?;
         Ok(Some(Self { file }))
     }
 
@@ -138,7 +138,7 @@ impl EmbedLog {
         text.push('\n');
         // One append per batch; the kernel keeps it even if the process is killed next.
         if let Err(error) = self.file.write_all(text.as_bytes()) {
-            tracing::warn!("cannot append to IMBED_DEBUG_EMBED_LOG: {error}");
+            tracing::warn!("cannot append to the embed log: {error}");
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The fetch stage: downloads remote items on the fetch runtime while the decoders and the
+//! The download stage (the pipeline side of `fetch`): downloads remote items on the fetch runtime while the decoders and the
 //! model work, and passes local items straight on.
 //!
 //! Downloads run concurrently up to `--fetch-concurrency`, and their bodies count against a
