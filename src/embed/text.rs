@@ -4,25 +4,24 @@
 //! the model's maximum length (the post-processor's end token is kept), and padding where the
 //! model needs a fixed length.
 
-use std::path::{Path, PathBuf};
+mod configs;
+mod tokenizer;
+
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Outlet, Tensor, TensorElementType, ValueType};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::{build_session, l2_normalize, Device, Runtime};
+use configs::Configs;
+pub use tokenizer::{Encoded, TextTokenizer};
 
 /// The output used when neither `--text-output` nor the model's config names one: CLIP's
 /// projected embedding.
 pub const DEFAULT_TEXT_OUTPUT: &str = "text_embeds";
-
-/// The embedding output of each text tower family, by the `model_type` in its `config.json`
-/// (or the architecture it names): what transformers' model classes return as the embedding.
-const OUTPUT_BY_FAMILY: &[(&str, &str)] = &[("siglip", "pooler_output"), ("clip", "text_embeds")];
 
 /// A text model as a collection remembers it: a folder in the Hugging Face ONNX layout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,167 +61,6 @@ impl TextModelConfig {
 pub struct TextModelFiles {
     pub dir: PathBuf,
     pub onnx: PathBuf,
-}
-
-/// One text as the model takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Encoded {
-    pub ids: Vec<i64>,
-    pub attention_mask: Vec<i64>,
-}
-
-/// `tokenizer.json` with the model's length rules: truncation always, padding when fixed.
-pub struct TextTokenizer {
-    tokenizer: Tokenizer,
-    max_length: usize,
-    padded: bool,
-}
-
-impl TextTokenizer {
-    /// Reads `dir/tokenizer.json` and the configs beside it. `model_length` is the sequence
-    /// length that the model's input shape fixes, if it does; `pad` asks for padding to the
-    /// maximum length even without one (for a model that takes no attention mask).
-    pub fn from_folder(dir: &Path, model_length: Option<usize>, pad: bool) -> anyhow::Result<Self> {
-        Self::with_configs(dir, &Configs::read(dir)?, model_length, pad)
-    }
-
-    /// [`Self::from_folder`] with the configs beside it already read.
-    fn with_configs(dir: &Path, configs: &Configs, model_length: Option<usize>, pad: bool) -> anyhow::Result<Self> {
-        let path = dir.join("tokenizer.json");
-        let mut tokenizer =
-            Tokenizer::from_file(&path).map_err(|error| anyhow!("cannot read {}: {error}", path.display()))?;
-        let own_fixed = tokenizer.get_padding().and_then(|padding| match padding.strategy {
-            PaddingStrategy::Fixed(length) => Some(length),
-            PaddingStrategy::BatchLongest => None,
-        });
-        // Every limit that something names; the tightest one wins, since each is a hard one.
-        let limits = [
-            model_length,
-            own_fixed,
-            tokenizer.get_truncation().map(|truncation| truncation.max_length),
-            configs.model_max_length(),
-            configs.max_position_embeddings(),
-        ];
-        let max_length = limits.into_iter().flatten().filter(|&n| n > 0).min().ok_or_else(|| {
-            anyhow!(
-                "cannot tell the maximum text length of {}: neither tokenizer.json, tokenizer_config.json \
-                 (model_max_length) nor config.json (max_position_embeddings) names one",
-                dir.display()
-            )
-        })?;
-        let truncation = TruncationParams { max_length, ..tokenizer.get_truncation().cloned().unwrap_or_default() };
-        tokenizer.with_truncation(Some(truncation)).map_err(|error| anyhow!("{error}"))?;
-        let fixed = model_length.is_some() || own_fixed.is_some() || pad;
-        if fixed {
-            let (pad_id, pad_token) = match tokenizer.get_padding() {
-                Some(padding) => (padding.pad_id, padding.pad_token.clone()),
-                None => configs.pad_token(&tokenizer)?.ok_or_else(|| {
-                    anyhow!(
-                        "the text model {} needs its texts padded to {max_length} tokens, but no pad token is named \
-                         (pad_token in special_tokens_map.json or tokenizer_config.json)",
-                        dir.display()
-                    )
-                })?,
-            };
-            let padding = PaddingParams {
-                strategy: PaddingStrategy::Fixed(max_length),
-                pad_id,
-                pad_token,
-                ..tokenizer.get_padding().cloned().unwrap_or_default()
-            };
-            tokenizer.with_padding(Some(padding));
-        }
-        Ok(Self { tokenizer, max_length, padded: fixed })
-    }
-
-    pub fn max_length(&self) -> usize {
-        self.max_length
-    }
-
-    /// Whether every text is padded to [`Self::max_length`].
-    pub fn padded(&self) -> bool {
-        self.padded
-    }
-
-    /// The ids and attention mask of `text`, special tokens included.
-    pub fn encode(&self, text: &str) -> anyhow::Result<Encoded> {
-        let encoding =
-            self.tokenizer.encode(text, true).map_err(|error| anyhow!("cannot tokenize {text:?}: {error}"))?;
-        let ids = encoding.get_ids().iter().map(|&id| i64::from(id)).collect();
-        let attention_mask = encoding.get_attention_mask().iter().map(|&m| i64::from(m)).collect();
-        Ok(Encoded { ids, attention_mask })
-    }
-}
-
-/// The JSON files beside `tokenizer.json`, each optional.
-struct Configs {
-    tokenizer_config: Value,
-    special_tokens_map: Value,
-    config: Value,
-}
-
-impl Configs {
-    fn read(dir: &Path) -> anyhow::Result<Self> {
-        let read = |name: &str| -> anyhow::Result<Value> {
-            let path = dir.join(name);
-            match std::fs::read(&path) {
-                Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("cannot parse {}", path.display())),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Value::Null),
-                Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
-            }
-        };
-        Ok(Self {
-            tokenizer_config: read("tokenizer_config.json")?,
-            special_tokens_map: read("special_tokens_map.json")?,
-            config: read("config.json")?,
-        })
-    }
-
-    /// The embedding output that config.json implies, with what named it: the family of its
-    /// `model_type` (SigLIP's `pooler_output`, CLIP's `text_embeds`), or of its architecture.
-    fn named_output(&self) -> Option<(&'static str, String)> {
-        let model_types = [self.config.get("text_config"), Some(&self.config)]
-            .into_iter()
-            .flatten()
-            .filter_map(|config| config.get("model_type")?.as_str())
-            .map(|name| ("model_type", name));
-        let architectures = self.config.get("architectures").and_then(Value::as_array).into_iter().flatten();
-        let mut names = model_types.chain(architectures.filter_map(Value::as_str).map(|name| ("architecture", name)));
-        names.find_map(|(key, name)| {
-            let lower = name.to_ascii_lowercase();
-            let (_, output) = OUTPUT_BY_FAMILY.iter().find(|(family, _)| lower.contains(family))?;
-            Some((*output, format!("{key} {name:?}")))
-        })
-    }
-
-    /// transformers writes 1e30 here when a tokenizer has no limit of its own.
-    fn model_max_length(&self) -> Option<usize> {
-        let length = self.tokenizer_config.get("model_max_length")?.as_f64()?;
-        (1.0..1e9).contains(&length).then_some(length as usize)
-    }
-
-    fn max_position_embeddings(&self) -> Option<usize> {
-        let config = self.config.get("text_config").unwrap_or(&self.config);
-        config.get("max_position_embeddings")?.as_u64().and_then(|n| usize::try_from(n).ok())
-    }
-
-    /// The pad token that the tokenizer configs name, with its id; config.json's
-    /// `pad_token_id` comes last, since CLIP's says 1 where its tokenizer pads with 49407.
-    fn pad_token(&self, tokenizer: &Tokenizer) -> anyhow::Result<Option<(u32, String)>> {
-        let named = [&self.special_tokens_map, &self.tokenizer_config]
-            .into_iter()
-            .filter_map(|config| config.get("pad_token"))
-            .find_map(|token| token.as_str().or_else(|| token.get("content").and_then(Value::as_str)));
-        if let Some(token) = named {
-            let id = tokenizer
-                .token_to_id(token)
-                .ok_or_else(|| anyhow!("the pad token {token:?} is not in tokenizer.json's vocabulary"))?;
-            return Ok(Some((id, token.to_string())));
-        }
-        let config = self.config.get("text_config").unwrap_or(&self.config);
-        let id = config.get("pad_token_id").and_then(Value::as_u64).and_then(|id| u32::try_from(id).ok());
-        Ok(id.map(|id| (id, tokenizer.id_to_token(id).unwrap_or_default())))
-    }
 }
 
 /// The text encoder: the tokenizer and an ONNX Runtime session, giving L2-normalised vectors.
@@ -407,6 +245,7 @@ fn pick_text_output(outputs: &[Outlet], wanted: Option<&str>, named: Option<(&st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn named(config: Value) -> Option<(&'static str, String)> {
         Configs { tokenizer_config: Value::Null, special_tokens_map: Value::Null, config }.named_output()
