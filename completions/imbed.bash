@@ -101,7 +101,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__doctor)
-            opts="-m -q -v -h -V --model --preprocess --output --no-normalize --device --intra-threads --checkpoint --text-model --text-output --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --quiet --verbose --ort-lib --help --version"
+            opts="-m -q -v -h -V --model --preprocess --model-output --no-normalize --device --intra-threads --checkpoint --text-model --text-output --store --collection --qdrant --vector-name --qdrant-api-key --qdrant-connect-timeout --qdrant-timeout --qdrant-max-attempts --max-retries --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -119,7 +119,7 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
+                --model-output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -159,27 +159,23 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --api-key)
+                --qdrant-api-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
+                --qdrant-connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --qdrant-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qdrant-max-attempts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --upsert-batch)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --upsert-parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -195,7 +191,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__embed)
-            opts="-m -q -v -h -V --text --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --quiet --verbose --ort-lib --help --version"
+            opts="-m -q -v -h -V --text --model --preprocess --model-output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,7 +213,7 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
+                --model-output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -415,7 +411,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__index)
-            opts="-L -m -b -q -v -h -V --manifest --s3-endpoint --gcs-endpoint --azure-endpoint --ignore-query-param --no-sign --strict-manifest --hidden --follow-links --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --no-repair --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --quiet --verbose --ort-lib --help --version"
+            opts="-L -m -b -q -v -h -V --manifest --s3-endpoint --gcs-endpoint --azure-endpoint --ignore-query-param --no-sign --strict-manifest --hidden --follow-links --model --preprocess --model-output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --qdrant-api-key --qdrant-connect-timeout --qdrant-timeout --qdrant-max-attempts --max-retries --upsert-batch --upsert-parallel --collection-on-disk --collection-shards --collection-replicas --bulk --verify-content --delete-missing --reindex --shard --shard-count --batch-size --checkpoint --max-attempts --max-failures --max-failure-rate --no-repair --decode-threads --decode-memory --min-free-space --log-interval --json --debug-embed-log --fetch-concurrency --fetch-memory --fetch-connect-timeout --fetch-stall-timeout --fetch-object-timeout --fetch-host-failure-limit --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,7 +449,7 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
+                --model-output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -501,15 +497,19 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --api-key)
+                --qdrant-api-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
+                --qdrant-connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --qdrant-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qdrant-max-attempts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -525,11 +525,11 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --shards)
+                --collection-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --replication-factor)
+                --collection-replicas)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -573,11 +573,15 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --min-free-space)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --min-free-space)
+                --debug-embed-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -593,15 +597,15 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --stall-timeout)
+                --fetch-stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --object-timeout)
+                --fetch-object-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --host-failure-limit)
+                --fetch-host-failure-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -617,7 +621,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__push)
-            opts="-q -v -h -V --store --collection --qdrant --to-collection --vector-name --checkpoint --json --no-repair --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --on-disk --shards --replication-factor --bulk --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --store --collection --qdrant --to-collection --vector-name --checkpoint --json --no-repair --qdrant-api-key --qdrant-connect-timeout --qdrant-timeout --qdrant-max-attempts --max-retries --upsert-batch --upsert-parallel --collection-on-disk --collection-shards --collection-replicas --bulk --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -647,15 +651,19 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --api-key)
+                --qdrant-api-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
+                --qdrant-connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --qdrant-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qdrant-max-attempts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -671,11 +679,11 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --shards)
+                --collection-shards)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --replication-factor)
+                --collection-replicas)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -691,7 +699,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__resume)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --no-repair --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --no-repair --decode-threads --decode-memory --min-free-space --log-interval --json --debug-embed-log --fetch-concurrency --fetch-memory --fetch-connect-timeout --fetch-stall-timeout --fetch-object-timeout --fetch-host-failure-limit --qdrant-api-key --qdrant-connect-timeout --qdrant-timeout --qdrant-max-attempts --max-retries --upsert-batch --upsert-parallel --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -721,11 +729,15 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --min-free-space)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --min-free-space)
+                --debug-embed-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -741,27 +753,31 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --stall-timeout)
+                --fetch-stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --object-timeout)
+                --fetch-object-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --host-failure-limit)
+                --fetch-host-failure-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --api-key)
+                --qdrant-api-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
+                --qdrant-connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --qdrant-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qdrant-max-attempts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -789,7 +805,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__retry__subcmd__failed)
-            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --decode-threads --decode-memory --log-interval --min-free-space --json --no-repair --fetch-concurrency --fetch-memory --fetch-connect-timeout --stall-timeout --object-timeout --host-failure-limit --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --max-attempts --max-failures --max-failure-rate --no-repair --decode-threads --decode-memory --min-free-space --log-interval --json --debug-embed-log --fetch-concurrency --fetch-memory --fetch-connect-timeout --fetch-stall-timeout --fetch-object-timeout --fetch-host-failure-limit --qdrant-api-key --qdrant-connect-timeout --qdrant-timeout --qdrant-max-attempts --max-retries --upsert-batch --upsert-parallel --class --force --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -819,11 +835,15 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --min-free-space)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --min-free-space)
+                --debug-embed-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -839,27 +859,31 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --stall-timeout)
+                --fetch-stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --object-timeout)
+                --fetch-object-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --host-failure-limit)
+                --fetch-host-failure-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --api-key)
+                --qdrant-api-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
+                --qdrant-connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --qdrant-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qdrant-max-attempts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -876,7 +900,7 @@ _imbed() {
                     return 0
                     ;;
                 --class)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "not_found permission io empty unsupported corrupt truncated too_large manifest walk model sink denied remote timeout network host_down" -- "${cur}"))
                     return 0
                     ;;
                 --ort-lib)
@@ -891,7 +915,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__search)
-            opts="-k -m -q -v -h -V --text --image --not --not-image --filter --min-score --top --model --preprocess --output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --json --quiet --verbose --ort-lib --help --version"
+            opts="-k -m -q -v -h -V --text --image --not --not-image --filter --min-score --top --model --preprocess --model-output --no-normalize --device --intra-threads --text-model --text-output --max-pixels --max-file-size --background --full-decode --store --collection --qdrant --vector-name --qdrant-api-key --qdrant-connect-timeout --qdrant-timeout --qdrant-max-attempts --max-retries --json --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -941,7 +965,7 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
+                --model-output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -989,27 +1013,23 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --api-key)
+                --qdrant-api-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
+                --qdrant-connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --qdrant-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qdrant-max-attempts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --upsert-batch)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --upsert-parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1025,7 +1045,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__stats)
-            opts="-q -v -h -V --checkpoint --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --json --qdrant-api-key --qdrant-connect-timeout --qdrant-timeout --qdrant-max-attempts --max-retries --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1035,27 +1055,23 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --api-key)
+                --qdrant-api-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
+                --qdrant-connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --qdrant-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qdrant-max-attempts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --upsert-batch)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --upsert-parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1071,7 +1087,7 @@ _imbed() {
             return 0
             ;;
         imbed__subcmd__verify)
-            opts="-q -v -h -V --checkpoint --repair --delete-unknown --json --api-key --connect-timeout --timeout --max-retries --upsert-batch --upsert-parallel --quiet --verbose --ort-lib --help --version"
+            opts="-q -v -h -V --checkpoint --repair --delete-unknown --json --qdrant-api-key --qdrant-connect-timeout --qdrant-timeout --qdrant-max-attempts --max-retries --quiet --verbose --ort-lib --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1081,27 +1097,23 @@ _imbed() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --api-key)
+                --qdrant-api-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
+                --qdrant-connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
+                --qdrant-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qdrant-max-attempts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-retries)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --upsert-batch)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --upsert-parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -46,9 +46,9 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l azure-endpoint -d 
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l ignore-query-param -d 'Leave this query parameter (a CDN\'s `token`, say) out of item keys and payloads, as the signatures of S3, GCS, Azure and CloudFront are; repeatable. Messages show no query at all' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l model-output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l intra-threads -d 'ONNX Runtime intra-op threads [default: every core]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l text-output -d 'Text model output holding the embedding [default: the one config.json\'s model_type names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
@@ -58,31 +58,33 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l store -d 'Embedded
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection -d 'Collection name inside the store or on the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l vector-name -d 'Named vector to write and search, for collections that hold several vectors' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l timeout -d 'Seconds to wait for each request\'s answer' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l upsert-parallel -d 'Upsert requests in flight at once' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l shards -d 'Shards of a collection imbed creates' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l replication-factor -d 'Replication factor of a collection imbed creates' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit) [default: 128]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l upsert-parallel -d 'Upsert requests in flight at once [default: 4]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection-shards -d 'Shards of a collection imbed creates (Qdrant\'s shards; --shard I/N splits the corpus)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection-replicas -d 'Replication factor of a collection imbed creates' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l shard -d 'Take only shard I of N (0-based), split by a hash of each item\'s key' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l shard-count -d 'Number of shards, with JOB_COMPLETION_INDEX (a Kubernetes Job\'s completions)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s b -l batch-size -d 'Images per inference batch (a model with a static batch size imposes its own)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-attempts -d 'Tries of a transient failure (a sink write, a download) before the item fails' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-attempts -d 'Tries of an item that fails for a reason that may pass (a sink write, a download), the first included, before the item fails [default: 3]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-concurrency -d 'Downloads in flight at once' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-memory -d 'MiB of downloaded images held at once until decoded; large objects wait their turn' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant\'s)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady' -r
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-threads -d 'Decoding threads [default: every core]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn [default: 1024]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it [default: 128]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l debug-embed-log -d 'Append one line per model call (its batch\'s keys) to FILE: how the tests count embeddings' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-concurrency -d 'Downloads in flight at once [default: 32]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-memory -d 'MiB of downloaded images held at once until decoded; large objects wait their turn [default: 512]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again [default: 30]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady [default: 300]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later) [default: 5]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-sign -d 'Read public buckets without signing requests (no credentials needed)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l strict-manifest -d 'Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone'
@@ -90,81 +92,100 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l hidden -d 'Include
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s L -l follow-links -d 'Follow symbolic links while walking'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l full-decode -d 'Decode JPEGs at full size, not at the reduced DCT scale (1/2, 1/4, 1/8) that still leaves twice the model\'s input size; slower, and embeddings differ by about 1e-3 in cosine'
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l on-disk -d 'Keep vectors and payloads on disk in a collection imbed creates'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection-on-disk -d 'Keep vectors and payloads on disk in a collection imbed creates'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l bulk -d 'Bulk load: build the HNSW index only at the end. imbed sets m=0 on a collection it created, and restores m=16 when the run (or its resume) finishes'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l verify-content -d 'Tell changed files by a hash of their content, not only by size and modification time'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l delete-missing -d 'Delete the points of items whose files are gone, once the walk has finished'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l reindex -d 'Embed every item again, into the same collection, even with a changed model'
-complete -c imbed -n "__fish_imbed_using_subcommand index" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-repair -d 'Refuse the run (exit 2) when the index is not the one the checkpoint wrote (lost, dropped or replaced), instead of sending its done items again'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-attempts -d 'Tries of a transient failure (a sink write, a download) before the item fails' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-attempts -d 'Tries of an item that fails for a reason that may pass (a sink write, a download), the first included, before the item fails [default: 3]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-concurrency -d 'Downloads in flight at once' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-memory -d 'MiB of downloaded images held at once until decoded; large objects wait their turn' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant\'s)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l timeout -d 'Seconds to wait for each request\'s answer' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l upsert-parallel -d 'Upsert requests in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-threads -d 'Decoding threads [default: every core]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn [default: 1024]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it [default: 128]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l debug-embed-log -d 'Append one line per model call (its batch\'s keys) to FILE: how the tests count embeddings' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-concurrency -d 'Downloads in flight at once [default: 32]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-memory -d 'MiB of downloaded images held at once until decoded; large objects wait their turn [default: 512]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again [default: 30]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady [default: 300]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l fetch-host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later) [default: 5]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit) [default: 128]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l upsert-parallel -d 'Upsert requests in flight at once [default: 4]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand resume" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l no-repair -d 'Refuse the run (exit 2) when the index is not the one the checkpoint wrote (lost, dropped or replaced), instead of sending its done items again'
+complete -c imbed -n "__fish_imbed_using_subcommand resume" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -l force -d 'Resume even though model.onnx or the preprocessing changed since the run started'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand resume" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l checkpoint -d 'Checkpoint file recording every item\'s state' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-attempts -d 'Tries of a transient failure (a sink write, a download) before the item fails' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-attempts -d 'Tries of an item that fails for a reason that may pass (a sink write, a download), the first included, before the item fails [default: 3]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failures -d 'Stop early (exit 1) once more than N items have failed' -r
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-failure-rate -d 'Stop early (exit 1) once more than this fraction of items failed (checked after 100)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-threads -d 'Decoding threads [default: automatic split with ONNX Runtime]' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-concurrency -d 'Downloads in flight at once' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-memory -d 'MiB of downloaded images held at once until decoded; large objects wait their turn' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images (--connect-timeout is Qdrant\'s)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l timeout -d 'Seconds to wait for each request\'s answer' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l upsert-parallel -d 'Upsert requests in flight at once' -r
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l class -d 'Retry only items that failed with this error class (repeatable), such as sink or io' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-threads -d 'Decoding threads [default: every core]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l decode-memory -d 'MiB of decoded pixels the decoding threads may hold at once; large images wait their turn [default: 1024]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l min-free-space -d 'MiB to keep free on the store\'s disk; the run stops cleanly (exit 2, resumable) below it [default: 128]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l log-interval -d 'Seconds between plain progress lines when stderr is not a terminal [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l debug-embed-log -d 'Append one line per model call (its batch\'s keys) to FILE: how the tests count embeddings' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-concurrency -d 'Downloads in flight at once [default: 32]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-memory -d 'MiB of downloaded images held at once until decoded; large objects wait their turn [default: 512]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-connect-timeout -d 'Seconds to wait for a connection to a server of images [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-stall-timeout -d 'Seconds without a byte (before or during a body) after which a download is tried again [default: 30]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-object-timeout -d 'Seconds one try of a download may take from request to last byte, however steady [default: 300]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l fetch-host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later) [default: 5]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit) [default: 128]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l upsert-parallel -d 'Upsert requests in flight at once [default: 4]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l class -d 'Retry only items that failed with this error class (repeatable, or comma-separated)' -r -f -a "not_found\t''
+permission\t''
+io\t''
+empty\t''
+unsupported\t''
+corrupt\t''
+truncated\t''
+too_large\t''
+manifest\t''
+walk\t''
+model\t''
+sink\t''
+denied\t''
+remote\t''
+timeout\t''
+network\t''
+host_down\t''"
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l no-repair -d 'Refuse the run (exit 2) when the index is not the one the checkpoint wrote (lost, dropped or replaced), instead of sending its done items again'
+complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l json -d 'Print the final summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -l force -d 'Retry even though model.onnx or the preprocessing changed since the run started'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand retry-failed" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -l checkpoint -d 'Checkpoint file [default: imbed.checkpoint]' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand stats" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
-complete -c imbed -n "__fish_imbed_using_subcommand stats" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
-complete -c imbed -n "__fish_imbed_using_subcommand stats" -l timeout -d 'Seconds to wait for each request\'s answer' -r
-complete -c imbed -n "__fish_imbed_using_subcommand stats" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
-complete -c imbed -n "__fish_imbed_using_subcommand stats" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand stats" -l upsert-parallel -d 'Upsert requests in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand stats" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -l json -d 'Print one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand stats" -s q -l quiet -d 'Print only errors and the final result'
@@ -180,9 +201,9 @@ complete -c imbed -n "__fish_imbed_using_subcommand search" -l min-score -d 'Dro
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s k -l top -d 'Number of results' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l model-output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l intra-threads -d 'ONNX Runtime intra-op threads [default: every core]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l text-output -d 'Text model output holding the embedding [default: the one config.json\'s model_type names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
@@ -192,12 +213,11 @@ complete -c imbed -n "__fish_imbed_using_subcommand search" -l store -d 'Embedde
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l collection -d 'Collection name inside the store or on the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l vector-name -d 'Named vector to write and search, for collections that hold several vectors' -r
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l timeout -d 'Seconds to wait for each request\'s answer' -r
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l upsert-parallel -d 'Upsert requests in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l full-decode -d 'Decode JPEGs at full size, not at the reduced DCT scale (1/2, 1/4, 1/8) that still leaves twice the model\'s input size; slower, and embeddings differ by about 1e-3 in cosine'
@@ -209,9 +229,9 @@ complete -c imbed -n "__fish_imbed_using_subcommand search" -s V -l version -d '
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l text -d 'Texts to embed with the text model, one JSON line each' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
-complete -c imbed -n "__fish_imbed_using_subcommand embed" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l model-output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
-complete -c imbed -n "__fish_imbed_using_subcommand embed" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l intra-threads -d 'ONNX Runtime intra-op threads [default: every core]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l text-output -d 'Text model output holding the embedding [default: the one config.json\'s model_type names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised' -r
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l max-pixels -d 'Images with more pixels fail as too_large, from their header, before decoding (100M = 100 MP)' -r
@@ -226,9 +246,9 @@ complete -c imbed -n "__fish_imbed_using_subcommand embed" -s h -l help -d 'Prin
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l preprocess -d 'Preprocessing preset for a bare .onnx file: clip, siglip or imagenet; overrides preprocessor_config.json' -r
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l model-output -d 'Model output holding the embedding [default: image_embeds, or the only 2-D output]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l device -d 'Execution device: cpu, cuda or cuda:N' -r
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l intra-threads -d 'ONNX Runtime intra-op threads [default: automatic split with the decoders]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l intra-threads -d 'ONNX Runtime intra-op threads [default: every core]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l checkpoint -d 'Checkpoint whose file modes are checked: it holds signed URLs, so only its owner may read it' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l text-model -d 'Text model folder: model.onnx and tokenizer.json, with tokenizer_config.json, special_tokens_map.json and config.json where present (as Qdrant/clip-ViT-B-32-text). `index` records it with the collection, so search finds it there' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l text-output -d 'Text model output holding the embedding [default: the one config.json\'s model_type names, pooler_output for SigLIP, else text_embeds]; it is L2-normalised' -r
@@ -236,12 +256,11 @@ complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l store -d 'Embedde
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l collection -d 'Collection name inside the store or on the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l vector-name -d 'Named vector to write and search, for collections that hold several vectors' -r
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l timeout -d 'Seconds to wait for each request\'s answer' -r
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l upsert-parallel -d 'Upsert requests in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand doctor" -s q -l quiet -d 'Print only errors and the final result'
@@ -254,30 +273,30 @@ complete -c imbed -n "__fish_imbed_using_subcommand push" -l qdrant -d 'Qdrant s
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l to-collection -d 'Name of the collection on the server [default: the same as --collection]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l vector-name -d 'Named vector to write on the server' -r
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l checkpoint -d 'Records how far the copy got, so an interrupted push resumes where it stopped' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand push" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
-complete -c imbed -n "__fish_imbed_using_subcommand push" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
-complete -c imbed -n "__fish_imbed_using_subcommand push" -l timeout -d 'Seconds to wait for each request\'s answer' -r
-complete -c imbed -n "__fish_imbed_using_subcommand push" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
-complete -c imbed -n "__fish_imbed_using_subcommand push" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand push" -l upsert-parallel -d 'Upsert requests in flight at once' -r
-complete -c imbed -n "__fish_imbed_using_subcommand push" -l shards -d 'Shards of a collection imbed creates' -r
-complete -c imbed -n "__fish_imbed_using_subcommand push" -l replication-factor -d 'Replication factor of a collection imbed creates' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit) [default: 128]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l upsert-parallel -d 'Upsert requests in flight at once [default: 4]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l collection-shards -d 'Shards of a collection imbed creates (Qdrant\'s shards; --shard I/N splits the corpus)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l collection-replicas -d 'Replication factor of a collection imbed creates' -r
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l json -d 'Print the summary as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l no-repair -d 'Refuse (exit 2) to go on with a push whose server collection is not the one it wrote to (dropped or replaced), instead of starting the copy over'
-complete -c imbed -n "__fish_imbed_using_subcommand push" -l on-disk -d 'Keep vectors and payloads on disk in a collection imbed creates'
+complete -c imbed -n "__fish_imbed_using_subcommand push" -l collection-on-disk -d 'Keep vectors and payloads on disk in a collection imbed creates'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -l bulk -d 'Bulk load: build the HNSW index only at the end. imbed sets m=0 on a collection it created, and restores m=16 when the run (or its resume) finishes'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand push" -s V -l version -d 'Print version'
 complete -c imbed -n "__fish_imbed_using_subcommand verify" -l checkpoint -d 'Checkpoint file [default: imbed.checkpoint]' -r -F
-complete -c imbed -n "__fish_imbed_using_subcommand verify" -l api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
-complete -c imbed -n "__fish_imbed_using_subcommand verify" -l connect-timeout -d 'Seconds to wait for a connection to the server' -r
-complete -c imbed -n "__fish_imbed_using_subcommand verify" -l timeout -d 'Seconds to wait for each request\'s answer' -r
-complete -c imbed -n "__fish_imbed_using_subcommand verify" -l max-retries -d 'Retries of a request that failed for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter' -r
-complete -c imbed -n "__fish_imbed_using_subcommand verify" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit)' -r
-complete -c imbed -n "__fish_imbed_using_subcommand verify" -l upsert-parallel -d 'Upsert requests in flight at once' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand verify" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
 complete -c imbed -n "__fish_imbed_using_subcommand verify" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand verify" -l repair -d 'Mark the done items whose points are missing (or hold another key) pending again; `imbed resume` then sends them'
 complete -c imbed -n "__fish_imbed_using_subcommand verify" -l delete-unknown -d 'Delete the points that no checkpoint knows (written by another run), after listing them'

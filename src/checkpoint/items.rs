@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(checkpoint.totals().unwrap(), Totals { total: 3, done: 1, failed: 1, pending: 1, deleted: 0 });
         let pending = checkpoint.pending_after(0, 10).unwrap();
         assert_eq!(pending.iter().map(|(_, i)| i.key.as_str()).collect::<Vec<_>>(), ["c"]);
-        assert_eq!(checkpoint.requeue_failed(&["corrupt".into()]).unwrap(), 1);
+        assert_eq!(checkpoint.requeue_failed(&["corrupt"]).unwrap(), 1);
         assert_eq!(checkpoint.totals().unwrap().pending, 2);
         let errors = checkpoint.errors(3).unwrap();
         assert!(errors.is_empty());

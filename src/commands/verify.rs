@@ -38,7 +38,7 @@ pub fn verify(printer: Printer, args: VerifySettings) -> anyhow::Result<ExitStat
     // checkpoints' locks, so that no run sends points that would look unknown.
     let writes = args.repair || args.delete_unknown;
     for path in &args.checkpoints {
-        opened.push(open_checkpoint(&path, writes, printer)?);
+        opened.push(open_checkpoint(path, writes, printer)?);
     }
     let first = &opened[0].spec;
     let (collection, location) = (first.sink.collection.clone(), redacted(&first.sink_location()));

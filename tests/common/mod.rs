@@ -64,7 +64,7 @@ pub fn fixture_image_count() -> usize {
 }
 
 /// Settings of the calling shell that must not leak into the tests' runs.
-const CLEARED_ENV: [&str; 12] = [
+const CLEARED_ENV: [&str; 13] = [
     "IMBED_STORE",
     "IMBED_CHECKPOINT",
     "IMBED_COLLECTION",
@@ -75,6 +75,7 @@ const CLEARED_ENV: [&str; 12] = [
     "IMBED_ORT_LIB",
     "RUST_LOG",
     "IMBED_QDRANT_URL",
+    "IMBED_QDRANT",
     "IMBED_QDRANT_API_KEY",
     "QDRANT_API_KEY",
 ];
