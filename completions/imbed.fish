@@ -90,6 +90,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l hidden -d 'Include
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s L -l follow-links -d 'Follow symbolic links while walking'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l full-decode -d 'Decode JPEGs at full size, not at the reduced DCT scale (1/2, 1/4, 1/8) that still leaves twice the model\'s input size; slower, and embeddings differ by about 1e-3 in cosine'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l payload-gps -d 'Put the photo\'s EXIF GPS position in the payload as `gps` (a geo point for `--filter gps~LAT,LON,KM`); without it, the position is never stored'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l on-disk -d 'Keep vectors and payloads on disk in a collection imbed creates'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l bulk -d 'Bulk load: build the HNSW index only at the end. imbed sets m=0 on a collection it created, and restores m=16 when the run (or its resume) finishes'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l verify-content -d 'Tell changed files by a hash of their content, not only by size and modification time'
@@ -201,6 +202,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand search" -l upsert-parallel -
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l full-decode -d 'Decode JPEGs at full size, not at the reduced DCT scale (1/2, 1/4, 1/8) that still leaves twice the model\'s input size; slower, and embeddings differ by about 1e-3 in cosine'
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l payload-gps -d 'Put the photo\'s EXIF GPS position in the payload as `gps` (a geo point for `--filter gps~LAT,LON,KM`); without it, the position is never stored'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l json -d 'Print results as one JSON object on stdout'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
@@ -220,6 +222,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand embed" -l background -d 'Col
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l no-normalize -d 'Store vectors as the model gives them, without L2 normalisation'
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -l full-decode -d 'Decode JPEGs at full size, not at the reduced DCT scale (1/2, 1/4, 1/8) that still leaves twice the model\'s input size; slower, and embeddings differ by about 1e-3 in cosine'
+complete -c imbed -n "__fish_imbed_using_subcommand embed" -l payload-gps -d 'Put the photo\'s EXIF GPS position in the payload as `gps` (a geo point for `--filter gps~LAT,LON,KM`); without it, the position is never stored'
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s q -l quiet -d 'Print only errors and the final result'
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand embed" -s h -l help -d 'Print help (see more with \'--help\')'

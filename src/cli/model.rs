@@ -25,6 +25,11 @@ pub struct DecodeArgs {
     /// leaves twice the model's input size; slower, and embeddings differ by about 1e-3 in cosine.
     #[arg(long, env = "IMBED_FULL_DECODE")]
     pub full_decode: bool,
+
+    /// Put the photo's EXIF GPS position in the payload as `gps` (a geo point for
+    /// `--filter gps~LAT,LON,KM`); without it, the position is never stored.
+    #[arg(long, env = "IMBED_PAYLOAD_GPS")]
+    pub payload_gps: bool,
 }
 
 #[derive(Debug, Args)]

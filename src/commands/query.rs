@@ -79,6 +79,7 @@ pub(super) fn decode_options(args: &DecodeArgs) -> ImageOptions {
         max_pixels: args.max_pixels,
         max_file_size: args.max_file_size.saturating_mul(1 << 20),
         full_decode: args.full_decode,
+        payload_gps: args.payload_gps,
     };
     ImageOptions { limits, background: args.background }
 }
