@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use imbed::decode::{DecodeOptions, MemoryBudget};
+use imbed::decode::{decode_file_for, DecodeOptions, MemoryBudget, Target};
 use imbed::embed::{runtime, Device, Encoder, ModelConfig, ResolvedModel};
 use imbed::pipeline::{ImageSource, TensorLoader};
 use imbed::preprocess::{Background, Layout, Preprocessor, Preset};
@@ -175,7 +175,17 @@ fn find_photos(paths: &[PathBuf]) -> anyhow::Result<Vec<Photo>> {
         .into_iter()
         .map(|path| {
             let read_error = || format!("cannot read {}", path.display());
-            let (width, height) = image::image_dimensions(&path).with_context(read_error)?;
+            // The image crate reads no HEIC or AVIF header: imbed's decoder gives their size.
+            let (width, height) = match image::image_dimensions(&path) {
+                Ok(size) => size,
+                Err(_) => {
+                    let image =
+                        decode_file_for(&path, Target::Full, &DecodeOptions::default(), &MemoryBudget::unlimited())
+                            .map_err(|error| anyhow::anyhow!("{}", error.message))
+                            .with_context(read_error)?;
+                    (image.width, image.height)
+                }
+            };
             let format = image::ImageFormat::from_path(&path).ok();
             let progressive = format == Some(image::ImageFormat::Jpeg) && has_progressive_frame(&path)?;
             Ok(Photo { large: u64::from(width) * u64::from(height) >= LARGE_PIXELS, progressive, path })
