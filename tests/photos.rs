@@ -2,6 +2,8 @@
 //! decode them, and EXIF reaches the payload, where `search --filter` finds it.
 
 mod common;
+#[path = "support/real_qdrant.rs"]
+mod real_qdrant;
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +59,17 @@ fn heic_and_avif_decode_upright_and_embed_as_pillow_decodes_them() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// The three photos with EXIF and one without, under `ws/photos`.
+fn photo_folder(ws: &Workspace) -> PathBuf {
+    let corpus = make_odd_images(ws);
+    let folder = ws.path().join("photos");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    for name in ["exif/photo.jpg", "heic/exif.heic", "avif/exif.avif", "heic/rgb8.heic"] {
+        std::fs::copy(corpus.join(name), folder.join(name.replace('/', "_"))).expect("copy");
+    }
+    folder
+}
+
 fn search_json(ws: &Workspace, collection: &str, args: &[&str]) -> Value {
     let output = ws
         .imbed()
@@ -75,12 +88,7 @@ fn hit_count(hits: &Value) -> usize {
 #[test]
 fn exif_facts_reach_the_payload_and_gps_only_when_asked() {
     let ws = Workspace::new();
-    let corpus = make_odd_images(&ws);
-    let folder = ws.path().join("photos");
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    for name in ["exif/photo.jpg", "heic/exif.heic", "avif/exif.avif", "heic/rgb8.heic"] {
-        std::fs::copy(corpus.join(name), folder.join(name.replace('/', "_"))).expect("copy");
-    }
+    let folder = photo_folder(&ws);
     let (_, code) = ws.index(&[&folder], &["--collection", "plain"]);
     assert_eq!(code, 0);
     let (_, code) = ws.index(&[&folder], &["--collection", "gps", "--checkpoint", "gps.ckpt", "--payload-gps"]);
@@ -120,4 +128,38 @@ fn exif_facts_reach_the_payload_and_gps_only_when_asked() {
     assert_eq!(search("gps", "gps~48.86,2.29,2"), 3);
     assert_eq!(search("gps", "gps~51.5,-0.12,50"), 0, "London is not near the Eiffel tower");
     assert_eq!(search("plain", "gps~48.86,2.29,2"), 0);
+}
+
+#[test]
+fn datetime_and_geo_filters_are_answered_by_the_server() {
+    let Some(server) = real_qdrant::shared() else { return };
+    let ws = Workspace::new();
+    let folder = photo_folder(&ws);
+    let url = server.url();
+    let output = ws
+        .imbed()
+        .arg("index")
+        .arg(&folder)
+        .args(["--qdrant", &url, "--collection", "photos", "--payload-gps", "--json", "--model"])
+        .arg(tiny_model())
+        .output()
+        .expect("index");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let image = folder.join("heic_rgb8.heic");
+    let image = image.to_str().expect("UTF-8 path");
+    let search = |filter: &str| {
+        let output = ws
+            .imbed()
+            .args(["search", "--json", "--top", "100", "--qdrant", &url, "--collection", "photos", "--model"])
+            .arg(tiny_model())
+            .args(["--image", image, "--filter", filter])
+            .output()
+            .expect("search");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        hit_count(&serde_json::from_slice(&output.stdout).expect("one JSON object"))
+    };
+    assert_eq!(search("taken_at>=2024-05-06"), 3);
+    assert_eq!(search("taken_at>=2024-05-06T06:00:00Z"), 0, "07:08 at +02:00 is 05:08 UTC");
+    assert_eq!(search("gps~48.86,2.29,2"), 3);
+    assert_eq!(search("gps~51.5,-0.12,50"), 0);
 }
