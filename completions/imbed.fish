@@ -87,6 +87,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-object-timeo
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l fetch-host-failure-limit -d 'Tries in a row to one host that time out or cannot connect before its other items fail at once as host_down (retry-failed --class host_down takes them later) [default: 5]' -r
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-sign -d 'Read public buckets without signing requests (no credentials needed)'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l payload-gps -d 'Put the photo\'s EXIF GPS position in the payload as `gps` (a geo point for `--filter gps~LAT,LON,KM`); without it, the position is never stored'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l strict-manifest -d 'Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l hidden -d 'Include hidden files and folders (names starting with a dot)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -s L -l follow-links -d 'Follow symbolic links while walking'

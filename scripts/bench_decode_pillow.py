@@ -17,6 +17,13 @@ import time
 import numpy as np
 from PIL import Image, ImageOps
 
+try:  # HEIC as Pillow users read it; Pillow itself reads AVIF.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:
+    pass
+
 from check_preprocess import image_files
 
 LARGE_PIXELS = 8_000_000

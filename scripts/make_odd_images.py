@@ -27,6 +27,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from odd_photos import add_photos
+
 RED, GREEN, BLUE, YELLOW, WHITE = (230, 20, 20), (20, 200, 40), (30, 40, 220), (240, 220, 30), (255, 255, 255)
 W, H = 64, 48
 
@@ -263,9 +265,12 @@ def odd(out):
     stored = upright.transpose(INVERSE[8])
     add("tiff/orientation_8.tif", encode(stored, "TIFF", tiffinfo={274: 8}), done(tolerance=0))
 
+    # HEIC, AVIF and EXIF for the payload (scripts/odd_photos.py).
+    add_photos(out, add, done, upright, with_clear_left, lambda o: upright.transpose(INVERSE[o]), quadrant_samples(half_clear))
+    # A HEIF box and junk after it.
+    add("broken/junk_after_ftyp.heic", iso_media(b"heic", [b"mif1", b"heic"]), {"class": "corrupt"})
+
     # Formats imbed does not decode, and files that are no image at all.
-    add("other/phone.heic", iso_media(b"heic", [b"mif1", b"heic"]), {"class": "unsupported"})
-    add("other/photo.avif", iso_media(b"avif", [b"avif", b"mif1", b"miaf"]), {"class": "unsupported"})
     add("other/photo.jxl", b"\xff\x0a" + b"\0" * 64, {"class": "unsupported"})
     add("other/saved_page.jpg", b"<!DOCTYPE html>\n<html><head><title>404</title></head></html>\n", {"class": "unsupported"})
     add("other/document.png", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", {"class": "unsupported"})

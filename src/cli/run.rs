@@ -48,6 +48,11 @@ pub struct IndexArgs {
     #[arg(long, env = "IMBED_NO_SIGN", help_heading = "Remote sources")]
     pub no_sign: bool,
 
+    /// Put the photo's EXIF GPS position in the payload as `gps` (a geo point for
+    /// `--filter gps~LAT,LON,KM`); without it, the position is never stored.
+    #[arg(long, env = "IMBED_PAYLOAD_GPS", help_heading = "Images")]
+    pub payload_gps: bool,
+
     /// Refuse the run (exit 2) when a manifest line is bad, instead of failing that line alone.
     #[arg(long, env = "IMBED_STRICT_MANIFEST", help_heading = "Sources")]
     pub strict_manifest: bool,

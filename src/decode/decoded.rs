@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use super::budget::MemoryBudget;
 use super::budget::Reservation;
+use super::photo::PhotoFacts;
 use super::turns_a_quarter;
 use crate::item::ErrorClass;
 
@@ -28,11 +29,18 @@ pub struct DecodeOptions {
     /// decoded at full size, so their checkpoints, which lack the field, go on doing so.
     #[serde(default = "full_size")]
     pub full_decode: bool,
+    /// Put the EXIF GPS position in the payload (`--payload-gps`); off, it never leaves the file.
+    pub payload_gps: bool,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        Self { max_pixels: DEFAULT_MAX_PIXELS, max_file_size: DEFAULT_MAX_FILE_SIZE, full_decode: false }
+        Self {
+            max_pixels: DEFAULT_MAX_PIXELS,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            full_decode: false,
+            payload_gps: false,
+        }
     }
 }
 
@@ -143,6 +151,8 @@ pub struct DecodedImage {
     pub format: &'static str,
     pub size_bytes: u64,
     pub modified: Option<SystemTime>,
+    /// What the EXIF block says of the photo, for the payload.
+    pub photo: PhotoFacts,
     /// Held against the decode budget until the image is dropped.
     pub(super) _memory: Reservation,
 }
@@ -161,7 +171,17 @@ impl DecodedImage {
         let (width, height) = pixels.dimensions();
         let region = Region::whole(width, height);
         let memory = MemoryBudget::unlimited().reserve(0);
-        Self { pixels, region, width, height, format: "png", size_bytes: 0, modified: None, _memory: memory }
+        Self {
+            pixels,
+            region,
+            width,
+            height,
+            format: "png",
+            size_bytes: 0,
+            modified: None,
+            photo: PhotoFacts::default(),
+            _memory: memory,
+        }
     }
 }
 

@@ -32,11 +32,13 @@ pub struct JpegError {
 }
 
 /// What the header says, before any pixel is allocated.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Header {
     pub width: u32,
     pub height: u32,
     pub orientation: Orientation,
+    /// The APP1 EXIF block's TIFF bytes.
+    pub exif: Option<Vec<u8>>,
     cmyk: bool,
     /// Every DCT coefficient of a progressive image, held until the last scan, whatever the scale.
     coefficient_bytes: u64,
@@ -106,14 +108,13 @@ pub fn read_header<R: BufRead + Seek>(reader: &mut R) -> Result<Header, JpegErro
         } else {
             0
         };
-        let orientation = decompress
-            .markers()
-            .find_map(|marker| marker.data.strip_prefix(b"Exif\0\0").and_then(Orientation::from_exif_chunk))
-            .unwrap_or(Orientation::NoTransforms);
+        let exif = decompress.markers().find_map(|marker| marker.data.strip_prefix(b"Exif\0\0").map(<[u8]>::to_vec));
+        let orientation = exif.as_deref().and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
         Ok(Header {
             width: decompress.width() as u32,
             height: decompress.height() as u32,
             orientation,
+            exif,
             cmyk,
             coefficient_bytes,
         })

@@ -10,7 +10,7 @@
 //! [`Region`] of its pixels that shows the whole picture.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek};
+use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::Path;
 
 use image::metadata::Orientation;
@@ -21,7 +21,10 @@ use crate::item::ErrorClass;
 mod budget;
 mod decoded;
 mod errors;
+mod heif;
 mod jpeg;
+mod photo;
+mod raw;
 mod sniff;
 mod webp;
 
@@ -31,6 +34,7 @@ pub use decoded::{
     DecodeError, DecodeOptions, DecodedImage, Pixels, Region, Target, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PIXELS,
 };
 use errors::{classify, jpeg_failure, read_failure};
+pub use photo::PhotoFacts;
 use sniff::{sniff, Sniffed};
 
 /// Decodes the image file at `path`, a JPEG at the smallest scale that covers `target`
@@ -56,7 +60,7 @@ pub fn decode_file_for(
     check_file_size(metadata.len(), options)?;
     let file = File::open(path).map_err(|error| io_error("cannot open the file", error))?;
     let reader = BufReader::with_capacity(64 << 10, file);
-    let mut image = decode_reader(reader, metadata.len(), target, options, budget)?;
+    let mut image = decode_reader(reader, metadata.len(), target, options, budget, None)?;
     image.modified = metadata.modified().ok();
     Ok(image)
 }
@@ -69,7 +73,7 @@ pub fn decode_bytes_for(
     budget: &MemoryBudget,
 ) -> Result<DecodedImage, DecodeError> {
     check_file_size(bytes.len() as u64, options)?;
-    decode_reader(std::io::Cursor::new(bytes), bytes.len() as u64, target, options, budget)
+    decode_reader(std::io::Cursor::new(bytes), bytes.len() as u64, target, options, budget, None)
 }
 
 fn check_file_size(size: u64, options: &DecodeOptions) -> Result<(), DecodeError> {
@@ -88,14 +92,20 @@ fn check_file_size(size: u64, options: &DecodeOptions) -> Result<(), DecodeError
 /// Sniffs the format from the first bytes, reads the header, checks the size, reserves the
 /// decode's peak memory from `budget`, then decodes (a JPEG at the scale `target` allows),
 /// orients and flattens to RGB. `length` is the size of the whole file, which the callers know.
+/// `forced` replaces a JPEG's own orientation (a RAW preview's is the RAW's).
 fn decode_reader<R: BufRead + Seek>(
     mut reader: R,
     length: u64,
     target: Target,
     options: &DecodeOptions,
     budget: &MemoryBudget,
+    forced: Option<Orientation>,
 ) -> Result<DecodedImage, DecodeError> {
-    let Sniffing { format, cut_short } = sniff_reader(&mut reader, length)?;
+    let Sniffing { format, cut_short } = match sniff_reader(&mut reader, length)? {
+        Found::Image(sniffing) => sniffing,
+        Found::Heif(name) => return heif::decode(reader, length, name, options, budget),
+        Found::Raw(name) => return decode_raw(reader, length, name, target, options, budget),
+    };
     let name = sniff::format_name(format);
     let still_webp = if format == ImageFormat::WebP {
         webp::check_chunks(&mut reader, length)?;
@@ -105,8 +115,9 @@ fn decode_reader<R: BufRead + Seek>(
         None
     };
     let failure = |error| classify(name, error, cut_short);
-    let (image, (width, height), orientation, region, memory) = if format == ImageFormat::Jpeg {
-        let header = jpeg::read_header(&mut reader).map_err(|error| jpeg_failure(name, error))?;
+    let (image, (width, height), orientation, region, memory, exif) = if format == ImageFormat::Jpeg {
+        let mut header = jpeg::read_header(&mut reader).map_err(|error| jpeg_failure(name, error))?;
+        header.orientation = forced.unwrap_or(header.orientation);
         check_pixels(name, header.width, header.height, options)?;
         let eighths = if options.full_decode { 8 } else { jpeg_eighths(&header, target) };
         let (scaled_w, scaled_h) = header.scaled_size(eighths);
@@ -122,7 +133,8 @@ fn decode_reader<R: BufRead + Seek>(
             ));
         }
         let region = Region::of_scaled(header.width, header.height, eighths, header.orientation);
-        (DynamicImage::ImageRgb8(rgb), (header.width, header.height), header.orientation, region, memory)
+        let image = DynamicImage::ImageRgb8(rgb);
+        (image, (header.width, header.height), header.orientation, region, memory, header.exif)
     } else if let Some(features) = still_webp {
         let (width, height) = (features.width, features.height);
         let pixels = check_pixels(name, width, height, options)?;
@@ -133,9 +145,10 @@ fn decode_reader<R: BufRead + Seek>(
         let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
         reader.read_to_end(&mut data).map_err(|error| read_failure(name, &error))?;
         let image = webp::decode(&data, &features)?;
-        let orientation = webp::orientation(&data);
+        let exif = webp::exif(&data);
+        let orientation = exif.as_deref().and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
         let (upright_w, upright_h) = upright(width, height, orientation);
-        (image, (width, height), orientation, Region::whole(upright_w, upright_h), memory)
+        (image, (width, height), orientation, Region::whole(upright_w, upright_h), memory, exif)
     } else {
         let mut image_reader = ImageReader::with_format(reader, format);
         image_reader.limits(allocation_limits(options));
@@ -146,9 +159,10 @@ fn decode_reader<R: BufRead + Seek>(
         let peak = conversion_bytes(decoder.total_bytes(), decoder.color_type(), pixels);
         let channels = if decoder.color_type().has_alpha() { 4 } else { 3 };
         let memory = budget.reserve(peak + orientation_bytes(orientation, pixels, channels));
+        let exif = decoder.exif_metadata().ok().flatten();
         let image = DynamicImage::from_decoder(decoder).map_err(failure)?;
         let (upright_w, upright_h) = upright(width, height, orientation);
-        (image, (width, height), orientation, Region::whole(upright_w, upright_h), memory)
+        (image, (width, height), orientation, Region::whole(upright_w, upright_h), memory, exif)
     };
     let mut image = image;
     image.apply_orientation(orientation);
@@ -161,11 +175,45 @@ fn decode_reader<R: BufRead + Seek>(
         format: format.extensions_str().first().copied().unwrap_or("unknown"),
         size_bytes: length,
         modified: None,
+        photo: exif.as_deref().map(PhotoFacts::read).unwrap_or_default(),
         _memory: memory,
     })
 }
 
-/// What the first bytes say.
+/// Reads a RAW file whole and decodes its largest JPEG preview, with the RAW's orientation.
+fn decode_raw(
+    mut reader: impl Read,
+    length: u64,
+    name: &'static str,
+    target: Target,
+    options: &DecodeOptions,
+    budget: &MemoryBudget,
+) -> Result<DecodedImage, DecodeError> {
+    let file_memory = budget.reserve(length);
+    let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    reader.read_to_end(&mut data).map_err(|error| read_failure(name, &error))?;
+    let preview = raw::preview(&data, name)?;
+    drop(data);
+    drop(file_memory);
+    let jpeg = std::io::Cursor::new(preview.jpeg.as_slice());
+    let decoded = decode_reader(jpeg, preview.jpeg.len() as u64, target, options, budget, preview.orientation);
+    let mut image =
+        decoded.map_err(|error| DecodeError::new(error.class, format!("{name} preview: {}", error.message)))?;
+    image.format = raw::format_of(name);
+    image.size_bytes = length;
+    if preview.photo != PhotoFacts::default() {
+        image.photo = preview.photo;
+    }
+    Ok(image)
+}
+
+/// What the first bytes say: a format of the `image` crate's enum, or HEIF/AVIF or RAW by name.
+enum Found {
+    Image(Sniffing),
+    Heif(&'static str),
+    Raw(&'static str),
+}
+
 struct Sniffing {
     format: ImageFormat,
     /// The container declares more bytes than the file has: a decode error is a truncation.
@@ -174,15 +222,19 @@ struct Sniffing {
 
 /// The format the first bytes name, or why the file is not decoded. It peeks without
 /// consuming: seeking back would make the buffered reader read its first block again.
-fn sniff_reader(reader: &mut impl BufRead, length: u64) -> Result<Sniffing, DecodeError> {
+fn sniff_reader(reader: &mut impl BufRead, length: u64) -> Result<Found, DecodeError> {
     let buffered = reader.fill_buf().map_err(|error| read_failure("image", &error))?;
+    if let Some(name) = raw::kind(buffered) {
+        return Ok(Found::Raw(name));
+    }
     let head = &buffered[..buffered.len().min(512)];
     match sniff(head) {
         _ if head.is_empty() => Err(DecodeError::new(ErrorClass::Empty, "file is empty")),
         Sniffed::Image(format) => {
             let cut_short = sniff::declared_length(format, head).is_some_and(|declared| length < declared);
-            Ok(Sniffing { format, cut_short })
+            Ok(Found::Image(Sniffing { format, cut_short }))
         }
+        Sniffed::Heif(name) => Ok(Found::Heif(name)),
         Sniffed::Unsupported(name) => {
             Err(DecodeError::new(ErrorClass::Unsupported, format!("{name} images are not supported")))
         }

@@ -1,5 +1,5 @@
 //! Content sniffing: the first bytes of a file, never its extension, pick the decoder. Files
-//! that imbed cannot decode are named (HEIC, AVIF, PDF, HTML, ...), so that their failure says
+//! that imbed cannot decode are named (JPEG XL, PDF, HTML, ...), so that their failure says
 //! what they are.
 
 use image::ImageFormat;
@@ -9,6 +9,8 @@ use image::ImageFormat;
 pub enum Sniffed {
     /// A format imbed decodes.
     Image(ImageFormat),
+    /// HEIC/HEIF or AVIF, decoded by libheif: "HEIC/HEIF" or "AVIF".
+    Heif(&'static str),
     /// A format imbed does not decode, by name ("HEIC", "AVIF", "PDF", ...).
     Unsupported(String),
     /// Nothing known: the message says what the bytes look like.
@@ -20,6 +22,12 @@ const DECODED: &[ImageFormat] =
     &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif, ImageFormat::WebP, ImageFormat::Bmp, ImageFormat::Tiff];
 
 pub fn sniff(bytes: &[u8]) -> Sniffed {
+    if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
+        let kind = iso_media_kind(bytes);
+        if kind == "AVIF" || kind == "HEIC/HEIF" {
+            return Sniffed::Heif(kind);
+        }
+    }
     if let Some(name) = other_format(bytes) {
         return Sniffed::Unsupported(name.to_string());
     }
@@ -120,12 +128,8 @@ mod tests {
 
     #[test]
     fn names_what_it_cannot_decode() {
-        let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
-        assert_eq!(sniff(heic), Sniffed::Unsupported("HEIC/HEIF".into()));
-        let avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf";
-        assert_eq!(sniff(avif), Sniffed::Unsupported("AVIF".into()));
-        let avif_in_mif1 = b"\0\0\0\x1cftypmif1\0\0\0\0mif1avifmiaf";
-        assert_eq!(sniff(avif_in_mif1), Sniffed::Unsupported("AVIF".into()));
+        let cr3 = b"\0\0\0\x18ftypcrx \0\0\0\x01crx isom";
+        assert_eq!(sniff(cr3), Sniffed::Unsupported("Canon CR3 raw".into()));
         assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Unsupported("PDF".into()));
         assert_eq!(sniff(b"qoif\0\0\0\x10"), Sniffed::Unsupported("QOI".into()));
         let html = sniff(b"\n  <!DOCTYPE html><html><body>404</body></html>");
@@ -138,5 +142,11 @@ mod tests {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0"), Sniffed::Image(ImageFormat::Png));
         assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Sniffed::Image(ImageFormat::Jpeg));
         assert_eq!(sniff(b"RIFF\x10\0\0\0WEBPVP8 "), Sniffed::Image(ImageFormat::WebP));
+        let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
+        assert_eq!(sniff(heic), Sniffed::Heif("HEIC/HEIF"));
+        let avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf";
+        assert_eq!(sniff(avif), Sniffed::Heif("AVIF"));
+        let avif_in_mif1 = b"\0\0\0\x1cftypmif1\0\0\0\0mif1avifmiaf";
+        assert_eq!(sniff(avif_in_mif1), Sniffed::Heif("AVIF"));
     }
 }

@@ -35,7 +35,7 @@ fn jpeg(width: u32, height: u32) -> Vec<u8> {
 fn a_large_jpeg_is_decoded_at_the_smallest_scale_that_keeps_twice_the_target() {
     let bytes = jpeg(1001, 701);
     let decode = |target, options: &DecodeOptions, budget: &MemoryBudget| {
-        decode_reader(std::io::Cursor::new(&bytes), bytes.len() as u64, target, options, budget).expect("decode")
+        decode_reader(std::io::Cursor::new(&bytes), bytes.len() as u64, target, options, budget, None).expect("decode")
     };
     let budget = MemoryBudget::unlimited();
     let fast = DecodeOptions::default();

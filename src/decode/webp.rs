@@ -10,7 +10,6 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage, RgbaImage};
 use libwebp_sys::{VP8StatusCode, WebPDecode, WebPDecoderConfig, WebPGetFeatures, WEBP_CSP_MODE};
 
@@ -76,7 +75,8 @@ pub fn decode(data: &[u8], features: &Features) -> Result<DynamicImage, DecodeEr
 }
 
 /// The EXIF orientation in `data`, the whole file; none without an EXIF chunk.
-pub fn orientation(data: &[u8]) -> Orientation {
+/// The EXIF chunk's TIFF bytes (some writers keep the JPEG `Exif\0\0` prefix).
+pub fn exif(data: &[u8]) -> Option<Vec<u8>> {
     let mut cursor = std::io::Cursor::new(data);
     let mut exif = None;
     let _ = each_chunk(&mut cursor, data.len() as u64, |name, start, end| {
@@ -84,7 +84,8 @@ pub fn orientation(data: &[u8]) -> Orientation {
             exif = Some(start as usize..end as usize);
         }
     });
-    exif.and_then(|range| Orientation::from_exif_chunk(&data[range])).unwrap_or(Orientation::NoTransforms)
+    let chunk = data.get(exif?)?;
+    Some(chunk.strip_prefix(b"Exif\0\0").unwrap_or(chunk).to_vec())
 }
 
 fn new_config() -> Result<WebPDecoderConfig, DecodeError> {

@@ -104,6 +104,7 @@ fn prepare(
                 }
                 None => payload_for(&item, &image),
             };
+            let payload = with_photo_facts(payload, &image, loader.decode.payload_gps);
             Loaded::Ready(Prepared { item, slot, payload })
         }
         Err(error) => {
@@ -111,6 +112,20 @@ fn prepare(
             Loaded::Failed(Failure::of(&item, error.class, error.message))
         }
     }
+}
+
+/// The EXIF facts, which the file's other facts do not hold: `gps` only when asked for.
+fn with_photo_facts(mut payload: Map<String, Value>, image: &DecodedImage, gps: bool) -> Map<String, Value> {
+    let facts = image.photo.clone();
+    for (name, value) in [("taken_at", facts.taken_at), ("camera", facts.camera), ("lens", facts.lens)] {
+        if let Some(value) = value {
+            payload.insert(name.into(), json!(value));
+        }
+    }
+    if let Some((lat, lon)) = facts.gps.filter(|_| gps) {
+        payload.insert("gps".into(), json!({"lat": lat, "lon": lon}));
+    }
+    payload
 }
 
 /// The point's payload: every manifest field, then the file's facts (which win on a clash).

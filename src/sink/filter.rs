@@ -1,4 +1,5 @@
-//! Payload filters for searches: `FIELD=VALUE`, `FIELD>=NUMBER`, `FIELD<=NUMBER`, all ANDed.
+//! Payload filters for searches: `FIELD=VALUE`, `FIELD>=NUMBER`, `FIELD<=NUMBER` (or a date or
+//! RFC 3339 time in place of the number), `FIELD~LAT,LON,KM` (a geo radius), all ANDed.
 //! Each store evaluates them itself (Qdrant Edge's filter, or the server's over gRPC), so a
 //! search never fetches points to filter them here.
 
@@ -23,6 +24,66 @@ pub enum Condition {
         field: String,
         value: f64,
     },
+    /// A datetime range bound (`taken_at>=2024-01-01`).
+    Since {
+        field: String,
+        at: Moment,
+    },
+    Until {
+        field: String,
+        at: Moment,
+    },
+    /// A geo point within `km` of (`lat`, `lon`).
+    Near {
+        field: String,
+        lat: f64,
+        lon: f64,
+        km: f64,
+    },
+}
+
+/// A point in time, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moment {
+    pub seconds: i64,
+    pub nanos: i32,
+}
+
+impl Moment {
+    /// `2024-01-01` (midnight UTC), `2024-01-01T12:00:00` (UTC), or with `Z` or an offset.
+    fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let split = text.len().checked_sub(6).filter(|&at| text.is_char_boundary(at)).map(|at| text.split_at(at));
+        let (local, offset_minutes) = match split {
+            Some((local, offset)) if local.contains('T') && offset.starts_with(['+', '-']) => {
+                let sign = if offset.starts_with('-') { -1 } else { 1 };
+                let (hours, minutes) = offset[1..].split_once(':')?;
+                (local, sign * (hours.parse::<i64>().ok()? * 60 + minutes.parse::<i64>().ok()?))
+            }
+            _ => (text, 0),
+        };
+        let local = if local.len() == 10 { format!("{local}T00:00:00") } else { local.to_string() };
+        let time = humantime::parse_rfc3339_weak(&local).ok()?;
+        let since = |time: std::time::SystemTime| time.duration_since(std::time::UNIX_EPOCH);
+        let (seconds, nanos) = match since(time) {
+            Ok(after) => (i64::try_from(after.as_secs()).ok()?, after.subsec_nanos()),
+            Err(before) => (-i64::try_from(before.duration().as_secs_f64().ceil() as u64).ok()?, 0),
+        };
+        Some(Self { seconds: seconds - offset_minutes * 60, nanos: i32::try_from(nanos).ok()? })
+    }
+
+    fn rfc3339(&self) -> String {
+        let epoch = std::time::UNIX_EPOCH;
+        let time = match u64::try_from(self.seconds) {
+            Ok(after) => epoch + std::time::Duration::new(after, self.nanos.unsigned_abs()),
+            Err(_) => epoch - std::time::Duration::from_secs(self.seconds.unsigned_abs()),
+        };
+        humantime::format_rfc3339(time).to_string()
+    }
+
+    fn timestamp(&self) -> prost_types::Timestamp {
+        prost_types::Timestamp { seconds: self.seconds, nanos: self.nanos }
+    }
 }
 
 /// What a search asks of the store besides its vector.
@@ -39,14 +100,17 @@ impl FromStr for Condition {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let usage = "expected FIELD=VALUE, FIELD>=NUMBER or FIELD<=NUMBER";
+        let usage = "expected FIELD=VALUE, FIELD>=NUMBER, FIELD<=NUMBER (or a date) or FIELD~LAT,LON,KM";
+        if let Some((field, circle)) = text.split_once('~').filter(|(field, _)| !field.contains('=')) {
+            return near(text, field, circle, usage);
+        }
         let equals = text.find('=').ok_or_else(|| format!("`{text}`: {usage}"))?;
         let (field, op) = match text[..equals].strip_suffix(['>', '<']) {
             Some(field) => (field, &text[field.len()..=equals]),
             None => (&text[..equals], "="),
         };
         let value = &text[equals + 1..];
-        if field.is_empty() || field.contains(|c: char| c.is_whitespace() || "<>!=".contains(c)) {
+        if !is_field_name(field) {
             return Err(format!("`{text}`: `{field}` is not a payload field name; {usage}"));
         }
         let field = field.to_string();
@@ -56,13 +120,32 @@ impl FromStr for Condition {
             }
             return Ok(Self::Equals { field, value: value.to_string() });
         }
-        let number = value
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite())
-            .ok_or_else(|| format!("`{text}`: `{value}` is not a number, and `{op}` compares numbers"))?;
+        if let Some(at) = value.contains('-').then(|| Moment::parse(value)).flatten() {
+            return Ok(if op == ">=" { Self::Since { field, at } } else { Self::Until { field, at } });
+        }
+        let number = value.trim().parse::<f64>().ok().filter(|n| n.is_finite()).ok_or_else(|| {
+            format!("`{text}`: `{value}` is not a number or a date (2024-01-31), and `{op}` compares them")
+        })?;
         Ok(if op == ">=" { Self::AtLeast { field, value: number } } else { Self::AtMost { field, value: number } })
+    }
+}
+
+fn is_field_name(field: &str) -> bool {
+    !field.is_empty() && !field.contains(|c: char| c.is_whitespace() || "<>!=~".contains(c))
+}
+
+/// `FIELD~LAT,LON,KM`.
+fn near(text: &str, field: &str, circle: &str, usage: &str) -> Result<Condition, String> {
+    if !is_field_name(field) {
+        return Err(format!("`{text}`: `{field}` is not a payload field name; {usage}"));
+    }
+    let numbers: Vec<f64> =
+        circle.split(',').filter_map(|n| n.trim().parse().ok()).filter(|n: &f64| n.is_finite()).collect();
+    match numbers[..] {
+        [lat, lon, km] if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) && km > 0.0 => {
+            Ok(Condition::Near { field: field.to_string(), lat, lon, km })
+        }
+        _ => Err(format!("`{text}`: `~` takes LAT,LON,KM (degrees, degrees, a radius in km above 0)")),
     }
 }
 
@@ -72,6 +155,9 @@ impl fmt::Display for Condition {
             Self::Equals { field, value } => write!(f, "{field}={value}"),
             Self::AtLeast { field, value } => write!(f, "{field}>={value}"),
             Self::AtMost { field, value } => write!(f, "{field}<={value}"),
+            Self::Since { field, at } => write!(f, "{field}>={}", at.rfc3339()),
+            Self::Until { field, at } => write!(f, "{field}<={}", at.rfc3339()),
+            Self::Near { field, lat, lon, km } => write!(f, "{field}~{lat},{lon},{km}"),
         }
     }
 }
@@ -115,6 +201,11 @@ pub fn to_json(conditions: &[Condition]) -> Value {
             }
             Condition::AtLeast { field, value } => json!({"key": field, "range": {"gte": value}}),
             Condition::AtMost { field, value } => json!({"key": field, "range": {"lte": value}}),
+            Condition::Since { field, at } => json!({"key": field, "range": {"gte": at.rfc3339()}}),
+            Condition::Until { field, at } => json!({"key": field, "range": {"lte": at.rfc3339()}}),
+            Condition::Near { field, lat, lon, km } => {
+                json!({"key": field, "geo_radius": {"center": {"lat": lat, "lon": lon}, "radius": km * 1000.0}})
+            }
         })
         .collect();
     json!({"must": must})
@@ -122,7 +213,7 @@ pub fn to_json(conditions: &[Condition]) -> Value {
 
 /// The conditions as a gRPC filter for a Qdrant server.
 pub fn to_grpc(conditions: &[Condition]) -> qdrant_client::qdrant::Filter {
-    use qdrant_client::qdrant::{Condition as Grpc, Filter, Range};
+    use qdrant_client::qdrant::{Condition as Grpc, DatetimeRange, Filter, GeoPoint, GeoRadius, Range};
     Filter::must(conditions.iter().map(|condition| match condition {
         Condition::Equals { field, value } => {
             Grpc::from(Filter::should(matchables(value).into_iter().map(|value| match value {
@@ -136,6 +227,16 @@ pub fn to_grpc(conditions: &[Condition]) -> qdrant_client::qdrant::Filter {
         }
         Condition::AtMost { field, value } => {
             Grpc::range(field.clone(), Range { lte: Some(*value), ..Default::default() })
+        }
+        Condition::Since { field, at } => {
+            Grpc::datetime_range(field.clone(), DatetimeRange { gte: Some(at.timestamp()), ..Default::default() })
+        }
+        Condition::Until { field, at } => {
+            Grpc::datetime_range(field.clone(), DatetimeRange { lte: Some(at.timestamp()), ..Default::default() })
+        }
+        Condition::Near { field, lat, lon, km } => {
+            let center = Some(GeoPoint { lat: *lat, lon: *lon });
+            Grpc::geo_radius(field.clone(), GeoRadius { center, radius: (*km * 1000.0) as f32 })
         }
     }))
 }
@@ -173,6 +274,11 @@ mod tests {
             ("my field=x", "not a payload field name"),
             ("width!=3", "not a payload field name"),
             ("width>=inf", "not a number"),
+            ("taken_at>=2024-13-45", "not a number or a date"),
+            ("gps~1,2", "LAT,LON,KM"),
+            ("gps~91,0,5", "LAT,LON,KM"),
+            ("gps~1,2,0", "LAT,LON,KM"),
+            ("~1,2,3", "not a payload field name"),
         ] {
             let error = parse(text).expect_err(text);
             assert!(error.contains(says), "{text}: {error}");
@@ -190,5 +296,41 @@ mod tests {
                 {"key": "h", "range": {"gte": 2.0}},
             ]})
         );
+    }
+
+    #[test]
+    fn dates_and_geo_circles() {
+        let since = parse("taken_at>=2024-01-01").unwrap();
+        assert_eq!(
+            since,
+            Condition::Since { field: "taken_at".into(), at: Moment { seconds: 1_704_067_200, nanos: 0 } }
+        );
+        let until = parse("taken_at<=2024-01-01T01:00:00+02:00").unwrap();
+        assert_eq!(
+            until,
+            Condition::Until { field: "taken_at".into(), at: Moment { seconds: 1_704_063_600, nanos: 0 } }
+        );
+        assert_eq!(parse("t>=2024-01-01T00:00:00Z").unwrap(), since.clone().renamed("t"));
+        let near = parse("gps~48.85,2.35,10").unwrap();
+        assert_eq!(near, Condition::Near { field: "gps".into(), lat: 48.85, lon: 2.35, km: 10.0 });
+        assert_eq!(
+            to_json(&[since, until, near]),
+            json!({"must": [
+                {"key": "taken_at", "range": {"gte": "2024-01-01T00:00:00Z"}},
+                {"key": "taken_at", "range": {"lte": "2023-12-31T23:00:00Z"}},
+                {"key": "gps", "geo_radius": {"center": {"lat": 48.85, "lon": 2.35}, "radius": 10000.0}},
+            ]})
+        );
+        // A negative number is still a number.
+        assert_eq!(parse("x>=-3"), Ok(Condition::AtLeast { field: "x".into(), value: -3.0 }));
+    }
+
+    impl Condition {
+        fn renamed(self, name: &str) -> Self {
+            match self {
+                Self::Since { at, .. } => Self::Since { field: name.into(), at },
+                other => other,
+            }
+        }
     }
 }

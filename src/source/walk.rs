@@ -9,9 +9,11 @@ use crate::item::{path_text, ErrorClass, Failure, Item};
 use crate::locator::Locator;
 
 const IMAGE_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp", "tif", "tiff",
+    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp", "dib", "tif", "tiff", "heic", "heif", "hif", "avif",
+    // Camera RAW: taken so that each is decoded or reported, never skipped unseen.
+    "dng", "cr2", "cr3", "nef", "nrw", "arw", "orf", "rw2", "raf", "pef", "srw",
     // Not decoded, but taken so that they are reported as unsupported instead of skipped unseen.
-    "heic", "heif", "avif", "jxl",
+    "jxl",
 ];
 
 pub fn is_image_path(path: &Path) -> bool {

@@ -119,6 +119,7 @@ pub(super) fn image_options(args: &DecodeArgs) -> ImageOptions {
         max_pixels: args.max_pixels,
         max_file_size: args.max_file_size.saturating_mul(1 << 20),
         full_decode: args.full_decode,
+        payload_gps: false,
     };
     ImageOptions { limits, background: args.background }
 }

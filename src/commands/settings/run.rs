@@ -40,7 +40,8 @@ impl RunSettings {
         let store = StoreSettings::resolve(&args.store, Some(&args.write), env);
         // Without --model, an existing collection keeps the model it was built with.
         let remembered = store.remembered()?;
-        let decode = image_options(&args.decode);
+        let mut decode = image_options(&args.decode);
+        decode.limits.payload_gps = args.payload_gps;
         let model = model_config(&args.model, remembered.as_ref())?;
         let text_model = text_model_config(&args.text_model, remembered.as_ref())?;
         let setup = collection_setup(&args.setup);

@@ -1,0 +1,165 @@
+//! What phones and cameras write (issue 24): HEIC and AVIF decode as Pillow + pillow-heif
+//! decode them, and EXIF reaches the payload, where `search --filter` finds it.
+
+mod common;
+#[path = "support/real_qdrant.rs"]
+mod real_qdrant;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use imbed::decode::{decode_file_for, DecodeOptions, MemoryBudget, Target};
+use serde_json::Value;
+
+/// Every file of the odd corpus that has Pillow's decode beside it in `odd_pillow/`.
+fn pillow_references(corpus: &Path) -> Vec<(String, PathBuf)> {
+    let references = corpus.with_file_name("odd_pillow");
+    let mut pairs: Vec<(String, PathBuf)> = walkdir::WalkDir::new(&references)
+        .into_iter()
+        .map(|entry| entry.expect("walk").into_path())
+        .filter(|path| path.is_file())
+        .map(|png| {
+            let relative = png.strip_prefix(&references).expect("under").to_string_lossy().into_owned();
+            (relative.strip_suffix(".png").expect("NAME.png").to_string(), png)
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+#[test]
+fn heic_and_avif_decode_upright_and_embed_as_pillow_decodes_them() {
+    let ws = Workspace::new();
+    let corpus = make_odd_images(&ws);
+    let pairs = pillow_references(&corpus);
+    assert!(pairs.iter().filter(|(name, _)| name.ends_with(".heic") || name.ends_with(".avif")).count() >= 10);
+    let cosine = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut wrong = Vec::new();
+    for (name, reference) in &pairs {
+        let file = corpus.join(name);
+        let decoded = decode_file_for(&file, Target::Full, &DecodeOptions::default(), &MemoryBudget::unlimited());
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                wrong.push(format!("{name}: {} {}", error.class, error.message));
+                continue;
+            }
+        };
+        let want = image::image_dimensions(reference).expect("Pillow's PNG");
+        if (decoded.width, decoded.height) != want {
+            wrong.push(format!("{name}: {}x{}, Pillow {want:?}", decoded.width, decoded.height));
+        }
+        let ours = ws.embed_vector(&file, &tiny_model(), &[]);
+        let pillow = ws.embed_vector(reference, &tiny_model(), &[]);
+        let similarity = cosine(&ours, &pillow);
+        if similarity < 0.999 {
+            wrong.push(format!("{name}: cosine {similarity:.5} to Pillow's pixels"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The three photos with EXIF and one without, under `ws/photos`.
+fn photo_folder(ws: &Workspace) -> PathBuf {
+    let corpus = make_odd_images(ws);
+    let folder = ws.path().join("photos");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    for name in ["exif/photo.jpg", "heic/exif.heic", "avif/exif.avif", "heic/rgb8.heic"] {
+        std::fs::copy(corpus.join(name), folder.join(name.replace('/', "_"))).expect("copy");
+    }
+    folder
+}
+
+fn search_json(ws: &Workspace, collection: &str, args: &[&str]) -> Value {
+    let output = ws
+        .imbed()
+        .args(["search", "--json", "--top", "100", "--collection", collection])
+        .args(args)
+        .output()
+        .expect("search");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+fn hit_count(hits: &Value) -> usize {
+    hits["results"].as_array().expect("results").len()
+}
+
+#[test]
+fn exif_facts_reach_the_payload_and_gps_only_when_asked() {
+    let ws = Workspace::new();
+    let folder = photo_folder(&ws);
+    let (_, code) = ws.index(&[&folder], &["--collection", "plain"]);
+    assert_eq!(code, 0);
+    let (_, code) = ws.index(&[&folder], &["--collection", "gps", "--checkpoint", "gps.ckpt", "--payload-gps"]);
+    assert_eq!(code, 0);
+
+    for collection in ["plain", "gps"] {
+        let payloads = stored_payloads(&ws, collection);
+        assert_eq!(payloads.len(), 4);
+        for payload in &payloads {
+            let path = payload["path"].as_str().expect("path");
+            if path.ends_with("rgb8.heic") {
+                assert!(payload.get("taken_at").is_none() && payload.get("gps").is_none(), "{payload:?}");
+                continue;
+            }
+            assert_eq!(payload["taken_at"], "2024-05-06T07:08:09+02:00", "{path}");
+            assert_eq!(payload["camera"], "Apple iPhone 15 Pro", "{path}");
+            assert_eq!(payload["lens"], "iPhone 15 Pro back triple camera 6.765mm f/1.78", "{path}");
+            match collection {
+                "gps" => {
+                    let (lat, lon) =
+                        (payload["gps"]["lat"].as_f64().expect("lat"), payload["gps"]["lon"].as_f64().expect("lon"));
+                    assert!((lat - 48.8581).abs() < 1e-3 && (lon - 2.2945).abs() < 1e-3, "{path}: {lat} {lon}");
+                }
+                _ => assert!(payload.get("gps").is_none(), "{path}: gps without --payload-gps"),
+            }
+        }
+    }
+
+    // Datetime ranges and a geo radius, evaluated by the embedded store.
+    let image = folder.join("heic_rgb8.heic");
+    let image = image.to_str().expect("UTF-8 path");
+    let search =
+        |collection, filter: &str| hit_count(&search_json(&ws, collection, &["--image", image, "--filter", filter]));
+    assert_eq!(search("gps", "taken_at>=2024-05-06"), 3);
+    assert_eq!(search("gps", "taken_at>=2024-05-06T06:00:00Z"), 0, "07:08 at +02:00 is 05:08 UTC");
+    assert_eq!(search("gps", "taken_at<=2024-05-06T05:09:00Z"), 3);
+    assert_eq!(search("gps", "gps~48.86,2.29,2"), 3);
+    assert_eq!(search("gps", "gps~51.5,-0.12,50"), 0, "London is not near the Eiffel tower");
+    assert_eq!(search("plain", "gps~48.86,2.29,2"), 0);
+}
+
+#[test]
+fn datetime_and_geo_filters_are_answered_by_the_server() {
+    let Some(server) = real_qdrant::shared() else { return };
+    let ws = Workspace::new();
+    let folder = photo_folder(&ws);
+    let url = server.url();
+    let output = ws
+        .imbed()
+        .arg("index")
+        .arg(&folder)
+        .args(["--qdrant", &url, "--collection", "photos", "--payload-gps", "--json", "--model"])
+        .arg(tiny_model())
+        .output()
+        .expect("index");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let image = folder.join("heic_rgb8.heic");
+    let image = image.to_str().expect("UTF-8 path");
+    let search = |filter: &str| {
+        let output = ws
+            .imbed()
+            .args(["search", "--json", "--top", "100", "--qdrant", &url, "--collection", "photos", "--model"])
+            .arg(tiny_model())
+            .args(["--image", image, "--filter", filter])
+            .output()
+            .expect("search");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        hit_count(&serde_json::from_slice(&output.stdout).expect("one JSON object"))
+    };
+    assert_eq!(search("taken_at>=2024-05-06"), 3);
+    assert_eq!(search("taken_at>=2024-05-06T06:00:00Z"), 0, "07:08 at +02:00 is 05:08 UTC");
+    assert_eq!(search("gps~48.86,2.29,2"), 3);
+    assert_eq!(search("gps~51.5,-0.12,50"), 0);
+}
