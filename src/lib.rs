@@ -12,8 +12,12 @@ pub mod commands;
 pub mod decode;
 /// Man pages and completions generated from `cli`.
 pub mod docs;
+/// Duplicates in a collection: exact, perceptual and semantic near copies, in groups.
+pub mod dupes;
 /// The ONNX model: runtime discovery, sessions, batches to vectors.
 pub mod embed;
+/// Collections to files other tools read (JSON lines, parquet, clip-retrieval) and back.
+pub mod export;
 /// Bytes of remote items: object stores and HTTP(S), with time-outs and retries.
 pub mod fetch;
 /// What flows through every stage: items and failures.

@@ -2,8 +2,11 @@
 //! through the library, and shows the outcome through one [`Printer`].
 
 mod doctor;
+mod dupes;
 mod embed;
+mod export;
 mod identity;
+mod import;
 mod index;
 mod printer;
 mod push;
@@ -63,6 +66,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Doctor(args) => doctor::doctor(global, printer, args),
         Command::Push(args) => push::push(printer, args),
         Command::Verify(args) => verify::verify(printer, args),
+        Command::Export(args) => export::export(printer, args),
+        Command::Import(args) => import::import(printer, args),
+        Command::Dupes(args) => dupes::dupes(printer, args),
     }
 }
 
