@@ -38,6 +38,9 @@ complete -c imbed -n "__fish_imbed_needs_command" -f -a "embed" -d 'Embed images
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "push" -d 'Copy a collection of the embedded store into a Qdrant server collection'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "verify" -d 'Compare a checkpoint with its index item by item: missing points, points with another key, points no checkpoint knows; exit 1 when they differ'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "export" -d 'Write a collection\'s points to files: JSON lines, one parquet table, or clip-retrieval\'s .npy embeddings and parquet metadata'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "import" -d 'Read an export (or clip-retrieval\'s output) into a collection; point IDs are kept'
+complete -c imbed -n "__fish_imbed_needs_command" -f -a "dupes" -d 'Find groups of exact, perceptual and semantic near copies in a collection'
 complete -c imbed -n "__fish_imbed_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l manifest -d 'JSONL or CSV manifest with a `path` (or `url`, `file`) column, an optional `id`, and payload fields; a path may be an http(s) URL (presigned too) or an s3://, gs:// or az:// URI, and the manifest itself may be a remote object' -r -F
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l s3-endpoint -d 'Endpoint of an S3-compatible store (MinIO, SeaweedFS, Ceph, R2) [default: AWS_ENDPOINT_URL, or AWS]' -r
@@ -306,13 +309,85 @@ complete -c imbed -n "__fish_imbed_using_subcommand verify" -s q -l quiet -d 'Pr
 complete -c imbed -n "__fish_imbed_using_subcommand verify" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
 complete -c imbed -n "__fish_imbed_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imbed -n "__fish_imbed_using_subcommand verify" -s V -l version -d 'Print version'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "index" -d 'Embed every image of folders and manifests into the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "resume" -d 'Finish an interrupted run; everything else comes from the checkpoint'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "retry-failed" -d 'Process failed items again (all, or those of some error classes)'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "stats" -d 'Show a checkpoint\'s progress, errors, rate and ETA; safe beside a running index'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "search" -d 'Embed query images and print the nearest points of the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "push" -d 'Copy a collection of the embedded store into a Qdrant server collection'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "verify" -d 'Compare a checkpoint with its index item by item: missing points, points with another key, points no checkpoint knows; exit 1 when they differ'
-complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imbed -n "__fish_imbed_using_subcommand export" -s o -l output -d 'Folder to write the files into (created if missing)' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l format -d 'File layout' -r -f -a "jsonl\t'`points_N.jsonl`: one `{"id", "vector", "payload"}` object a line'
+parquet\t'`points_N.parquet`: `id`, `vector` (fixed-size list of float32) and one typed column per payload field'
+clip-retrieval\t'`img_emb/img_emb_N.npy` and `metadata/metadata_N.parquet`, row for row, as clip-retrieval\'s inference writes them (autofaiss and `clip back` read them)'"
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l rows-per-file -d 'Rows per file; each file is written under a temporary name, then renamed' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l page -d 'Points per request to the store or server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l store -d 'Embedded Qdrant Edge store folder' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l collection -d 'Collection name inside the store or on the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l vector-name -d 'Named vector to write and search, for collections that hold several vectors' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l half -d 'Write clip-retrieval\'s embeddings as float16 instead of float32'
+complete -c imbed -n "__fish_imbed_using_subcommand export" -l json -d 'Print the summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand export" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand export" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand export" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l format -d 'File layout, where the export\'s manifest or the file names do not tell it' -r -f -a "jsonl\t'`points_N.jsonl`: one `{"id", "vector", "payload"}` object a line'
+parquet\t'`points_N.parquet`: `id`, `vector` (fixed-size list of float32) and one typed column per payload field'
+clip-retrieval\t'`img_emb/img_emb_N.npy` and `metadata/metadata_N.parquet`, row for row, as clip-retrieval\'s inference writes them (autofaiss and `clip back` read them)'"
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l page -d 'Points per write' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l store -d 'Embedded Qdrant Edge store folder' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l collection -d 'Collection name inside the store or on the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l vector-name -d 'Named vector to write and search, for collections that hold several vectors' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l upsert-batch -d 'Points per upsert request (requests are also kept under the server\'s 32 MB limit) [default: 128]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l upsert-parallel -d 'Upsert requests in flight at once [default: 4]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand import" -l json -d 'Print the summary as one JSON object on stdout'
+complete -c imbed -n "__fish_imbed_using_subcommand import" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand import" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand import" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l method -d 'Methods to use: exact (same content_hash), near (phash within --max-distance), semantic (cosine at least --min-score)' -r -f -a "exact\t''
+near\t''
+semantic\t''"
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l max-distance -d 'Largest Hamming distance between the 64-bit perceptual hashes of near copies' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l min-score -d 'Smallest cosine similarity of semantic near copies' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l neighbours -d 'Neighbours asked of the store per point for semantic near copies' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l keep -d 'Which member of each group to keep' -r -f -a "largest\t'Most pixels, then most bytes'
+oldest\t'Earliest `mtime`'
+first\t'First key in sort order'"
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l page -d 'Points per request to the store or server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l store -d 'Embedded Qdrant Edge store folder' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l collection -d 'Collection name inside the store or on the server' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l qdrant -d 'Write to (or search) a Qdrant server or cluster at this gRPC URL instead of the embedded store, such as http://localhost:6334 or https://host:6334' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l vector-name -d 'Named vector to write and search, for collections that hold several vectors' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l qdrant-api-key -d 'API key of the server, sent as the `api-key` header; also read from QDRANT_API_KEY. Never printed, never stored' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l qdrant-connect-timeout -d 'Seconds to wait for a connection to the server [default: 10]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l qdrant-timeout -d 'Seconds to wait for each request\'s answer [default: 60]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l qdrant-max-attempts -d 'Tries of one request, the first included, when it fails for a reason that may pass (unavailable, time-out, overloaded, connection lost), with exponential backoff and jitter [default: 6]' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l max-retries -d 'Retries after the first try: the old spelling of --qdrant-max-attempts, which counts one more and wins when both are given' -r
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l ort-lib -d 'ONNX Runtime shared library (libonnxruntime.so) to load' -r -F
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l csv -d 'Print CSV rows (group, id, key, role, reason, score) instead of JSON lines'
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -l mark -d 'Write `dup_of` (the kept point\'s ID) into each member\'s payload, so that `search --filter` can leave them out'
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -s q -l quiet -d 'Print only errors and the final result'
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -s v -l verbose -d 'Log more detail (-v info, -vv debug); RUST_LOG overrides'
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imbed -n "__fish_imbed_using_subcommand dupes" -s V -l version -d 'Print version'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "index" -d 'Embed every image of folders and manifests into the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "resume" -d 'Finish an interrupted run; everything else comes from the checkpoint'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "retry-failed" -d 'Process failed items again (all, or those of some error classes)'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "stats" -d 'Show a checkpoint\'s progress, errors, rate and ETA; safe beside a running index'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "search" -d 'Embed query images and print the nearest points of the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "embed" -d 'Embed images and print their vectors as JSON lines'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "doctor" -d 'Check the ONNX Runtime library, the model and the store'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "push" -d 'Copy a collection of the embedded store into a Qdrant server collection'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "verify" -d 'Compare a checkpoint with its index item by item: missing points, points with another key, points no checkpoint knows; exit 1 when they differ'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "export" -d 'Write a collection\'s points to files: JSON lines, one parquet table, or clip-retrieval\'s .npy embeddings and parquet metadata'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "import" -d 'Read an export (or clip-retrieval\'s output) into a collection; point IDs are kept'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "dupes" -d 'Find groups of exact, perceptual and semantic near copies in a collection'
+complete -c imbed -n "__fish_imbed_using_subcommand help; and not __fish_seen_subcommand_from index resume retry-failed stats search embed doctor push verify export import dupes help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

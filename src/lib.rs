@@ -13,6 +13,12 @@ pub mod docs;
 /// Command-line definitions: the one source for `--help`, completions and man pages.
 pub mod cli;
 
+/// Duplicates in a collection: exact, perceptual and semantic near copies, in groups.
+pub mod dupes;
+
+/// Collections to files other tools read (JSON lines, parquet, clip-retrieval) and back.
+pub mod export;
+
 /// The stages of a run wired together, and the run description a checkpoint records.
 pub mod pipeline;
 
@@ -36,7 +42,6 @@ pub mod decode;
 
 /// The durable journal of a run: its description and every item's state.
 pub mod checkpoint;
-
 /// The reporter trait through which the pipeline tells of progress.
 pub mod progress;
 

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod dupes;
+mod export;
 mod model;
 mod parse;
 mod query;
@@ -12,6 +14,8 @@ mod server;
 mod store;
 mod verify;
 
+pub use dupes::DupesArgs;
+pub use export::{ExportArgs, ImportArgs};
 pub use model::{DecodeArgs, ModelArgs, TextModelArgs};
 pub use parse::Weighted;
 pub use query::{DoctorArgs, EmbedArgs, PushArgs, SearchArgs, StatsArgs};
@@ -81,6 +85,13 @@ pub enum Command {
     /// Compare a checkpoint with its index item by item: missing points, points with another
     /// key, points no checkpoint knows; exit 1 when they differ.
     Verify(VerifyArgs),
+    /// Write a collection's points to files: JSON lines, one parquet table, or clip-retrieval's
+    /// .npy embeddings and parquet metadata.
+    Export(ExportArgs),
+    /// Read an export (or clip-retrieval's output) into a collection; point IDs are kept.
+    Import(ImportArgs),
+    /// Find groups of exact, perceptual and semantic near copies in a collection.
+    Dupes(DupesArgs),
 }
 
 #[cfg(test)]

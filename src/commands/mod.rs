@@ -3,8 +3,11 @@
 //! [`Printer`].
 
 mod doctor;
+mod dupes;
 mod embed;
+mod export;
 mod identity;
+mod import;
 mod index;
 mod models;
 mod printer;
@@ -25,7 +28,7 @@ use crate::cli::{Cli, Command};
 pub use printer::Printer;
 use settings::{
     DoctorSettings, EmbedSettings, Environment, GlobalSettings, PushSettings, RunSettings, SearchSettings,
-    StatsSettings, VerifySettings,
+    StatsSettings, StoreSettings, VerifySettings,
 };
 
 /// How a command ended, mapped to the process exit code.
@@ -69,6 +72,11 @@ pub fn dispatch(cli: Cli, env: &Environment) -> anyhow::Result<ExitStatus> {
         Command::Doctor(args) => doctor::doctor(&global, printer, DoctorSettings::resolve(args, env)),
         Command::Push(args) => push::push(printer, PushSettings::resolve(args, env)),
         Command::Verify(args) => verify::verify(printer, VerifySettings::resolve(args, env)),
+        Command::Export(args) => export::export(printer, StoreSettings::resolve(&args.collection, None, env), args),
+        Command::Import(args) => {
+            import::import(printer, StoreSettings::resolve(&args.collection, Some(&args.write), env), args)
+        }
+        Command::Dupes(args) => dupes::dupes(printer, StoreSettings::resolve(&args.collection, None, env), args),
     }
 }
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tonic::Code;
 
 mod admin;
+mod pages;
 mod stored;
 mod write;
 
