@@ -191,6 +191,24 @@ mod tests {
         }
     }
 
+    /// Every variable is `IMBED_` and its flag's long name, so that no setting comes from a
+    /// name `--help` does not show beside it.
+    #[test]
+    fn every_variable_is_imbed_and_the_long_name() {
+        let mut checked = 0;
+        let mut commands = vec![Cli::command()];
+        while let Some(command) = commands.pop() {
+            for arg in command.get_arguments() {
+                let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else { continue };
+                let expected = format!("IMBED_{}", long.to_uppercase().replace('-', "_"));
+                assert_eq!(env.to_str(), Some(expected.as_str()), "--{long} in `{}`", command.get_name());
+                checked += 1;
+            }
+            commands.extend(command.get_subcommands().cloned());
+        }
+        assert!(checked > 60, "only {checked} variables");
+    }
+
     #[test]
     fn counts_take_suffixes() {
         assert_eq!(parse::count("100M"), Ok(100_000_000));
