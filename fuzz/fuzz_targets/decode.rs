@@ -11,7 +11,7 @@
 mod decode;
 #[path = "../../src/item.rs"]
 mod item;
-#[path = "../../src/locator.rs"]
+#[path = "../../src/locator/mod.rs"]
 mod locator;
 #[path = "../../src/preprocess/mod.rs"]
 mod preprocess;
@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         max_file_size: 64 << 20,
         // Inputs of odd length take the reduced-scale JPEG path that large photos take.
         full_decode: data.len() % 2 == 0,
+        payload_gps: false,
     };
     // A 16-pixel input, so that JPEGs of 64 pixels and more are decoded at a reduced scale.
     let preprocessor = Preprocessor::new(vec![
