@@ -23,6 +23,7 @@ mod decoded;
 mod errors;
 mod heif;
 mod jpeg;
+mod phash;
 mod photo;
 mod raw;
 mod sniff;
@@ -34,6 +35,7 @@ pub use decoded::{
     DecodeError, DecodeOptions, DecodedImage, Pixels, Region, Target, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PIXELS,
 };
 use errors::{classify, jpeg_failure, read_failure};
+pub use phash::{hash_distance, perceptual_hash};
 pub use photo::PhotoFacts;
 use sniff::{sniff, Sniffed};
 
