@@ -163,3 +163,92 @@ fn datetime_and_geo_filters_are_answered_by_the_server() {
     assert_eq!(search("gps~48.86,2.29,2"), 3);
     assert_eq!(search("gps~51.5,-0.12,50"), 0);
 }
+
+/// Every point of an embedded collection: its vector and payload, by key.
+fn stored_points(ws: &Workspace, collection: &str) -> std::collections::BTreeMap<String, (Vec<f32>, Value)> {
+    let store = imbed::sink::EdgeStore::open(&ws.path().join("imbed-store"), collection).expect("open the store");
+    let (mut points, mut start) = (std::collections::BTreeMap::new(), None);
+    loop {
+        let (page, next) = store.read_points(start, 256).expect("read the store");
+        for point in page {
+            let key = point.payload["key"].as_str().expect("key").to_string();
+            points.insert(key, (point.vector, Value::Object(point.payload)));
+        }
+        match next {
+            Some(next) => start = Some(next),
+            None => return points,
+        }
+    }
+}
+
+fn embedded_keys(log: &Path) -> usize {
+    std::fs::read_to_string(log).unwrap_or_default().lines().count()
+}
+
+#[test]
+fn refresh_payload_adds_the_gps_to_done_items_without_calling_the_model() {
+    let ws = Workspace::new();
+    let folder = photo_folder(&ws);
+    let log = ws.path().join("embedded.log");
+    let log_flag = ["--debug-embed-log", log.to_str().expect("UTF-8 path")];
+    let (_, code) = ws.index(&[&folder], &log_flag);
+    assert_eq!(code, 0);
+    assert_eq!(embedded_keys(&log), 4);
+    let before = stored_points(&ws, "images");
+    assert!(before.values().all(|(_, payload)| payload.get("gps").is_none()));
+
+    let (summary, code) = ws.index(&[&folder], &["--refresh-payload", "--payload-gps", log_flag[0], log_flag[1]]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(summary["run"]["refreshed"], 4, "{summary}");
+    assert_eq!(embedded_keys(&log), 4, "no item went through the model again");
+    let after = stored_points(&ws, "images");
+    assert_eq!(after.len(), 4);
+    for (key, (vector, payload)) in &after {
+        let (old_vector, old_payload) = &before[key];
+        assert_eq!(vector, old_vector, "{key}: the vector is kept");
+        assert_eq!(payload["content_hash"], old_payload["content_hash"], "{key}");
+        assert_eq!(payload.get("gps").is_some(), !key.ends_with("rgb8.heic"), "{key}: {payload}");
+    }
+    let stats = ws.stats_with(&[]);
+    assert_eq!((stats["items"]["done"].as_u64(), stats["items"]["pending"].as_u64()), (Some(4), Some(0)));
+}
+
+#[test]
+fn refresh_payload_rewrites_payloads_on_the_server() {
+    let Some(server) = real_qdrant::shared() else { return };
+    let ws = Workspace::new();
+    let folder = photo_folder(&ws);
+    let url = server.url();
+    let collection = format!("refresh-{}", std::process::id());
+    let index = |extra: &[&str]| {
+        let output = ws
+            .imbed()
+            .arg("index")
+            .arg(&folder)
+            .args(["--qdrant", &url, "--collection", &collection, "--json", "--model"])
+            .arg(tiny_model())
+            .args(extra)
+            .output()
+            .expect("index");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).expect("one JSON object")
+    };
+    index(&[]);
+    let image = folder.join("heic_rgb8.heic");
+    let image = image.to_str().expect("UTF-8 path");
+    let near_paris = || {
+        let output = ws
+            .imbed()
+            .args(["search", "--json", "--top", "100", "--qdrant", &url, "--collection", &collection, "--model"])
+            .arg(tiny_model())
+            .args(["--image", image, "--filter", "gps~48.86,2.29,2"])
+            .output()
+            .expect("search");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        hit_count(&serde_json::from_slice(&output.stdout).expect("one JSON object"))
+    };
+    assert_eq!(near_paris(), 0, "no gps without --payload-gps");
+    let summary = index(&["--refresh-payload", "--payload-gps"]);
+    assert_eq!((summary["run"]["refreshed"].as_u64(), summary["run"]["done"].as_u64()), (Some(4), Some(0)));
+    assert_eq!(near_paris(), 3);
+}
