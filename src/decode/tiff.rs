@@ -78,6 +78,10 @@ struct Api {
     ) -> *mut Tiff,
     close: unsafe extern "C" fn(*mut Tiff),
     get_field_defaulted: unsafe extern "C" fn(*mut Tiff, u32, ...) -> c_int,
+    strips: unsafe extern "C" fn(*mut Tiff) -> u32,
+    tiles: unsafe extern "C" fn(*mut Tiff) -> u32,
+    strile_offset: unsafe extern "C" fn(*mut Tiff, u32) -> u64,
+    strile_length: unsafe extern "C" fn(*mut Tiff, u32) -> u64,
     rgba_ok: unsafe extern "C" fn(*mut Tiff, *mut c_char) -> c_int,
     read_rgba: unsafe extern "C" fn(*mut Tiff, u32, u32, *mut u32, c_int, c_int) -> c_int,
     is_tiled: unsafe extern "C" fn(*mut Tiff) -> c_int,
@@ -121,6 +125,10 @@ fn load() -> Result<Api, String> {
             client_open: get!("TIFFClientOpenExt"),
             close: get!("TIFFClose"),
             get_field_defaulted: get!("TIFFGetFieldDefaulted"),
+            strips: get!("TIFFNumberOfStrips"),
+            tiles: get!("TIFFNumberOfTiles"),
+            strile_offset: get!("TIFFGetStrileOffset"),
+            strile_length: get!("TIFFGetStrileByteCount"),
             rgba_ok: get!("TIFFRGBAImageOK"),
             read_rgba: get!("TIFFReadRGBAImageOriented"),
             is_tiled: get!("TIFFIsTiled"),
@@ -327,7 +335,11 @@ pub(super) fn decode(
         let pixels = check_pixels(NAME, layout.width, layout.height, options)?;
         read_pixels(&open, &layout, pixels, budget)
             .map(|(image, memory)| Stored { image, orientation: layout.orientation, memory, exif: None })
-            .map_err(|why| failure(&(*handle).errors, &why))
+            .map_err(|why| match declared_end(&open) > length {
+                // libtiff reads a strip or tile that ends past the file as a silent failure.
+                true => DecodeError::new(ErrorClass::Truncated, format!("{NAME}: the file ends early ({why})")),
+                false => failure(&(*handle).errors, &why),
+            })
     };
     drop(data);
     drop(file_memory);
@@ -364,6 +376,20 @@ unsafe fn layout(open: &Open) -> Layout {
             .and_then(Orientation::from_exif)
             .unwrap_or(Orientation::NoTransforms),
     }
+}
+
+/// Where the last strip or tile ends, as the directory says.
+///
+/// # Safety
+/// `open` holds an open TIFF.
+unsafe fn declared_end(open: &Open) -> u64 {
+    let (api, tiff) = (open.api, open.tiff);
+    let count = if (api.is_tiled)(tiff) != 0 { (api.tiles)(tiff) } else { (api.strips)(tiff) };
+    // libtiff answers 0 for an index past its arrays.
+    (0..count)
+        .map(|strile| (api.strile_offset)(tiff, strile).saturating_add((api.strile_length)(tiff, strile)))
+        .max()
+        .unwrap_or(0)
 }
 
 /// The pixels, and the reservation of their peak: libtiff's RGBA raster, or, for the gray
