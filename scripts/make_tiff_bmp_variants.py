@@ -3,7 +3,7 @@
 
     make_tiff_bmp_variants.py OUT [--pillow DIR]
 
-writes 54 files (Pillow and tifffile TIFFs: compressions, planar, tiled, 16/32-bit, float,
+writes 56 files (Pillow and tifffile TIFFs: compressions, planar, tiled, 16/32-bit, float,
 CMYK, YCbCr, BigTIFF, ...; hand-made BMPs: RLE4/8, bitfields, V4/V5 and OS/2 1.x and 2.x
 headers) and prints which of them Pillow decodes. With --pillow, Pillow's upright RGBA decode
 of each file it decodes goes to DIR/NAME.png: tests/photos.rs checks imbed's decode of every
@@ -29,6 +29,8 @@ tryit(lambda: img.convert("1").save("pil_bilevel_g4.tif", compression="group4"))
 tryit(lambda: img.convert("1").save("pil_bilevel_g3.tif", compression="group3"))
 tryit(lambda: img.convert("P").save("pil_palette.tif"))
 tryit(lambda: img.convert("LA").save("pil_la.tif"))
+ramp=Image.linear_gradient("L").rotate(90).resize((W,H))  # alpha from 0 (left) to 255 (right)
+la=img.convert("LA"); la.putalpha(ramp); tryit(lambda: la.save("pil_la_alpha.tif"))
 tryit(lambda: img.convert("I;16").save("pil_i16.tif"))
 tryit(lambda: img.convert("F").save("pil_float32_gray.tif"))
 tryit(lambda: img.convert("I").save("pil_int32_gray.tif"))
@@ -59,6 +61,7 @@ T("tf_miniswhite.tif", 255-a[...,0], photometric="miniswhite")
 T("tf_uint32.tif", (a.astype(np.uint32)*16843009), photometric="rgb")
 T("tf_ycbcr_raw.tif", a, photometric="ycbcr", subsampling=(1,1))
 T("tf_rgb_lzma.tif", a, photometric="rgb", compression="lzma")
+T("tf_rgba_lzma.tif", np.dstack([a, np.asarray(ramp)]), photometric="rgb", extrasamples=["unassalpha"], compression="lzma")
 img.save("bmp_rgb24.bmp"); img.convert("P").save("bmp_p8.bmp"); img.convert("1").save("bmp_1bit.bmp"); img.convert("RGBA").save("bmp_rgba32.bmp")
 def bmp(header_size, bpp, compression, pixels, palette=b"", masks=b""):
     info = struct.pack("<IiiHHIIiiII", header_size, W, H, 1, bpp, compression, len(pixels), 2835, 2835, len(palette)//4, 0)

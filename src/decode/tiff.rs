@@ -282,7 +282,8 @@ struct Layout {
     bits: u16,
     sample_format: u16,
     photometric: u16,
-    extra_samples: u16,
+    /// The first extra sample is alpha, associated or not (libtiff's RGBA ignores the others).
+    alpha: bool,
     orientation: Orientation,
 }
 
@@ -370,7 +371,8 @@ unsafe fn layout(open: &Open) -> Layout {
         bits,
         sample_format,
         photometric,
-        extra_samples,
+        // SAFETY: libtiff's array holds `extra_samples` types.
+        alpha: extra_samples > 0 && !extra_types.is_null() && matches!(*extra_types, 1 | 2),
         orientation: u8::try_from(orientation)
             .ok()
             .and_then(Orientation::from_exif)
@@ -417,7 +419,7 @@ unsafe fn read_pixels(
     if (api.rgba_ok)(tiff, why.as_mut_ptr()) == 0 {
         return Err(CStr::from_ptr(why.as_ptr()).to_string_lossy().into_owned());
     }
-    let alpha = layout.extra_samples > 0;
+    let alpha = layout.alpha;
     let channels = if alpha { 4 } else { 3 };
     // The raster, the RGB(A) copy, and (with alpha) its composite over the background.
     let later = if alpha { 3 * pixels } else { 0 };
@@ -526,7 +528,8 @@ unsafe fn read_gray(open: &Open, layout: &Layout, to_8_bits: ToEightBits) -> Res
             if (api.read_tile)(tiff, tile.as_mut_ptr().cast(), left as u32, top as u32, 0, 0) < 0 {
                 return Err(format!("libtiff could not read the tile at {left},{top}"));
             }
-            for (y, row) in tile.chunks_exact(tile_w * bytes_per_sample).take(height - top).enumerate() {
+            let rows = tile.chunks_exact(tile_w * bytes_per_sample).take(tile_h.min(height - top));
+            for (y, row) in rows.enumerate() {
                 let out = &mut gray[(top + y) * width + left..][..tile_w.min(width - left)];
                 for (pixel, sample) in out.iter_mut().zip(row.chunks_exact(bytes_per_sample)) {
                     *pixel = to_8_bits(sample);
