@@ -310,6 +310,13 @@ def odd(out):
     print(f"{len(files)} files in {out}")
 
 
+def os2_v2_bmp(bmp):
+    """A BMP's 40-byte BITMAPINFOHEADER as the 64-byte OS/2 2.x header, its pixels moved along."""
+    size, offset = struct.unpack("<I", bmp[2:6])[0], struct.unpack("<I", bmp[10:14])[0]
+    info = struct.pack("<I", 64) + bmp[18:54] + b"\0" * 24
+    return b"BM" + struct.pack("<IHHI", size + 24, 0, 0, offset + 24) + info + bmp[54:]
+
+
 def seeds(out):
     """Tiny valid files of every kind the decoder handles: the fuzzer's seed corpus."""
     small = quadrants(16, 12)
@@ -340,6 +347,12 @@ def seeds(out):
         "cmyk.tif": encode(small.convert("CMYK"), "TIFF"),
         "rgba.tif": encode(alpha, "TIFF", compression="tiff_adobe_deflate"),
         "gray16.tif": encode(gray16, "TIFF"),
+        # Through libtiff (the image crate refuses them), and an OS/2 2.x header.
+        "palette.tif": encode(small.convert("P", palette=Image.Palette.ADAPTIVE, colors=4), "TIFF"),
+        "gray_alpha.tif": encode(alpha.convert("LA"), "TIFF"),
+        "ycbcr_jpeg.tif": encode(small.convert("YCbCr"), "TIFF", compression="jpeg"),
+        "float_gray.tif": encode(small.convert("F"), "TIFF"),
+        "os2v2.bmp": os2_v2_bmp(encode(small, "BMP")),
     }
     for name, data in variants.items():
         (out / name).write_bytes(data)

@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """TIFF and BMP variants (issue 24) for measuring what imbed decodes against Pillow:
 
-    make_tiff_bmp_variants.py OUT
+    make_tiff_bmp_variants.py OUT [--pillow DIR]
 
-writes 47 files (Pillow and tifffile TIFFs: compressions, planar, tiled, 16/32-bit, float,
-CMYK, YCbCr, BigTIFF, ...; hand-made BMPs: RLE4/8, bitfields, V4/V5 and OS/2 headers) and
-prints which of them Pillow decodes. Index OUT with imbed to compare (BENCHMARKS.md has no
-row for it; the issue 24 note has the counts). Not part of the odd corpus yet: the variants
-that imbed refuses are listed in the README.
+writes 56 files (Pillow and tifffile TIFFs: compressions, planar, tiled, 16/32-bit, float,
+CMYK, YCbCr, BigTIFF, ...; hand-made BMPs: RLE4/8, bitfields, V4/V5 and OS/2 1.x and 2.x
+headers) and prints which of them Pillow decodes. With --pillow, Pillow's upright RGBA decode
+of each file it decodes goes to DIR/NAME.png: tests/photos.rs checks imbed's decode of every
+variant against it, and that the ones Pillow refuses fail with a class.
 """
 import io, numpy as np, tifffile, struct, os, sys
-from PIL import Image
-out=sys.argv[1]; os.makedirs(out, exist_ok=True); os.chdir(out)
+from PIL import Image, ImageOps
+out=os.path.abspath(sys.argv[1]); os.makedirs(out, exist_ok=True)
+pillow=os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[2] == "--pillow" else None
+os.chdir(out)
 W,H=64,48
 img=Image.new("RGB",(W,H),(230,20,20)); img.paste((20,200,40),(32,0,64,24)); img.paste((30,40,220),(0,24,32,48))
 a=np.asarray(img)
@@ -27,6 +29,8 @@ tryit(lambda: img.convert("1").save("pil_bilevel_g4.tif", compression="group4"))
 tryit(lambda: img.convert("1").save("pil_bilevel_g3.tif", compression="group3"))
 tryit(lambda: img.convert("P").save("pil_palette.tif"))
 tryit(lambda: img.convert("LA").save("pil_la.tif"))
+ramp=Image.linear_gradient("L").rotate(90).resize((W,H))  # alpha from 0 (left) to 255 (right)
+la=img.convert("LA"); la.putalpha(ramp); tryit(lambda: la.save("pil_la_alpha.tif"))
 tryit(lambda: img.convert("I;16").save("pil_i16.tif"))
 tryit(lambda: img.convert("F").save("pil_float32_gray.tif"))
 tryit(lambda: img.convert("I").save("pil_int32_gray.tif"))
@@ -47,10 +51,17 @@ T("tf_bigtiff.tif", a, photometric="rgb", bigtiff=True)
 T("tf_cmyk16.tif", np.dstack([a16, np.zeros((H,W),np.uint16)]), photometric="separated")
 T("tf_rgba16.tif", np.dstack([a16, np.full((H,W),65535,np.uint16)]), photometric="rgb", extrasamples=["unassalpha"])
 T("tf_gray32f.tif", a[...,0].astype(np.float32)/255, photometric="minisblack")
+# Gray samples libtiff's RGBA interface does not read: Pillow truncates floats, clamps integers.
+g=a[...,0].astype(np.float32)*1.1-12.5
+T("tf_gray32f_tiled.tif", g, photometric="minisblack", tile=(16,16))
+T("tf_gray32f_bigendian.tif", g, photometric="minisblack", byteorder=">")
+T("tf_int16_gray.tif", (a[...,1].astype(np.int16)*2-60), photometric="minisblack")
+T("tf_uint32_gray.tif", (a[...,2].astype(np.uint32)+40), photometric="minisblack")
 T("tf_miniswhite.tif", 255-a[...,0], photometric="miniswhite")
 T("tf_uint32.tif", (a.astype(np.uint32)*16843009), photometric="rgb")
 T("tf_ycbcr_raw.tif", a, photometric="ycbcr", subsampling=(1,1))
 T("tf_rgb_lzma.tif", a, photometric="rgb", compression="lzma")
+T("tf_rgba_lzma.tif", np.dstack([a, np.asarray(ramp)]), photometric="rgb", extrasamples=["unassalpha"], compression="lzma")
 img.save("bmp_rgb24.bmp"); img.convert("P").save("bmp_p8.bmp"); img.convert("1").save("bmp_1bit.bmp"); img.convert("RGBA").save("bmp_rgba32.bmp")
 def bmp(header_size, bpp, compression, pixels, palette=b"", masks=b""):
     info = struct.pack("<IiiHHIIiiII", header_size, W, H, 1, bpp, compression, len(pixels), 2835, 2835, len(palette)//4, 0)
@@ -87,6 +98,17 @@ info=struct.pack("<IHHHH",12,W,H,1,24); off=14+12
 open("bmp_os2v1.bmp","wb").write(b"BM"+struct.pack("<IHHI",off+len(px24),0,0,off)+info+px24)
 info=struct.pack("<IiiHHIIiiII",64,W,H,1,24,0,len(px24),0,0,0,0)+b"\0"*24; off=14+64
 open("bmp_os2v2.bmp","wb").write(b"BM"+struct.pack("<IHHI",off+len(px24),0,0,off)+info+px24)
+# The short OS/2 2.x header (16 bytes: the fields after the bit count left out, zero); Pillow
+# refuses it.
+info=struct.pack("<IiiHH",16,W,H,1,24); off=14+16
+open("bmp_os2v2_short.bmp","wb").write(b"BM"+struct.pack("<IHHI",off+len(px24),0,0,off)+info+px24)
+# OS/2 2.x with a palette of 4-byte entries, and RLE8.
+info=struct.pack("<IiiHHIIiiII",64,W,H,1,8,0,0,0,0,len(palette)//4,0)+b"\0"*24; off=14+64+len(palette)
+p8=b"".join(bytes(row)+b"\0"*((4-W%4)%4) for row in idx[::-1])
+open("bmp_os2v2_p8.bmp","wb").write(b"BM"+struct.pack("<IHHI",off+len(p8),0,0,off)+info+palette+p8)
+r8=rle(idx,False)
+info=struct.pack("<IiiHHIIiiII",64,W,H,1,8,1,len(r8),0,0,len(palette)//4,0)+b"\0"*24
+open("bmp_os2v2_rle8.bmp","wb").write(b"BM"+struct.pack("<IHHI",off+len(r8),0,0,off)+info+palette+r8)
 info=struct.pack("<IiiHHIIiiII",40,W,-H,1,24,0,len(px24),0,0,0,0); off=14+40
 n=len(px24)//H; rows=[px24[i:i+n] for i in range(0,len(px24),n)][::-1]
 open("bmp_topdown.bmp","wb").write(b"BM"+struct.pack("<IHHI",off+len(px24),0,0,off)+info+b"".join(rows))
@@ -94,6 +116,9 @@ ok=0
 for f in sorted(os.listdir(".")):
     try:
         im=Image.open(f); im.load(); ok+=1; r="ok "+im.mode+" "+str(im.size)
+        if pillow:
+            os.makedirs(pillow, exist_ok=True)
+            ImageOps.exif_transpose(im).convert("RGBA").save(os.path.join(pillow, f+".png"))
     except Exception as e: r="FAIL "+str(e)[:60]
     print(f, r)
 print("pillow decodes", ok, "of", len(os.listdir(".")))

@@ -8,7 +8,8 @@ mod real_qdrant;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use imbed::decode::{decode_file_for, DecodeOptions, MemoryBudget, Target};
+use imbed::decode::{decode_bytes_for, decode_file_for, DecodeOptions, MemoryBudget, Pixels, Target};
+use imbed::item::ErrorClass;
 use serde_json::Value;
 
 /// Every file of the odd corpus that has Pillow's decode beside it in `odd_pillow/`.
@@ -57,6 +58,134 @@ fn heic_and_avif_decode_upright_and_embed_as_pillow_decodes_them() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The TIFF and BMP variants of scripts/make_tiff_bmp_variants.py under `ws/variants`, and
+/// Pillow's upright RGBA decode of each that Pillow decodes under `ws/variants_pillow`.
+fn make_variants(ws: &Workspace) -> (PathBuf, PathBuf) {
+    let (out, pillow) = (ws.path().join("variants"), ws.path().join("variants_pillow"));
+    let python = repo().join(".venv/bin/python");
+    let status = std::process::Command::new(&python)
+        .arg(repo().join("scripts/make_tiff_bmp_variants.py"))
+        .arg(&out)
+        .arg("--pillow")
+        .arg(&pillow)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; run the README's test command", python.display()));
+    assert!(status.success(), "make_tiff_bmp_variants.py failed");
+    (out, pillow)
+}
+
+/// Variants Pillow decodes, which imbed decodes to other pixels, and why.
+const OTHER_THAN_PILLOW: &[(&str, &str)] =
+    &[("pil_i16.tif", "16-bit gray: imbed scales 65535 to 255, as for every 16-bit image; Pillow clamps at 255")];
+
+/// Variants Pillow refuses, which imbed decodes.
+const BEYOND_PILLOW: &[&str] = &[
+    "bmp_os2v2_short.bmp", // the 16-byte OS/2 2.x header, rewritten like the 64-byte one
+    "tf_rgb_float32.tif",  // the `image` crate's float RGB
+    "tf_uint32.tif",       // the `image` crate's 32-bit RGB
+];
+
+/// Variants the `image` crate refuses, decoded through libtiff or a rewritten BMP header.
+const ONCE_REFUSED: &[&str] = &[
+    "bmp_os2v2.bmp",
+    "bmp_os2v2_p8.bmp",
+    "bmp_os2v2_rle8.bmp",
+    "pil_bilevel_g3.tif",
+    "pil_float32_gray.tif",
+    "pil_int32_gray.tif",
+    "pil_la.tif",
+    "pil_la_alpha.tif",
+    "pil_palette.tif",
+    "pil_ycbcr_jpeg.tif",
+    "tf_gray32f.tif",
+    "tf_gray32f_bigendian.tif",
+    "tf_gray32f_tiled.tif",
+    "tf_rgb_lzma.tif",
+    "tf_rgba_lzma.tif",
+    "tf_uint32_gray.tif",
+    "tf_ycbcr_raw.tif",
+];
+
+/// How far apart two RGBA pixels are as they are seen: alpha, and colour weighted by alpha (a
+/// colour under alpha 0 is not seen).
+fn seen_apart(ours: [u8; 4], pillow: [u8; 4]) -> u32 {
+    let colour = (0..3).map(|c| u32::from(ours[c].abs_diff(pillow[c])) * u32::from(pillow[3]) / 255).max();
+    colour.unwrap_or(0).max(u32::from(ours[3].abs_diff(pillow[3])))
+}
+
+fn rgba(pixels: Pixels) -> image::RgbaImage {
+    match pixels {
+        Pixels::Rgb(rgb) => image::DynamicImage::ImageRgb8(rgb).into_rgba8(),
+        Pixels::Rgba(rgba) => rgba,
+    }
+}
+
+#[test]
+fn tiff_and_bmp_variants_decode_as_pillow_decodes_them() {
+    let ws = Workspace::new();
+    let (variants, references) = make_variants(&ws);
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&variants).expect("variants").map(|entry| entry.expect("entry").path()).collect();
+    files.sort();
+    assert_eq!(files.len(), 56);
+    let (mut wrong, mut same) = (Vec::new(), Vec::new());
+    for file in &files {
+        let name = file.file_name().expect("name").to_string_lossy().into_owned();
+        let reference = references.join(format!("{name}.png"));
+        let decoded = decode_file_for(file, Target::Full, &DecodeOptions::default(), &MemoryBudget::unlimited());
+        match (decoded, reference.is_file()) {
+            (Ok(decoded), true) => {
+                let (ours, pillow) =
+                    (rgba(decoded.pixels), image::open(&reference).expect("Pillow's PNG").into_rgba8());
+                if ours.dimensions() != pillow.dimensions() {
+                    wrong.push(format!("{name}: {:?}, Pillow {:?}", ours.dimensions(), pillow.dimensions()));
+                    continue;
+                }
+                let off = ours.pixels().zip(pillow.pixels()).map(|(a, b)| seen_apart(a.0, b.0)).max().unwrap_or(0);
+                let known = OTHER_THAN_PILLOW.iter().any(|(other, _)| *other == name);
+                match (off <= 2, known) {
+                    (true, false) => same.push(name),
+                    (false, true) => {}
+                    (true, true) => wrong.push(format!("{name}: now as Pillow; take it off OTHER_THAN_PILLOW")),
+                    (false, false) => wrong.push(format!("{name}: a channel {off} levels off Pillow's")),
+                }
+            }
+            (Ok(_), false) if BEYOND_PILLOW.contains(&name.as_str()) => {}
+            (Ok(_), false) => wrong.push(format!("{name}: decoded, and Pillow refuses it")),
+            (Err(error), true) => wrong.push(format!("{name}: {} {}", error.class, error.message)),
+            (Err(error), false) if BEYOND_PILLOW.contains(&name.as_str()) => {
+                wrong.push(format!("{name}: {} {}", error.class, error.message))
+            }
+            (Err(_), false) => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // Pillow decodes 52 of the 56; all but one come out as Pillow's.
+    assert_eq!(same.len(), 51, "{same:?}");
+    assert!(ONCE_REFUSED.iter().all(|name| same.iter().any(|done| done == name)), "{same:?}");
+
+    // Pillow refuses the 16-byte OS/2 2.x header: it holds the pixels of the 64-byte one.
+    let decode = |name: &str| {
+        let file = variants.join(name);
+        rgba(
+            decode_file_for(&file, Target::Full, &DecodeOptions::default(), &MemoryBudget::unlimited())
+                .expect(name)
+                .pixels,
+        )
+    };
+    assert!(decode("bmp_os2v2_short.bmp") == decode("bmp_os2v2.bmp"), "the short OS/2 2.x header");
+
+    // Cut short, each once-refused variant fails as truncated, not as corrupt or with a panic.
+    for name in ONCE_REFUSED {
+        let bytes = std::fs::read(variants.join(name)).expect("read");
+        let cut = &bytes[..bytes.len() * 2 / 3];
+        let error =
+            decode_bytes_for(cut, Target::Full, &DecodeOptions::default(), &MemoryBudget::unlimited()).expect_err(name);
+        assert_eq!(error.class, ErrorClass::Truncated, "{name}: {}", error.message);
+    }
 }
 
 /// The three photos with EXIF and one without, under `ws/photos`.

@@ -18,6 +18,7 @@ use image::{ColorType, DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::item::ErrorClass;
 
+mod bmp;
 mod budget;
 mod decoded;
 mod errors;
@@ -27,6 +28,7 @@ mod phash;
 mod photo;
 mod raw;
 mod sniff;
+mod tiff;
 mod webp;
 
 pub use budget::MemoryBudget;
@@ -109,6 +111,21 @@ fn decode_reader<R: BufRead + Seek>(
         Found::Raw(name) => return decode_raw(reader, length, name, target, options, budget),
     };
     let name = sniff::format_name(format);
+    if format == ImageFormat::Bmp {
+        let head = reader.fill_buf().map_err(|error| read_failure(name, &error))?;
+        if let Some(header_size) = bmp::os2_header_size(head) {
+            // The file and its rewritten copy.
+            let _file_memory = budget.reserve(2 * length);
+            let mut data = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+            reader.read_to_end(&mut data).map_err(|error| read_failure(name, &error))?;
+            let rewritten = bmp::with_info_header(&data, header_size)?;
+            drop(data);
+            let bytes = std::io::Cursor::new(rewritten.as_slice());
+            let mut image = decode_reader(bytes, rewritten.len() as u64, target, options, budget, forced)?;
+            image.size_bytes = length;
+            return Ok(image);
+        }
+    }
     let still_webp = if format == ImageFormat::WebP {
         webp::check_chunks(&mut reader, length)?;
         let head = reader.fill_buf().map_err(|error| read_failure(name, &error))?;
@@ -116,7 +133,6 @@ fn decode_reader<R: BufRead + Seek>(
     } else {
         None
     };
-    let failure = |error| classify(name, error, cut_short);
     let (image, (width, height), orientation, region, memory, exif) = if format == ImageFormat::Jpeg {
         let mut header = jpeg::read_header(&mut reader).map_err(|error| jpeg_failure(name, error))?;
         header.orientation = forced.unwrap_or(header.orientation);
@@ -152,17 +168,16 @@ fn decode_reader<R: BufRead + Seek>(
         let (upright_w, upright_h) = upright(width, height, orientation);
         (image, (width, height), orientation, Region::whole(upright_w, upright_h), memory, exif)
     } else {
-        let mut image_reader = ImageReader::with_format(reader, format);
-        image_reader.limits(allocation_limits(options));
-        let mut decoder = image_reader.into_decoder().map_err(failure)?;
-        let (width, height) = decoder.dimensions();
-        let pixels = check_pixels(name, width, height, options)?;
-        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-        let peak = conversion_bytes(decoder.total_bytes(), decoder.color_type(), pixels);
-        let channels = if decoder.color_type().has_alpha() { 4 } else { 3 };
-        let memory = budget.reserve(peak + orientation_bytes(orientation, pixels, channels));
-        let exif = decoder.exif_metadata().ok().flatten();
-        let image = DynamicImage::from_decoder(decoder).map_err(failure)?;
+        let stored = match decode_stored(&mut reader, format, cut_short, options, budget) {
+            // The variants the `image` crate refuses (palette, YCbCr, LZMA...): libtiff.
+            Err(refused) if format == ImageFormat::Tiff && refused.class == ErrorClass::Unsupported => {
+                reader.rewind().map_err(|error| read_failure(name, &error))?;
+                tiff::decode(reader, length, &refused, options, budget)?
+            }
+            stored => stored?,
+        };
+        let Stored { image, orientation, memory, exif } = stored;
+        let (width, height) = (image.width(), image.height());
         let (upright_w, upright_h) = upright(width, height, orientation);
         (image, (width, height), orientation, Region::whole(upright_w, upright_h), memory, exif)
     };
@@ -180,6 +195,38 @@ fn decode_reader<R: BufRead + Seek>(
         photo: exif.as_deref().map(PhotoFacts::read).unwrap_or_default(),
         _memory: memory,
     })
+}
+
+/// An image as its file stores it, before orientation, with the reservation of its peak.
+struct Stored {
+    image: DynamicImage,
+    orientation: Orientation,
+    memory: budget::Reservation,
+    exif: Option<Vec<u8>>,
+}
+
+/// Decodes through the `image` crate, checking the header's size and reserving the peak first.
+fn decode_stored<R: BufRead + Seek>(
+    reader: R,
+    format: ImageFormat,
+    cut_short: bool,
+    options: &DecodeOptions,
+    budget: &MemoryBudget,
+) -> Result<Stored, DecodeError> {
+    let name = sniff::format_name(format);
+    let failure = |error| classify(name, error, cut_short);
+    let mut image_reader = ImageReader::with_format(reader, format);
+    image_reader.limits(allocation_limits(options));
+    let mut decoder = image_reader.into_decoder().map_err(failure)?;
+    let (width, height) = decoder.dimensions();
+    let pixels = check_pixels(name, width, height, options)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let peak = conversion_bytes(decoder.total_bytes(), decoder.color_type(), pixels);
+    let channels = if decoder.color_type().has_alpha() { 4 } else { 3 };
+    let memory = budget.reserve(peak + orientation_bytes(orientation, pixels, channels));
+    let exif = decoder.exif_metadata().ok().flatten();
+    let image = DynamicImage::from_decoder(decoder).map_err(failure)?;
+    Ok(Stored { image, orientation, memory, exif })
 }
 
 /// Reads a RAW file whole and decodes its largest JPEG preview, with the RAW's orientation.

@@ -31,6 +31,10 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
     if let Some(name) = other_format(bytes) {
         return Sniffed::Unsupported(name.to_string());
     }
+    // BigTIFF, which the `image` crate decodes but does not sniff.
+    if bytes.starts_with(b"II+\0") || bytes.starts_with(b"MM\0+") {
+        return Sniffed::Image(ImageFormat::Tiff);
+    }
     match image::guess_format(bytes) {
         Ok(format) if DECODED.contains(&format) => Sniffed::Image(format),
         Ok(format) => Sniffed::Unsupported(format!("{format:?}").to_uppercase()),
@@ -142,6 +146,8 @@ mod tests {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0"), Sniffed::Image(ImageFormat::Png));
         assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Sniffed::Image(ImageFormat::Jpeg));
         assert_eq!(sniff(b"RIFF\x10\0\0\0WEBPVP8 "), Sniffed::Image(ImageFormat::WebP));
+        assert_eq!(sniff(b"II+\0\x08\0\0\0"), Sniffed::Image(ImageFormat::Tiff), "BigTIFF");
+        assert_eq!(sniff(b"MM\0+\0\x08\0\0"), Sniffed::Image(ImageFormat::Tiff), "big-endian BigTIFF");
         let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
         assert_eq!(sniff(heic), Sniffed::Heif("HEIC/HEIF"));
         let avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf";
