@@ -64,16 +64,7 @@ fn heic_and_avif_decode_upright_and_embed_as_pillow_decodes_them() {
 /// Pillow's upright RGBA decode of each that Pillow decodes under `ws/variants_pillow`.
 fn make_variants(ws: &Workspace) -> (PathBuf, PathBuf) {
     let (out, pillow) = (ws.path().join("variants"), ws.path().join("variants_pillow"));
-    let python = repo().join(".venv/bin/python");
-    let status = std::process::Command::new(&python)
-        .arg(repo().join("scripts/make_tiff_bmp_variants.py"))
-        .arg(&out)
-        .arg("--pillow")
-        .arg(&pillow)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}; run the README's test command", python.display()));
-    assert!(status.success(), "make_tiff_bmp_variants.py failed");
+    run_script("make_tiff_bmp_variants.py", &[out.as_os_str(), "--pillow".as_ref(), pillow.as_os_str()]);
     (out, pillow)
 }
 
@@ -380,4 +371,34 @@ fn refresh_payload_rewrites_payloads_on_the_server() {
     let summary = index(&["--refresh-payload", "--payload-gps"]);
     assert_eq!((summary["run"]["refreshed"].as_u64(), summary["run"]["done"].as_u64()), (Some(4), Some(0)));
     assert_eq!(near_paris(), 3);
+}
+
+#[test]
+fn a_grid_heic_decodes_whole_and_a_grid_of_100000_squared_fails_from_its_header() {
+    let ws = Workspace::new();
+    let folder = ws.path().join("grid");
+    run_script("make_heic_grid.py", &[folder.as_os_str()]);
+    let expected = image::open(folder.join("grid.png")).expect("grid.png").into_rgb8();
+    let decoded =
+        decode_file_for(&folder.join("grid.heic"), Target::Full, &DecodeOptions::default(), &MemoryBudget::unlimited())
+            .expect("the grid decodes");
+    let ours = rgba(decoded.pixels);
+    assert_eq!(ours.dimensions(), (1300, 900), "the grid's output size, tiles cropped");
+    // Lossy HEVC in 4:2:0: the mean tells a misplaced tile (tens of levels) from codec noise.
+    let total: u64 = ours
+        .pixels()
+        .zip(expected.pixels())
+        .map(|(a, b)| (0..3).map(|c| u64::from(a.0[c].abs_diff(b.0[c]))).sum::<u64>())
+        .sum();
+    let mean = total as f64 / (1300.0 * 900.0 * 3.0);
+    assert!(mean < 2.0, "mean difference from the drawn picture: {mean:.2}");
+
+    std::fs::remove_file(folder.join("grid.png")).expect("rm");
+    let (summary, code) = ws.index(&[&folder], &[]);
+    assert_eq!(code, 1, "one item failed: {summary}");
+    assert_eq!((summary["items"]["done"].as_u64(), summary["items"]["failed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(summary["errors"]["too_large"], 1, "{summary}");
+    let stats = ws.stats_with(&[]);
+    let example = stats["error_examples"]["too_large"][0].as_str().expect("an example").to_string();
+    assert!(example.contains("grid-bomb.heic") && example.contains("100000x100000"), "{example}");
 }

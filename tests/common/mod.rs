@@ -129,19 +129,23 @@ pub fn copy_imbed(to: &Path) -> PathBuf {
     to.to_path_buf()
 }
 
+/// Runs `scripts/SCRIPT` with `args` through the README's `.venv` Python, which must succeed.
+pub fn run_script(script: &str, args: &[&std::ffi::OsStr]) {
+    let python = repo().join(".venv/bin/python");
+    let status = std::process::Command::new(&python)
+        .arg(repo().join("scripts").join(script))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}; run the README's test command", python.display()));
+    assert!(status.success(), "{script} failed");
+}
+
 /// Writes the corpus of odd and broken images (scripts/make_odd_images.py) under `ws/odd`;
 /// `odd/expected.json` holds each file's expected outcome.
 pub fn make_odd_images(ws: &Workspace) -> PathBuf {
     let out = ws.path().join("odd");
-    let python = repo().join(".venv/bin/python");
-    let status = std::process::Command::new(&python)
-        .arg(repo().join("scripts/make_odd_images.py"))
-        .arg("odd")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}; run the README's test command", python.display()));
-    assert!(status.success(), "make_odd_images.py failed");
+    run_script("make_odd_images.py", &["odd".as_ref(), out.as_os_str()]);
     out
 }
 
