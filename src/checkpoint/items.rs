@@ -167,11 +167,12 @@ impl Checkpoint {
         })
     }
 
-    /// Puts every item that was embedded or failed back to pending, for `--reindex`.
+    /// Puts every item that was embedded, recorded as a duplicate or failed back to pending,
+    /// for `--reindex`.
     pub fn requeue_all(&self) -> Result<u64> {
         let changed = self
             .connection
-            .execute(&format!("UPDATE items SET state = 0, attempts = 0 WHERE state = 1 OR ({RETRYABLE})"), []);
+            .execute(&format!("UPDATE items SET state = 0, attempts = 0 WHERE state IN (1, 4) OR ({RETRYABLE})"), []);
         self.sql(changed).map(|n| n as u64)
     }
 
@@ -314,14 +315,15 @@ impl Checkpoint {
         self.sql(changed).map(|n| n as u64)
     }
 
-    /// Puts duplicates whose original here is no longer done (it failed, or was deleted or
-    /// requeued) back to pending, so that they are embedded themselves. An original that this
-    /// checkpoint does not hold (a point imbed wrote from elsewhere) is trusted. Returns how many.
-    pub fn requeue_orphaned_duplicates(&self) -> Result<u64> {
+    /// Puts duplicates back to pending, so that they are embedded themselves: all of them for
+    /// a run without `--skip-duplicates`, else those whose original here is no longer done (it
+    /// failed, or was deleted or requeued). An original that this checkpoint does not hold (a
+    /// point imbed wrote from elsewhere) is trusted. Returns how many.
+    pub fn requeue_duplicates(&self, skipping: bool) -> Result<u64> {
         let changed = self.connection.execute(
-            "UPDATE items SET state = 0, attempts = 0, duplicate_of = NULL WHERE state = 4
-                 AND EXISTS (SELECT 1 FROM items AS original WHERE original.key = items.duplicate_of AND original.state != 1)",
-            [],
+            "UPDATE items SET state = 0, attempts = 0, duplicate_of = NULL WHERE state = 4 AND (NOT ?1
+                 OR EXISTS (SELECT 1 FROM items AS original WHERE original.key = items.duplicate_of AND original.state != 1))",
+            [skipping],
         );
         self.sql(changed).map(|n| n as u64)
     }
@@ -417,7 +419,7 @@ mod tests {
         checkpoint.done_hashes(|hash, key| seen.push((hash, key))).unwrap();
         assert_eq!(seen, [(42, "a".to_string())], "only done items claim their bytes");
         assert_eq!(checkpoint.duplicate_of("b").unwrap().as_deref(), Some("a"));
-        assert_eq!(checkpoint.requeue_orphaned_duplicates().unwrap(), 0, "a is done");
+        assert_eq!(checkpoint.requeue_duplicates(true).unwrap(), 0, "a is done");
         let a = checkpoint.known(&["a"]).unwrap()[0].clone().unwrap();
         checkpoint.restamp(&[(a.id, &item("a"), None, true)]).unwrap();
         assert_eq!(checkpoint.totals().unwrap(), Totals { total: 3, pending: 3, ..Totals::default() }, "a changed");
@@ -425,7 +427,9 @@ mod tests {
         checkpoint.mark_deleted(&[a.id]).unwrap();
         assert_eq!(checkpoint.totals().unwrap().pending, 2, "a is gone: b is embedded itself");
         checkpoint.commit(&[copy("c")]).unwrap();
-        assert_eq!(checkpoint.requeue_orphaned_duplicates().unwrap(), 1, "c's original is not done");
+        assert_eq!(checkpoint.requeue_duplicates(true).unwrap(), 1, "c's original is not done");
+        checkpoint.commit(&[copy("b")]).unwrap();
+        assert_eq!(checkpoint.requeue_duplicates(false).unwrap(), 1, "without the rule, b is embedded");
     }
 
     #[test]

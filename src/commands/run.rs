@@ -208,7 +208,7 @@ pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Resu
     checkpoint.start_run(command)?;
     if plan.pending {
         checkpoint.requeue_transient(control.max_attempts())?;
-        checkpoint.requeue_orphaned_duplicates()?;
+        checkpoint.requeue_duplicates(spec.skip_duplicates)?;
     }
     let reporter = printer.progress(if command == "index" { "Indexing" } else { "Resuming" }, control.log_interval);
     let stop = install_stop_handler(printer);
