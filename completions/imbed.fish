@@ -100,6 +100,8 @@ complete -c imbed -n "__fish_imbed_using_subcommand index" -l collection-on-disk
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l bulk -d 'Bulk load: build the HNSW index only at the end. imbed sets m=0 on a collection it created, and restores m=16 when the run (or its resume) finishes'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l verify-content -d 'Tell changed files by a hash of their content, not only by size and modification time'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l delete-missing -d 'Delete the points of items whose files are gone, once the walk has finished'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l skip-duplicates -d 'Record an item whose bytes equal an item already done as a `duplicate` of it, with no decode and no model call'
+complete -c imbed -n "__fish_imbed_using_subcommand index" -l refresh-payload -d 'Write the payloads of done, unchanged items again from their files, keeping their vectors: no model call'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l reindex -d 'Embed every item again, into the same collection, even with a changed model'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l no-repair -d 'Refuse the run (exit 2) when the index is not the one the checkpoint wrote (lost, dropped or replaced), instead of sending its done items again'
 complete -c imbed -n "__fish_imbed_using_subcommand index" -l json -d 'Print the final summary as one JSON object on stdout'

@@ -48,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         shard: None,
         verify_content: false,
         delete_missing: false,
+        skip_duplicates: false,
         working_dir: std::env::current_dir()?,
     };
     let resolved = spec.model.resolve(spec.decode.background)?;
@@ -74,7 +75,7 @@ fn main() -> anyhow::Result<()> {
                 payload: serde_json::json!({"key": key}).as_object().cloned().unwrap_or_default(),
             });
             sink.upsert(points.collect())?;
-            let outcomes: Vec<Outcome<'_>> = keys.iter().map(|key| Outcome::Done(key, None)).collect();
+            let outcomes: Vec<Outcome<'_>> = keys.iter().map(|key| Outcome::Done(key, None, None)).collect();
             checkpoint.commit(&outcomes)?;
         }
     }

@@ -20,12 +20,14 @@ pub struct Item {
     pub fields: Map<String, Value>,
     /// For a remote object: what its listing, a HEAD or its download said of it.
     pub object: Option<ObjectFacts>,
+    /// Done and unchanged, sent again only to rewrite its payload (`--refresh-payload`).
+    pub refresh_payload: bool,
 }
 
 impl Item {
     /// An item with no facts known yet of a remote object.
     pub fn new(key: String, path: Locator, fields: Map<String, Value>) -> Self {
-        Self { key, path, fields, object: None }
+        Self { key, path, fields, object: None, refresh_payload: false }
     }
 }
 

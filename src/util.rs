@@ -26,6 +26,11 @@ pub fn content_hash(path: &Path) -> std::io::Result<u128> {
     }
 }
 
+/// A content hash as payloads and messages show it: 32 hex digits.
+pub fn hash_hex(hash: u128) -> String {
+    format!("{hash:032x}")
+}
+
 /// `xxh3:` and the xxh3-128 of `bytes` in hex: the form of every fingerprint in a checkpoint.
 pub fn fingerprint(bytes: &[u8]) -> String {
     format!("xxh3:{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))

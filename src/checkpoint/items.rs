@@ -14,6 +14,8 @@ pub enum ItemState {
     Failed = 2,
     /// The file disappeared and `--delete-missing` removed its point.
     Deleted = 3,
+    /// Its bytes equal those of a done item (`--skip-duplicates`): it has no point of its own.
+    Duplicate = 4,
 }
 
 impl ItemState {
@@ -24,6 +26,7 @@ impl ItemState {
             1 => Some(Self::Done),
             2 => Some(Self::Failed),
             3 => Some(Self::Deleted),
+            4 => Some(Self::Duplicate),
             _ => None,
         }
     }
@@ -73,10 +76,26 @@ pub struct Known {
     pub fields: Option<String>,
 }
 
+/// What an item's bytes and pixels hash to, kept for `--skip-duplicates` and `dupes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentHashes {
+    /// xxh3-128 of the file's bytes (`None` when they could not be read apart from the decode).
+    pub bytes: Option<u128>,
+    /// The perceptual hash of its decoded pixels.
+    pub phash: u64,
+}
+
 /// The outcome of one committed batch.
 pub enum Outcome<'a> {
     /// Stored; with the stamp of the remote object as it was downloaded.
-    Done(&'a str, Option<FileStamp>),
+    Done(&'a str, Option<FileStamp>, Option<ContentHashes>),
+    /// Not stored: its bytes (hashed to `bytes_hash`) are those of the done item `of`.
+    Duplicate {
+        key: &'a str,
+        of: &'a str,
+        bytes_hash: u128,
+        stamp: Option<FileStamp>,
+    },
     Failed(&'a Failure),
 }
 
@@ -132,10 +151,13 @@ impl Checkpoint {
             )?;
             let mut restamp = transaction
                 .prepare_cached("UPDATE items SET size = ?2, mtime_ns = ?3, content_hash = ?4 WHERE id = ?1")?;
+            let mut copies = transaction.prepare_cached(REQUEUE_COPIES)?;
             for (id, item, stamp, requeued) in updates {
                 let (size, mtime_ns, hash) = stamp_columns(stamp.as_ref());
                 if *requeued {
                     let fields = fields_json(&item.fields);
+                    // Its copies no longer have its bytes' point to stand on.
+                    copies.execute([id])?;
                     requeue.execute(params![id, item.path.as_bytes(), fields, size, mtime_ns, hash, now])
                 } else {
                     restamp.execute(params![id, size, mtime_ns, hash])
@@ -174,7 +196,9 @@ impl Checkpoint {
             let mut delete = transaction.prepare_cached(
                 "UPDATE items SET state = 3, error_class = NULL, error_message = NULL, updated_at = ?2 WHERE id = ?1",
             )?;
+            let mut copies = transaction.prepare_cached(REQUEUE_COPIES)?;
             for id in ids {
+                copies.execute([id])?;
                 delete.execute(params![id, now])?;
             }
             Ok(())
@@ -220,7 +244,16 @@ impl Checkpoint {
             let mut done = transaction
                 .prepare_cached(
                     "UPDATE items SET state = 1, attempts = attempts + 1, error_class = NULL, error_message = NULL, updated_at = ?2,
-                         size = coalesce(?3, size), mtime_ns = coalesce(?4, mtime_ns), content_hash = coalesce(?5, content_hash)
+                         size = coalesce(?3, size), mtime_ns = coalesce(?4, mtime_ns), content_hash = coalesce(?5, content_hash),
+                         bytes_hash = ?6, phash = ?7, duplicate_of = NULL
+                     WHERE key = ?1",
+                )
+                ?;
+            let mut duplicate = transaction
+                .prepare_cached(
+                    "UPDATE items SET state = 4, attempts = attempts + 1, error_class = NULL, error_message = NULL, updated_at = ?2,
+                         size = coalesce(?3, size), mtime_ns = coalesce(?4, mtime_ns), content_hash = coalesce(?5, content_hash),
+                         bytes_hash = ?6, phash = NULL, duplicate_of = ?7
                      WHERE key = ?1",
                 )
                 ?;
@@ -234,9 +267,16 @@ impl Checkpoint {
                 ?;
             for outcome in outcomes {
                 match outcome {
-                    Outcome::Done(key, stamp) => {
+                    Outcome::Done(key, stamp, hashes) => {
                         let (size, mtime_ns, hash) = stamp_columns(stamp.as_ref());
-                        done.execute(params![key, now, size, mtime_ns, hash])
+                        let bytes_hash = hashes.and_then(|hashes| hashes.bytes).map(u128::to_be_bytes);
+                        // SQLite integers are signed: the 64 bits are kept as they are.
+                        let phash = hashes.map(|hashes| hashes.phash as i64);
+                        done.execute(params![key, now, size, mtime_ns, hash, bytes_hash, phash])
+                    }
+                    Outcome::Duplicate { key, of, bytes_hash, stamp } => {
+                        let (size, mtime_ns, hash) = stamp_columns(stamp.as_ref());
+                        duplicate.execute(params![key, now, size, mtime_ns, hash, bytes_hash.to_be_bytes(), of])
                     }
                     Outcome::Failed(failure) => failed.execute(params![
                         failure.key,
@@ -273,7 +313,48 @@ impl Checkpoint {
         );
         self.sql(changed).map(|n| n as u64)
     }
+
+    /// Puts duplicates whose original here is no longer done (it failed, or was deleted or
+    /// requeued) back to pending, so that they are embedded themselves. An original that this
+    /// checkpoint does not hold (a point imbed wrote from elsewhere) is trusted. Returns how many.
+    pub fn requeue_orphaned_duplicates(&self) -> Result<u64> {
+        let changed = self.connection.execute(
+            "UPDATE items SET state = 0, attempts = 0, duplicate_of = NULL WHERE state = 4
+                 AND EXISTS (SELECT 1 FROM items AS original WHERE original.key = items.duplicate_of AND original.state != 1)",
+            [],
+        );
+        self.sql(changed).map(|n| n as u64)
+    }
+
+    /// The bytes hash and key of every done item that has one, for `--skip-duplicates`.
+    pub fn done_hashes(&self, mut visit: impl FnMut(u128, String)) -> Result<()> {
+        let mut statement = self.sql(
+            self.connection.prepare("SELECT bytes_hash, key FROM items WHERE state = 1 AND bytes_hash IS NOT NULL"),
+        )?;
+        let rows =
+            self.sql(statement.query_map([], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?))))?;
+        for row in rows {
+            let (hash, key) = self.sql(row)?;
+            if let Ok(hash) = <[u8; 16]>::try_from(hash) {
+                visit(u128::from_be_bytes(hash), key);
+            }
+        }
+        Ok(())
+    }
+
+    /// The key of the item that `key` is a duplicate of, if it is one.
+    pub fn duplicate_of(&self, key: &str) -> Result<Option<String>> {
+        let found = self
+            .connection
+            .query_row("SELECT duplicate_of FROM items WHERE key = ?1 AND state = 4", [key], |row| row.get(0))
+            .optional();
+        self.sql(found).map(Option::flatten)
+    }
 }
+
+/// Puts the duplicates of item `?1` back to pending: it changed or is gone.
+const REQUEUE_COPIES: &str = "UPDATE items SET state = 0, attempts = 0, duplicate_of = NULL
+     WHERE state = 4 AND duplicate_of = (SELECT key FROM items WHERE id = ?1)";
 
 /// Failed items that name an image to retry: walk and manifest failures name a folder or a
 /// manifest line instead.
@@ -309,14 +390,42 @@ mod tests {
         let again = checkpoint.discover(vec![(Ok(item("a")), None), (Ok(item("c")), None)]).unwrap();
         assert_eq!(again.len(), 1, "only c is new");
         let failure = Failure { key: "b".into(), path: None, class: ErrorClass::Corrupt, message: "bad".into() };
-        checkpoint.commit(&[Outcome::Done("a", None), Outcome::Failed(&failure)]).unwrap();
-        assert_eq!(checkpoint.totals().unwrap(), Totals { total: 3, done: 1, failed: 1, pending: 1, deleted: 0 });
+        checkpoint.commit(&[Outcome::Done("a", None, None), Outcome::Failed(&failure)]).unwrap();
+        assert_eq!(
+            checkpoint.totals().unwrap(),
+            Totals { total: 3, done: 1, failed: 1, pending: 1, ..Totals::default() }
+        );
         let pending = checkpoint.pending_after(0, 10).unwrap();
         assert_eq!(pending.iter().map(|(_, i)| i.key.as_str()).collect::<Vec<_>>(), ["c"]);
         assert_eq!(checkpoint.requeue_failed(&["corrupt"]).unwrap(), 1);
         assert_eq!(checkpoint.totals().unwrap().pending, 2);
         let errors = checkpoint.errors(3).unwrap();
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn a_duplicate_is_counted_and_goes_back_to_pending_when_its_original_changes_or_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut checkpoint = Checkpoint::open(&dir.path().join("c")).unwrap();
+        let keys = ["a", "b", "c"];
+        checkpoint.discover(keys.iter().map(|key| (Ok(item(key)), None)).collect()).unwrap();
+        let hashes = ContentHashes { bytes: Some(42), phash: u64::MAX };
+        let copy = |key| Outcome::Duplicate { key, of: "a", bytes_hash: 42, stamp: None };
+        checkpoint.commit(&[Outcome::Done("a", None, Some(hashes)), copy("b"), copy("c")]).unwrap();
+        assert_eq!(checkpoint.totals().unwrap(), Totals { total: 3, done: 1, duplicate: 2, ..Totals::default() });
+        let mut seen = Vec::new();
+        checkpoint.done_hashes(|hash, key| seen.push((hash, key))).unwrap();
+        assert_eq!(seen, [(42, "a".to_string())], "only done items claim their bytes");
+        assert_eq!(checkpoint.duplicate_of("b").unwrap().as_deref(), Some("a"));
+        assert_eq!(checkpoint.requeue_orphaned_duplicates().unwrap(), 0, "a is done");
+        let a = checkpoint.known(&["a"]).unwrap()[0].clone().unwrap();
+        checkpoint.restamp(&[(a.id, &item("a"), None, true)]).unwrap();
+        assert_eq!(checkpoint.totals().unwrap(), Totals { total: 3, pending: 3, ..Totals::default() }, "a changed");
+        checkpoint.commit(&[Outcome::Done("a", None, Some(hashes)), copy("b")]).unwrap();
+        checkpoint.mark_deleted(&[a.id]).unwrap();
+        assert_eq!(checkpoint.totals().unwrap().pending, 2, "a is gone: b is embedded itself");
+        checkpoint.commit(&[copy("c")]).unwrap();
+        assert_eq!(checkpoint.requeue_orphaned_duplicates().unwrap(), 1, "c's original is not done");
     }
 
     #[test]

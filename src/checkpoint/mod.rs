@@ -23,7 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 pub(crate) use items::fields_json;
-pub use items::{FileStamp, ItemState, Known, Outcome};
+pub use items::{ContentHashes, FileStamp, ItemState, Known, Outcome};
 pub use lock::{is_running, CheckpointLock};
 pub use repair::{META_INDEX_CREATED_AT, META_INDEX_ID};
 use schema::FORMAT_VERSION;

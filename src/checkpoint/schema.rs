@@ -26,7 +26,10 @@ CREATE INDEX IF NOT EXISTS items_by_state ON items (state, id);
 ";
 
 /// Columns added after format 1 was first written: older files get them on open.
-const ADDED_COLUMNS: &[&str] = &["size INTEGER", "mtime_ns INTEGER", "content_hash BLOB"];
+/// `content_hash` is the stamp's (a file's with `--verify-content`, an object's ETag);
+/// `bytes_hash` is always the bytes', and `duplicate_of` names the original of a duplicate.
+const ADDED_COLUMNS: &[&str] =
+    &["size INTEGER", "mtime_ns INTEGER", "content_hash BLOB", "bytes_hash BLOB", "phash INTEGER", "duplicate_of TEXT"];
 
 /// How long a read-only open waits for a writer's lock (see `configure`).
 pub(super) const READER_PATIENCE: Duration = Duration::from_secs(5);
@@ -45,6 +48,10 @@ impl Checkpoint {
             run("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
             run(SCHEMA)?;
             self.add_missing_columns()?;
+            // After the columns: an older file gains `duplicate_of` only just above.
+            run(
+                "CREATE INDEX IF NOT EXISTS items_by_original ON items (duplicate_of) WHERE duplicate_of IS NOT NULL;",
+            )?;
             match self.meta("format")? {
                 None => self.set_meta("format", &FORMAT_VERSION.to_string())?,
                 Some(found) if found.parse::<i64>().ok() == Some(FORMAT_VERSION) => {}

@@ -16,6 +16,8 @@ pub struct Totals {
     pub failed: u64,
     pub pending: u64,
     pub deleted: u64,
+    /// Items whose bytes equal a done item's (`--skip-duplicates`), counted in `total`.
+    pub duplicate: u64,
 }
 
 impl std::ops::AddAssign for Totals {
@@ -25,6 +27,7 @@ impl std::ops::AddAssign for Totals {
         self.failed += other.failed;
         self.pending += other.pending;
         self.deleted += other.deleted;
+        self.duplicate += other.duplicate;
     }
 }
 
@@ -49,6 +52,7 @@ impl Checkpoint {
                 ItemState::Pending => totals.pending += count,
                 ItemState::Done => totals.done += count,
                 ItemState::Failed => totals.failed += count,
+                ItemState::Duplicate => totals.duplicate += count,
                 ItemState::Deleted => {
                     totals.deleted += count;
                     continue;

@@ -110,6 +110,24 @@ pub struct ChangeArgs {
     #[arg(long, env = "IMBED_DELETE_MISSING")]
     pub delete_missing: bool,
 
+    /// Record an item whose bytes equal an item already done as a `duplicate` of it, with no
+    /// decode and no model call.
+    ///
+    /// The first item with some bytes is embedded; the others point to it (`stats` counts
+    /// them). Items done by earlier runs of this checkpoint, and points that imbed wrote to the
+    /// collection, count as first. Resume and retry-failed keep the rule. A duplicate whose
+    /// original changes or goes is embedded by the next run.
+    #[arg(long, env = "IMBED_SKIP_DUPLICATES")]
+    pub skip_duplicates: bool,
+
+    /// Write the payloads of done, unchanged items again from their files, keeping their
+    /// vectors: no model call.
+    ///
+    /// For fields an older imbed did not store (EXIF, `content_hash`, `phash`), or a manifest's
+    /// fields after a change of `--payload-gps`. Items that are new or changed are embedded as usual.
+    #[arg(long, env = "IMBED_REFRESH_PAYLOAD", conflicts_with = "reindex")]
+    pub refresh_payload: bool,
+
     /// Embed every item again, into the same collection, even with a changed model.
     #[arg(long, env = "IMBED_REINDEX")]
     pub reindex: bool,

@@ -47,7 +47,10 @@ pub fn dupes(printer: Printer, collection: StoreSettings, args: DupesArgs) -> an
         pairs.extend(exact_pairs(&entries));
     }
     if args.method.contains(&Method::Near) {
-        pairs.extend(near_pairs(&entries, args.max_distance, |_| {}));
+        let comparing = printer.progress("Comparing hashes", Duration::from_secs(10));
+        comparing.discovered(entries.len() as u64);
+        pairs.extend(near_pairs(&entries, args.max_distance, &|looked_up| comparing.progressed(looked_up as u64, 0)));
+        comparing.finish();
     }
     if semantic {
         let positions: HashMap<Uuid, usize> = entries.iter().enumerate().map(|(index, e)| (e.id, index)).collect();

@@ -9,7 +9,8 @@ use crate::pipeline::{Plan, RunRecord};
 use crate::sink::QdrantSink;
 
 pub fn index(global: &GlobalSettings, printer: Printer, settings: RunSettings) -> anyhow::Result<ExitStatus> {
-    let (spec, control, reindex) = (settings.spec, settings.control, settings.reindex);
+    let (spec, control, reindex, refresh_payload) =
+        (settings.spec, settings.control, settings.reindex, settings.refresh_payload);
     // Remote sources are checked (bucket, credentials, endpoint) before the model loads.
     let remote = crate::fetch::Remote::new(spec.sources.remote.clone(), control.fetch.clone())?;
     spec.sources.validate(&remote)?;
@@ -43,7 +44,7 @@ pub fn index(global: &GlobalSettings, printer: Printer, settings: RunSettings) -
         printer.message(format_args!("imbed: --reindex: {requeued} items will be embedded again"));
     }
     let sources = prepared.spec.sources.clone();
-    let plan = Plan::pending_then_walk(&sources, &prepared.spec);
+    let plan = Plan { refresh_payload, ..Plan::pending_then_walk(&sources, &prepared.spec) };
     let request = RunRequest { command: "index", prepared, checkpoint, lock, plan, control, server, remote };
     execute(printer, request)
 }

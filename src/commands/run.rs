@@ -9,10 +9,12 @@ use super::{identity, install_stop_handler, server, ExitStatus, Printer};
 use crate::checkpoint::{Checkpoint, CheckpointLock};
 use crate::embed::{runtime, Encoder, ResolvedModel};
 use crate::fetch::Remote;
-use crate::pipeline::{self, Comparison, Fingerprints, Plan, RunRecord, RunSpec, Stages, TensorLoader, WalkSeen};
+use crate::pipeline::{
+    self, Comparison, Fingerprints, HashClaims, Plan, RunRecord, RunSpec, Stages, TensorLoader, WalkSeen,
+};
 use crate::shard::Shard;
 use crate::sink::edge::ensure_free_space;
-use crate::sink::{CollectionInfo, EdgeStore, Index, QdrantSink, Sink};
+use crate::sink::{CollectionInfo, EdgeStore, Index, QdrantSink, ReadPoints, Sink};
 use crate::util::point_id;
 
 mod existing;
@@ -130,6 +132,43 @@ impl RunSink {
             RunSink::Server(server) => server,
         }
     }
+
+    fn as_points(&self) -> &dyn ReadPoints {
+        match self {
+            RunSink::Edge(store) => store,
+            RunSink::Server(server) => server,
+        }
+    }
+}
+
+/// With `--skip-duplicates`, who holds which bytes before the run starts: the done items of
+/// the checkpoint, then the points that imbed wrote to the collection from elsewhere (read
+/// once, a page at a time, when the collection holds more points than the checkpoint's).
+fn hash_claims(spec: &RunSpec, checkpoint: &Checkpoint, store: &RunSink) -> anyhow::Result<Option<HashClaims>> {
+    if !spec.skip_duplicates {
+        return Ok(None);
+    }
+    let mut claims = HashClaims::default();
+    checkpoint.done_hashes(|hash, key| claims.insert(hash, key))?;
+    let points = store.as_points();
+    if points.point_count()? > checkpoint.totals()?.done {
+        let mut next = None;
+        loop {
+            let (page, following) = points.read_page(next, 1024)?;
+            for point in page {
+                let text = |name: &str| point.payload.get(name).and_then(serde_json::Value::as_str);
+                let hash = text("content_hash").and_then(|hash| u128::from_str_radix(hash, 16).ok());
+                if let (Some(hash), Some(key)) = (hash, text("key")) {
+                    claims.insert(hash, key.to_string());
+                }
+            }
+            next = following;
+            if next.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(Some(claims))
 }
 
 /// Runs the plan for the run recorded in the checkpoint, holding its lock.
@@ -165,9 +204,11 @@ pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Resu
     if spec.shard.is_none() {
         identity::check_count(&place, store.as_index(), &control.verify_command())?;
     }
+    let claims = hash_claims(spec, &checkpoint, &store)?;
     checkpoint.start_run(command)?;
     if plan.pending {
         checkpoint.requeue_transient(control.max_attempts())?;
+        checkpoint.requeue_orphaned_duplicates()?;
     }
     let reporter = printer.progress(if command == "index" { "Indexing" } else { "Resuming" }, control.log_interval);
     let stop = install_stop_handler(printer);
@@ -185,6 +226,7 @@ pub(super) fn execute(printer: Printer, request: RunRequest<'_>) -> anyhow::Resu
         sink: store.as_sink(),
         reporter: reporter.as_ref(),
         remote: &remote,
+        claims,
     };
     let mut summary = match pipeline::run(stages, &control.pipeline, stop) {
         Ok(summary) => summary,

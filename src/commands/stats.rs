@@ -96,6 +96,9 @@ pub fn stats(printer: Printer, settings: StatsSettings) -> anyhow::Result<ExitSt
         "Items: {} total, {} done, {} failed, {} pending",
         totals.total, totals.done, totals.failed, totals.pending
     );
+    if totals.duplicate > 0 {
+        items += &format!(", {} duplicates (their bytes are a done item's)", totals.duplicate);
+    }
     if totals.deleted > 0 {
         items += &format!(" ({} deleted: their files are gone)", totals.deleted);
     }

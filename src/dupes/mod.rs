@@ -1,10 +1,10 @@
 //! Duplicates in a collection: exact copies (same `content_hash`), near copies (perceptual
-//! hashes `phash` within a Hamming distance, through a BK-tree) and semantic near copies
+//! hashes `phash` within a Hamming distance, through multi-index hashing) and semantic near copies
 //! (cosine at least a score, through the store's own search). Pairs found by any method are
 //! joined into groups; each group names the item to keep.
 
-pub mod bktree;
 mod groups;
+pub mod mih;
 
 use std::collections::HashMap;
 
@@ -99,20 +99,19 @@ pub fn exact_pairs(entries: &[Entry]) -> Vec<Pair> {
     pairs
 }
 
-/// Pairs of entries whose perceptual hashes are within `max_distance` bits, found with a
-/// BK-tree: each entry is looked up among those inserted before it, then inserted.
-pub fn near_pairs(entries: &[Entry], max_distance: u32, mut progressed: impl FnMut(usize)) -> Vec<Pair> {
-    let mut tree = bktree::BkTree::new();
-    let mut pairs = Vec::new();
-    for (index, entry) in entries.iter().enumerate() {
-        let Some(hash) = entry.phash else { continue };
-        tree.within(hash, max_distance, |other, distance| {
-            pairs.push(Pair { a: other, b: index, method: Method::Near, score: f64::from(distance) });
-        });
-        tree.insert(hash, index);
-        if index % 4096 == 0 {
-            progressed(index);
-        }
-    }
-    pairs
+/// Pairs of entries whose perceptual hashes are within `max_distance` bits, found through
+/// a multi-index over the hashes; `progressed` hears how many entries were looked up.
+pub fn near_pairs(entries: &[Entry], max_distance: u32, progressed: &(dyn Fn(usize) + Sync)) -> Vec<Pair> {
+    let (positions, hashes): (Vec<usize>, Vec<u64>) =
+        entries.iter().enumerate().filter_map(|(index, entry)| Some((index, entry.phash?))).unzip();
+    mih::MultiIndex::new(&hashes)
+        .pairs_within(max_distance, progressed)
+        .into_iter()
+        .map(|(a, b, distance)| Pair {
+            a: positions[a],
+            b: positions[b],
+            method: Method::Near,
+            score: f64::from(distance),
+        })
+        .collect()
 }

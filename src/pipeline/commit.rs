@@ -6,14 +6,19 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::infer::Embedded;
+use super::load::{Duplicate, Refreshed};
 use super::{PipelineSettings, RunSummary, Stop};
-use crate::checkpoint::{Checkpoint, FileStamp, Outcome};
+use crate::checkpoint::{Checkpoint, ContentHashes, FileStamp, Outcome};
 use crate::item::{ErrorClass, Failure};
 use crate::progress::Reporter;
 use crate::sink::Sink;
+use crate::util::point_id;
 
 /// Batches written to the sink before a commit makes them durable and marks them done.
 const MAX_UNCOMMITTED_BATCHES: usize = 2;
+
+/// Duplicates and refreshed payloads held before a commit records them.
+const MAX_UNRECORDED_WITHOUT_MODEL: usize = 1024;
 
 pub(super) struct Committer<'a> {
     checkpoint: &'a mut Checkpoint,
@@ -22,9 +27,11 @@ pub(super) struct Committer<'a> {
     reporter: &'a dyn Reporter,
     stop: &'a Stop<'a>,
     summary: &'a mut RunSummary,
-    /// Keys (with remote stamps) written to the sink since the last commit, and failures
-    /// not yet recorded.
-    written: Vec<(String, Option<FileStamp>)>,
+    /// Keys (with remote stamps and hashes) written to the sink since the last commit, and
+    /// the duplicates and failures not yet recorded.
+    written: Vec<(String, Option<FileStamp>, ContentHashes)>,
+    duplicates: Vec<Duplicate>,
+    refreshed: Vec<Refreshed>,
     failures: Vec<Failure>,
 }
 
@@ -37,7 +44,8 @@ impl<'a> Committer<'a> {
         stop: &'a Stop<'a>,
         summary: &'a mut RunSummary,
     ) -> Self {
-        Self { checkpoint, sink, settings, reporter, stop, summary, written: Vec::new(), failures: Vec::new() }
+        let (written, duplicates, refreshed, failures) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        Self { checkpoint, sink, settings, reporter, stop, summary, written, duplicates, refreshed, failures }
     }
 
     pub fn run(&mut self, embedded: Receiver<Embedded>) -> anyhow::Result<()> {
@@ -67,14 +75,15 @@ impl<'a> Committer<'a> {
             };
             let Some(message) = message else { break };
             match message {
-                Embedded::Points { keys, stamps, points } => {
+                Embedded::Points { keys, stamps, hashes, points } => {
                     // A full disk ends the run; these items stay pending for the resume.
                     self.sink.ensure_space()?;
                     // One retry policy: the sink retries what may pass (a server that is
                     // briefly away); what it returns is final for this run.
                     match self.sink.upsert(points) {
                         Ok(()) => {
-                            self.written.extend(keys.into_iter().zip(stamps));
+                            let entries = keys.into_iter().zip(stamps).zip(hashes);
+                            self.written.extend(entries.map(|((key, stamp), hashes)| (key, stamp, hashes)));
                             written_batches += 1;
                         }
                         Err(error) if self.stop.is_set() => {
@@ -88,9 +97,20 @@ impl<'a> Committer<'a> {
                         })),
                     }
                 }
+                Embedded::Duplicate(duplicate) => self.duplicates.push(duplicate),
+                Embedded::Refreshed(refreshed) => self.refreshed.push(refreshed),
+                Embedded::NotRefreshed(failure) => {
+                    self.summary.not_refreshed += 1;
+                    self.reporter.failed(&failure);
+                }
                 Embedded::Failed(failure) => self.failures.push(failure),
             }
-            if written_batches >= MAX_UNCOMMITTED_BATCHES || last_commit.elapsed() >= self.settings.commit_interval {
+            // Items that need no model call come fast: they are recorded in bounded groups too.
+            let unrecorded = self.duplicates.len() + self.refreshed.len();
+            if written_batches >= MAX_UNCOMMITTED_BATCHES
+                || unrecorded >= MAX_UNRECORDED_WITHOUT_MODEL
+                || last_commit.elapsed() >= self.settings.commit_interval
+            {
                 self.commit()?;
                 written_batches = 0;
                 last_commit = Instant::now();
@@ -99,12 +119,30 @@ impl<'a> Committer<'a> {
         self.commit()
     }
 
-    /// Flushes the sink, then marks its points done and records failures, in one transaction.
+    /// Flushes the sink, then marks its points done and records duplicates and failures, in
+    /// one transaction.
     fn commit(&mut self) -> anyhow::Result<()> {
-        if self.written.is_empty() && self.failures.is_empty() {
+        if self.written.is_empty()
+            && self.duplicates.is_empty()
+            && self.refreshed.is_empty()
+            && self.failures.is_empty()
+        {
             return Ok(());
         }
-        if !self.written.is_empty() {
+        if !self.refreshed.is_empty() {
+            let payloads = self
+                .refreshed
+                .iter()
+                .map(|refreshed| (point_id(&refreshed.item.key), refreshed.payload.clone()))
+                .collect();
+            self.sink.overwrite_payloads(payloads)?;
+        }
+        if !self.duplicates.is_empty() {
+            // An item embedded before whose bytes are now another's keeps no point of its own.
+            let ids: Vec<_> = self.duplicates.iter().map(|duplicate| point_id(&duplicate.item.key)).collect();
+            self.sink.delete(&ids)?;
+        }
+        if !self.written.is_empty() || !self.duplicates.is_empty() || !self.refreshed.is_empty() {
             let flushing = Instant::now();
             self.sink.flush()?;
             self.summary.flush_time += flushing.elapsed();
@@ -112,13 +150,25 @@ impl<'a> Committer<'a> {
         let outcomes: Vec<Outcome<'_>> = self
             .written
             .iter()
-            .map(|(key, stamp)| Outcome::Done(key, *stamp))
+            .map(|(key, stamp, hashes)| Outcome::Done(key, *stamp, Some(*hashes)))
+            .chain(self.refreshed.iter().map(|refreshed| {
+                let stamp = refreshed.item.object.as_ref().and_then(FileStamp::of_object);
+                Outcome::Done(&refreshed.item.key, stamp, Some(refreshed.hashes))
+            }))
+            .chain(self.duplicates.iter().map(|duplicate| Outcome::Duplicate {
+                key: &duplicate.item.key,
+                of: &duplicate.of,
+                bytes_hash: duplicate.bytes_hash,
+                stamp: duplicate.item.object.as_ref().and_then(FileStamp::of_object),
+            }))
             .chain(self.failures.iter().map(Outcome::Failed))
             .collect();
         let recording = Instant::now();
         self.checkpoint.commit(&outcomes)?;
         self.summary.checkpoint_time += recording.elapsed();
         self.summary.done += self.written.len() as u64;
+        self.summary.duplicates += self.duplicates.len() as u64;
+        self.summary.refreshed += self.refreshed.len() as u64;
         self.summary.failed += self.failures.len() as u64;
         for failure in self.failures.drain(..) {
             // A host taken for down is named once, in one warning, for all of its items.
@@ -127,14 +177,19 @@ impl<'a> Committer<'a> {
             }
         }
         self.written.clear();
-        self.reporter.progressed(self.summary.done, self.summary.failed);
+        self.duplicates.clear();
+        self.refreshed.clear();
+        // Duplicates and refreshed payloads are finished as surely as embedded items.
+        let finished =
+            self.summary.done + self.summary.duplicates + self.summary.refreshed + self.summary.not_refreshed;
+        self.reporter.progressed(finished, self.summary.failed);
         self.check_failure_limits();
         Ok(())
     }
 
     fn check_failure_limits(&mut self) {
         let failed = self.summary.failed;
-        let finished = failed + self.summary.done;
+        let finished = failed + self.summary.done + self.summary.duplicates;
         let over_count = self.settings.max_failures.is_some_and(|limit| failed > limit);
         let over_rate = self
             .settings

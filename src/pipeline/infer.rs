@@ -7,9 +7,9 @@ use anyhow::Context;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::{Map, Value};
 
-use super::load::{Loaded, Prepared, SlotPool};
+use super::load::{Duplicate, Loaded, Prepared, Refreshed, SlotPool};
 use super::Stop;
-use crate::checkpoint::FileStamp;
+use crate::checkpoint::{ContentHashes, FileStamp};
 use crate::embed::Embed;
 use crate::item::{ErrorClass, Failure, Item};
 use crate::sink::Point;
@@ -19,13 +19,20 @@ use crate::util::point_id;
 const IDLE_FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub(super) enum Embedded {
-    /// Points, with their items' keys and the stamps of the remote objects they came from.
+    /// Points, with their items' keys, the stamps of the remote objects they came from, and
+    /// their hashes.
     Points {
         keys: Vec<String>,
         stamps: Vec<Option<FileStamp>>,
+        hashes: Vec<ContentHashes>,
         points: Vec<Point>,
     },
+    /// An item whose bytes another item holds: it goes by without a model call.
+    Duplicate(Duplicate),
+    /// A done item's new payload, which needs no model call either.
+    Refreshed(Refreshed),
     Failed(Failure),
+    NotRefreshed(Failure),
 }
 
 pub(super) fn stage(
@@ -67,6 +74,9 @@ pub(super) fn stage(
         };
         let result = match message {
             Loaded::Failed(failure) => embedded.send(Embedded::Failed(failure)).map_err(drop),
+            Loaded::Duplicate(duplicate) => embedded.send(Embedded::Duplicate(duplicate)).map_err(drop),
+            Loaded::Refresh(refreshed) => embedded.send(Embedded::Refreshed(refreshed)).map_err(drop),
+            Loaded::NotRefreshed(failure) => embedded.send(Embedded::NotRefreshed(failure)).map_err(drop),
             Loaded::Ready(prepared) => {
                 batch.push(prepared);
                 if batch.len() == batch_size {
@@ -88,27 +98,28 @@ pub(super) fn stage(
 fn embed_batch(embedder: &mut dyn Embed, batch: &mut Vec<Prepared>, slots: &SlotPool) -> Vec<Embedded> {
     let views: Vec<&[f32]> = batch.iter().map(|prepared| prepared.slot.as_slice()).collect();
     let embedded = embedder.embed(&views);
-    let parts: Vec<(Item, Map<String, Value>)> = batch
+    let parts: Vec<(Item, Map<String, Value>, ContentHashes)> = batch
         .drain(..)
-        .map(|Prepared { item, slot, payload }| {
+        .map(|Prepared { item, slot, payload, hashes }| {
             slots.give(slot);
-            (item, payload)
+            (item, payload, hashes)
         })
         .collect();
     match embedded {
         Ok(vectors) => {
-            let keys = parts.iter().map(|(item, _)| item.key.clone()).collect();
-            let stamps = parts.iter().map(|(item, _)| item.object.as_ref().and_then(FileStamp::of_object)).collect();
+            let keys = parts.iter().map(|(item, ..)| item.key.clone()).collect();
+            let stamps = parts.iter().map(|(item, ..)| item.object.as_ref().and_then(FileStamp::of_object)).collect();
+            let hashes = parts.iter().map(|(_, _, hashes)| *hashes).collect();
             let points = parts
                 .into_iter()
                 .zip(vectors)
-                .map(|((item, payload), vector)| Point { id: point_id(&item.key), vector, payload })
+                .map(|((item, payload, _), vector)| Point { id: point_id(&item.key), vector, payload })
                 .collect();
-            vec![Embedded::Points { keys, stamps, points }]
+            vec![Embedded::Points { keys, stamps, hashes, points }]
         }
         Err(error) => parts
             .iter()
-            .map(|(item, _)| Embedded::Failed(Failure::of(item, ErrorClass::Model, format!("{error:#}"))))
+            .map(|(item, ..)| Embedded::Failed(Failure::of(item, ErrorClass::Model, format!("{error:#}"))))
             .collect(),
     }
 }

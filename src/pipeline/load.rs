@@ -10,10 +10,12 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
+use super::claims::HashClaims;
 use super::download::Fetched;
 use super::tensor::{ImageSource, TensorLoader};
 use super::Stop;
-use crate::decode::DecodedImage;
+use crate::checkpoint::ContentHashes;
+use crate::decode::{perceptual_hash, DecodedImage};
 use crate::fetch::Download;
 use crate::item::{ErrorClass, Failure, Item};
 use crate::locator::Location;
@@ -23,11 +25,39 @@ pub(super) struct Prepared {
     pub item: Item,
     pub slot: Vec<f32>,
     pub payload: Map<String, Value>,
+    pub hashes: ContentHashes,
+}
+
+/// An item whose bytes another item holds: recorded without a decode or a model call.
+pub(super) struct Duplicate {
+    pub item: Item,
+    /// The key of the item that holds these bytes.
+    pub of: String,
+    pub bytes_hash: u128,
+}
+
+/// A done item's new payload (`--refresh-payload`): its point keeps its vector.
+pub(super) struct Refreshed {
+    pub item: Item,
+    pub payload: Map<String, Value>,
+    pub hashes: ContentHashes,
 }
 
 pub(super) enum Loaded {
     Ready(Prepared),
+    Duplicate(Duplicate),
+    Refresh(Refreshed),
     Failed(Failure),
+    /// A done item whose payload could not be made again: it stays done, with its point.
+    NotRefreshed(Failure),
+}
+
+/// What the load stage works with besides its channels.
+pub(super) struct LoadContext<'a> {
+    pub loader: &'a TensorLoader<'a>,
+    pub slots: &'a SlotPool,
+    /// With `--skip-duplicates`: who holds which bytes.
+    pub claims: Option<&'a HashClaims>,
 }
 
 /// Tensor slots handed back by the embed stage once their batch has run, so that decoding
@@ -55,8 +85,7 @@ impl SlotPool {
 pub(super) fn stage(
     mut items: mpsc::Receiver<Fetched>,
     loaded: Sender<Loaded>,
-    loader: &TensorLoader<'_>,
-    slots: &SlotPool,
+    context: &LoadContext<'_>,
     stop: &Stop<'_>,
 ) {
     let downstream_closed = AtomicBool::new(false);
@@ -65,8 +94,8 @@ pub(super) fn stage(
             return;
         }
         let outcome = match item {
-            Fetched::Local(item) => prepare(item, None, loader, slots),
-            Fetched::Remote(item, location, download) => prepare(item, Some((location, download)), loader, slots),
+            Fetched::Local(item) => prepare(item, None, context),
+            Fetched::Remote(item, location, download) => prepare(item, Some((location, download)), context),
             Fetched::Failed(failure) => Loaded::Failed(failure),
         };
         // A closed channel means a later stage has ended: decoding on would be wasted.
@@ -76,13 +105,11 @@ pub(super) fn stage(
     });
 }
 
-/// Decodes a local file, or a download (whose bytes go back to the budget once decoded).
-fn prepare(
-    mut item: Item,
-    download: Option<(Location, Download)>,
-    loader: &TensorLoader<'_>,
-    slots: &SlotPool,
-) -> Loaded {
+/// Hashes the bytes of a local file or a download, then (unless another item holds them)
+/// decodes them, into a tensor slot or, for a payload alone, into nothing but the payload;
+/// the download's bytes go back to the budget once decoded.
+fn prepare(mut item: Item, download: Option<(Location, Download)>, context: &LoadContext<'_>) -> Loaded {
+    let LoadContext { loader, slots, claims } = *context;
     let source = match (&download, item.path.local()) {
         (Some((_, download)), _) => ImageSource::Bytes(&download.bytes),
         (None, Some(path)) => ImageSource::File(path),
@@ -94,22 +121,63 @@ fn prepare(
             ))
         }
     };
-    let mut slot = slots.take();
-    match loader.load_into(source, &mut slot) {
-        Ok(image) => {
-            let payload = match download {
-                Some((location, download)) => {
-                    item.object = Some(download.facts);
-                    remote_payload(&item, &location, &image)
-                }
-                None => payload_for(&item, &image),
-            };
-            let payload = with_photo_facts(payload, &image, loader.decode.payload_gps);
-            Loaded::Ready(Prepared { item, slot, payload })
+    let bytes_hash = bytes_hash(source, loader.decode.max_file_size);
+    let duplicate_of = bytes_hash.and_then(|hash| Some((hash, claims?.claim(hash, &item.key)?)));
+    if let (Some((bytes_hash, of)), false) = (duplicate_of, item.refresh_payload) {
+        if let Some((_, download)) = download {
+            item.object = Some(download.facts);
         }
+        return Loaded::Duplicate(Duplicate { item, of, bytes_hash });
+    }
+    // A payload alone needs no tensor.
+    let mut slot = (!item.refresh_payload).then(|| slots.take());
+    let decoded = match slot.as_mut() {
+        Some(slot) => loader.load_into(source, slot),
+        None => loader.decode(source),
+    };
+    let image = match decoded {
+        Ok(image) => image,
         Err(error) => {
-            slots.give(slot);
-            Loaded::Failed(Failure::of(&item, error.class, error.message))
+            let failure = Failure::of(&item, error.class, error.message);
+            return match slot {
+                Some(slot) => {
+                    slots.give(slot);
+                    Loaded::Failed(failure)
+                }
+                None => Loaded::NotRefreshed(failure),
+            };
+        }
+    };
+    let payload = match download {
+        Some((location, download)) => {
+            item.object = Some(download.facts);
+            remote_payload(&item, &location, &image)
+        }
+        None => payload_for(&item, &image),
+    };
+    let mut payload = with_photo_facts(payload, &image, loader.decode.payload_gps);
+    let hashes = ContentHashes { bytes: bytes_hash, phash: perceptual_hash(&image.pixels) };
+    if let Some(hash) = hashes.bytes {
+        payload.insert("content_hash".into(), json!(crate::util::hash_hex(hash)));
+    }
+    payload.insert("phash".into(), json!(format!("{:016x}", hashes.phash)));
+    match slot {
+        Some(slot) => Loaded::Ready(Prepared { item, slot, payload, hashes }),
+        None => Loaded::Refresh(Refreshed { item, payload, hashes }),
+    }
+}
+
+/// xxh3-128 of the image's bytes. A local file is read once more for it: the decoder streams
+/// it, and the second read comes from the page cache the first one filled. What the decoder
+/// refuses unread (a folder, a FIFO, an empty file or one over `max_file_size`), or cannot
+/// read, is not hashed (`None`), so that the decoder says why.
+fn bytes_hash(source: ImageSource<'_>, max_file_size: u64) -> Option<u128> {
+    match source {
+        ImageSource::Bytes(bytes) => Some(xxhash_rust::xxh3::xxh3_128(bytes)),
+        ImageSource::File(path) => {
+            let file = std::fs::metadata(path).ok()?;
+            let decodable = file.is_file() && file.len() > 0 && file.len() <= max_file_size;
+            decodable.then(|| crate::util::content_hash(path).ok()).flatten()
         }
     }
 }

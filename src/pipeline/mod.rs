@@ -3,6 +3,7 @@
 //! owner) -> commit (sink, then checkpoint). Bounded channels join them, so memory stays flat and a
 //! slow stage slows the ones before it.
 
+mod claims;
 mod commit;
 mod download;
 mod infer;
@@ -25,6 +26,7 @@ use crate::item::{Failure, Item};
 use crate::progress::Reporter;
 use crate::sink::Sink;
 
+pub use claims::HashClaims;
 pub use plan::{Plan, PlanOutcome, WalkSeen};
 pub use spec::{changed_model_message, Comparison, Fingerprints, ImageOptions, RecordedControl, RunRecord, RunSpec};
 pub use tensor::{ImageSource, TensorLoader};
@@ -59,6 +61,8 @@ pub struct Stages<'a> {
     pub reporter: &'a dyn Reporter,
     /// The clients and runtime of remote items.
     pub remote: &'a Remote,
+    /// With `--skip-duplicates`: who holds which bytes, seeded by the caller.
+    pub claims: Option<HashClaims>,
 }
 
 /// What a run did.
@@ -73,6 +77,12 @@ pub struct RunSummary {
     /// What the walk found, when it went to the end.
     pub walk: Option<WalkSeen>,
     pub done: u64,
+    /// Items recorded as duplicates of others (`--skip-duplicates`).
+    pub duplicates: u64,
+    /// Done items whose payloads were written again (`--refresh-payload`), and those whose
+    /// payloads could not be made (they keep their points as they were).
+    pub refreshed: u64,
+    pub not_refreshed: u64,
     pub failed: u64,
     pub elapsed: Duration,
     pub interrupted: bool,
@@ -104,7 +114,7 @@ impl Stop<'_> {
 /// Runs every item of the plan through load, embed and commit, until done or `interrupted`.
 pub fn run(stages: Stages<'_>, settings: &PipelineSettings, interrupted: &AtomicBool) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    let Stages { plan, checkpoint, mut loader, embedder, sink, reporter, remote } = stages;
+    let Stages { plan, checkpoint, mut loader, embedder, sink, reporter, remote, claims } = stages;
     let batch_size = embedder.batch_size(settings.batch_size);
     let decode_pool = rayon::ThreadPoolBuilder::new()
         .num_threads(settings.decode_threads)
@@ -125,12 +135,13 @@ pub fn run(stages: Stages<'_>, settings: &PipelineSettings, interrupted: &Atomic
     let (loaded_tx, loaded_rx) = bounded::<load::Loaded>(batch_size * 2);
     let (embedded_tx, embedded_rx) = bounded::<infer::Embedded>(2);
 
+    let load_context = load::LoadContext { loader: &loader, slots: &slots, claims: claims.as_ref() };
     let mut summary = RunSummary::default();
     let mut committer = commit::Committer::new(checkpoint, sink, settings, reporter, &stop, &mut summary);
     let planned = std::thread::scope(|scope| {
         let planner = scope.spawn(|| plan::stage(plan, &mut planner_checkpoint, remote, item_tx, reporter, &stop));
         scope.spawn(|| download::stage(item_rx, fetched_tx, remote, &stop));
-        scope.spawn(|| decode_pool.install(|| load::stage(fetched_rx, loaded_tx, &loader, &slots, &stop)));
+        scope.spawn(|| decode_pool.install(|| load::stage(fetched_rx, loaded_tx, &load_context, &stop)));
         scope.spawn(|| infer::stage(loaded_rx, embedded_tx, embedder, batch_size, &slots, embed_log, &stop));
         let committed = committer.run(embedded_rx);
         let planned = planner.join().map_err(|_| anyhow::anyhow!("the planner thread panicked"))?;

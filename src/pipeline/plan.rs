@@ -40,6 +40,8 @@ pub struct Plan<'a> {
     pub shard: Option<Shard>,
     /// Compare content hashes, not modification times.
     pub verify_content: bool,
+    /// Send done, unchanged items too, to rewrite their payloads without the model.
+    pub refresh_payload: bool,
 }
 
 /// What planning found.
@@ -82,12 +84,18 @@ pub(super) fn stage(
 impl<'a> Plan<'a> {
     /// The plan of index and resume: pending items, then a walk for new and changed ones.
     pub fn pending_then_walk(source: &'a SourceSpec, spec: &RunSpec) -> Self {
-        Self { pending: true, discover: Some(source), shard: spec.shard, verify_content: spec.verify_content }
+        Self {
+            pending: true,
+            discover: Some(source),
+            shard: spec.shard,
+            verify_content: spec.verify_content,
+            refresh_payload: false,
+        }
     }
 
     /// The plan of retry-failed: pending items only.
     pub fn pending_only() -> Self {
-        Self { pending: true, discover: None, shard: None, verify_content: false }
+        Self { pending: true, discover: None, shard: None, verify_content: false, refresh_payload: false }
     }
 
     /// Calls `emit` with each item to process; stops early when `emit` breaks.

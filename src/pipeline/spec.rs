@@ -38,6 +38,9 @@ pub struct RunSpec {
     /// Delete the points of items whose files are gone, once a walk has finished.
     #[serde(default)]
     pub delete_missing: bool,
+    /// Record an item whose bytes equal a done item's as its duplicate, without embedding it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_duplicates: bool,
     /// Where the run started: relative sources, keys and the store are relative to it.
     #[serde(with = "crate::util::path_serde")]
     pub working_dir: PathBuf,
@@ -229,6 +232,7 @@ mod tests {
             shard: None,
             verify_content: false,
             delete_missing: false,
+            skip_duplicates: false,
             working_dir,
         }
     }

@@ -39,19 +39,34 @@ impl TensorLoader<'_> {
     /// Decodes one image and preprocesses it into `slot`, every value of which it writes. A
     /// decoder that panics fails this image alone instead of ending the run (and every resume).
     pub fn load_into(&self, source: ImageSource<'_>, slot: &mut [f32]) -> Result<DecodedImage, DecodeError> {
-        catch_panic("no reason given", || self.load_unguarded(source, slot)).unwrap_or_else(|reason| {
-            Err(DecodeError::new(ErrorClass::Corrupt, format!("the decoder crashed on this file: {reason}")))
-        })
+        guarded(|| self.load_unguarded(source, slot))
+    }
+
+    /// Decodes one image as [`Self::load_into`] does, without preprocessing it: for a payload
+    /// alone (`--refresh-payload`).
+    pub fn decode(&self, source: ImageSource<'_>) -> Result<DecodedImage, DecodeError> {
+        guarded(|| self.decode_unguarded(source))
     }
 
     /// [`Self::load_into`] without catching panics, for the fuzz target, which must see them.
     pub fn load_unguarded(&self, source: ImageSource<'_>, slot: &mut [f32]) -> Result<DecodedImage, DecodeError> {
-        let target = self.preprocessor.decode_target();
-        let image = match source {
-            ImageSource::File(path) => decode_file_for(path, target, &self.decode, &self.budget)?,
-            ImageSource::Bytes(bytes) => decode_bytes_for(bytes, target, &self.decode, &self.budget)?,
-        };
+        let image = self.decode_unguarded(source)?;
         self.preprocessor.apply(&image, self.layout, slot)?;
         Ok(image)
     }
+
+    fn decode_unguarded(&self, source: ImageSource<'_>) -> Result<DecodedImage, DecodeError> {
+        let target = self.preprocessor.decode_target();
+        match source {
+            ImageSource::File(path) => decode_file_for(path, target, &self.decode, &self.budget),
+            ImageSource::Bytes(bytes) => decode_bytes_for(bytes, target, &self.decode, &self.budget),
+        }
+    }
+}
+
+/// Runs a decode; one that panics fails its image alone.
+fn guarded<T>(decode: impl FnOnce() -> Result<T, DecodeError>) -> Result<T, DecodeError> {
+    catch_panic("no reason given", decode).unwrap_or_else(|reason| {
+        Err(DecodeError::new(ErrorClass::Corrupt, format!("the decoder crashed on this file: {reason}")))
+    })
 }

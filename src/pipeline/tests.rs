@@ -102,6 +102,12 @@ impl Sink for &FakeSink {
     fn delete(&mut self, _: &[uuid::Uuid]) -> Result<(), SinkError> {
         Ok(())
     }
+    fn overwrite_payloads(
+        &mut self,
+        _: Vec<(uuid::Uuid, serde_json::Map<String, serde_json::Value>)>,
+    ) -> Result<(), SinkError> {
+        Ok(())
+    }
     fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
@@ -143,7 +149,13 @@ fn run_with(
     interrupted: &AtomicBool,
 ) -> (RunSummary, crate::checkpoint::Totals) {
     let mut checkpoint = corpus.checkpoint();
-    let plan = Plan { pending: true, discover: Some(&corpus.source), shard: None, verify_content: false };
+    let plan = Plan {
+        pending: true,
+        discover: Some(&corpus.source),
+        shard: None,
+        verify_content: false,
+        refresh_payload: false,
+    };
     let preprocessor = preprocessor();
     let loader = TensorLoader {
         preprocessor: &preprocessor,
@@ -160,6 +172,7 @@ fn run_with(
         sink: &mut sink,
         reporter,
         remote: &remote,
+        claims: None,
     };
     let summary = run(stages, settings, interrupted).unwrap();
     let totals = checkpoint.totals().unwrap();

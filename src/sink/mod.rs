@@ -77,6 +77,9 @@ pub trait Sink: Send {
     fn upsert(&mut self, points: Vec<Point>) -> Result<(), SinkError>;
     /// Deletes the points with these IDs; IDs without a point are ignored.
     fn delete(&mut self, ids: &[Uuid]) -> Result<(), SinkError>;
+    /// Replaces the whole payload of each of these points, keeping its vector
+    /// (`--refresh-payload`). A point that is not there is an error, not created.
+    fn overwrite_payloads(&mut self, payloads: Vec<(Uuid, Map<String, Value>)>) -> Result<(), SinkError>;
     /// Makes every earlier upsert durable.
     fn flush(&mut self) -> Result<(), SinkError>;
     /// Fails when the disk under the sink is nearly full. Qdrant Edge memory-maps its files,

@@ -178,7 +178,7 @@ impl ManifestLines<'_> {
             // that a URL signed again tomorrow is the same item with the same fields.
             fields.insert(field.to_string(), Value::String(location.identity()));
         }
-        Ok(Item { key, path, fields, object })
+        Ok(Item { key, path, fields, object, refresh_payload: false })
     }
 
     /// The path of a line's image, and its remote location when it has one.

@@ -38,7 +38,9 @@ pub(in crate::commands) fn report(
         let object = json!({
             "items": totals,
             "errors": error_counts,
-            "run": {"planned": summary.planned, "done": summary.done, "failed": summary.failed,
+            "run": {"planned": summary.planned, "done": summary.done, "duplicates": summary.duplicates,
+                    "refreshed": summary.refreshed, "not_refreshed": summary.not_refreshed,
+                    "failed": summary.failed,
                     "unchanged": summary.unchanged, "changed": summary.changed, "deleted": deleted,
                     "elapsed_seconds": seconds, "images_per_second": rate,
                     "checkpoint_seconds": summary.checkpoint_time.as_secs_f64(),
@@ -58,6 +60,15 @@ pub(in crate::commands) fn report(
             control.resume_command()
         ));
     }
+    if !summary.interrupted && !summary.failure_limit_hit && totals.pending > 0 {
+        // A finished run leaves items pending only when the original of a duplicate changed
+        // or went during it.
+        printer.notice(format_args!(
+            "{} duplicates lost their original in this run and are pending; embed them with: {}",
+            totals.pending,
+            control.resume_command()
+        ));
+    }
     let mut changes = String::new();
     if summary.unchanged + summary.changed > 0 {
         changes +=
@@ -66,17 +77,28 @@ pub(in crate::commands) fn report(
     if deleted > 0 {
         changes += &format!(" Deleted {deleted} points of files that are gone.");
     }
+    if summary.refreshed > 0 {
+        changes += &format!(" Rewrote the payloads of {} done items.", summary.refreshed);
+    }
+    if summary.not_refreshed > 0 {
+        changes +=
+            &format!(" {} payloads could not be made again; their points are as they were.", summary.not_refreshed);
+    }
+    if summary.duplicates > 0 {
+        changes += &format!(" {} duplicates of items already done, not embedded.", summary.duplicates);
+    }
     let important = totals.failed > 0;
     printer.summary(
         format_args!(
             "Embedded {} of {} planned images in {seconds:.1}s ({rate:.1} images/s), {} failed.{changes} \
-             Checkpoint: {} done, {} failed, {} pending. Collection `{}` at {} holds {}.",
+             Checkpoint: {} done, {} failed, {} pending{}. Collection `{}` at {} holds {}.",
             summary.done,
             summary.planned,
             summary.failed,
             totals.done,
             totals.failed,
             totals.pending,
+            if totals.duplicate > 0 { format!(", {} duplicates", totals.duplicate) } else { String::new() },
             spec.sink.collection,
             store.location(),
             points.map_or("an unknown number of points".to_string(), |points| format!("{points} points")),

@@ -28,6 +28,8 @@ pub struct RunSettings {
     pub server: Option<Connection>,
     /// index: `--reindex`, every item again.
     pub reindex: bool,
+    /// index: `--refresh-payload`, the payloads of done items again.
+    pub refresh_payload: bool,
     /// resume, retry-failed: go on with a changed model.
     pub force: bool,
     /// retry-failed: the classes to retry, or all.
@@ -79,6 +81,7 @@ impl RunSettings {
             shard,
             verify_content: args.changes.verify_content,
             delete_missing: args.changes.delete_missing,
+            skip_duplicates: args.changes.skip_duplicates,
             working_dir: env.current_dir()?,
         };
         Ok(Self {
@@ -86,6 +89,7 @@ impl RunSettings {
             control,
             server: store.server,
             reindex: args.changes.reindex,
+            refresh_payload: args.changes.refresh_payload,
             force: false,
             classes: Vec::new(),
         })
@@ -104,7 +108,15 @@ impl RunSettings {
         };
         let shape = RunShape { batch_size: spec.batch_size, max_file_size: spec.decode.limits.max_file_size };
         let control = RunControl::resolve(flags.run, shape, None, recorded);
-        Ok(Self { spec, control, server, reindex: false, force: flags.force, classes: flags.classes.to_vec() })
+        Ok(Self {
+            spec,
+            control,
+            server,
+            reindex: false,
+            refresh_payload: false,
+            force: flags.force,
+            classes: flags.classes.to_vec(),
+        })
     }
 }
 

@@ -52,6 +52,7 @@ impl Plan<'_> {
         let mut new = Vec::new();
         let mut updates = Vec::new();
         let mut requeued = Vec::new();
+        let mut refreshed = Vec::new();
         for ((entry, stamp), known) in entries.iter().zip(stamps).zip(known) {
             let item = match entry {
                 Err(failure) => {
@@ -99,6 +100,9 @@ impl Plan<'_> {
                     if restamp {
                         updates.push((known.id, item, stamp, false));
                     }
+                    if self.refresh_payload && known.state == ItemState::Done {
+                        refreshed.push(Ok(Item { refresh_payload: true, ..item.clone() }));
+                    }
                 }
                 Verdict::Changed => {
                     *changed += 1;
@@ -115,6 +119,7 @@ impl Plan<'_> {
         checkpoint.restamp(&updates)?;
         let mut to_send = checkpoint.discover(new)?;
         to_send.extend(requeued);
+        to_send.extend(refreshed);
         Ok(to_send)
     }
 }
@@ -132,14 +137,14 @@ fn judge(known: &Known, item: &Item, stamp: Option<&FileStamp>, verify_content: 
         // Sent already by the pending pass, or on its way there.
         ItemState::Pending => return Verdict::Unchanged { restamp },
         ItemState::Deleted => return Verdict::Changed,
-        ItemState::Done | ItemState::Failed => {}
+        ItemState::Done | ItemState::Failed | ItemState::Duplicate => {}
     }
     let (Some(old), Some(new)) = (&known.stamp, stamp) else {
         return match (&known.stamp, stamp) {
             // Recorded before imbed kept stamps: trust that run, and remember the file as it is.
             (None, Some(_)) => Verdict::Unchanged { restamp: true },
             // Cannot stat it now: a stored item is tried again, so that the reason is reported.
-            _ if known.state == ItemState::Done => Verdict::Changed,
+            _ if matches!(known.state, ItemState::Done | ItemState::Duplicate) => Verdict::Changed,
             _ => Verdict::Unchanged { restamp: false },
         };
     };

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use qdrant_edge::{
-    CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, Filter, NamedQuery, Payload, PointId,
+    CountRequest, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, Filter, NamedQuery, Payload, PayloadOps, PointId,
     PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, ScrollRequest, SearchRequest,
-    UpdateOperation, VectorInternal, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
-    DEFAULT_VECTOR_NAME,
+    SetPayloadOp, UpdateOperation, VectorInternal, VectorStructInternal, VectorStructPersisted, WithPayloadInterface,
+    WithVector, DEFAULT_VECTOR_NAME,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -309,6 +309,22 @@ impl Sink for EdgeStore {
         let ids = ids.iter().map(|&id| PointId::Uuid(id)).collect();
         let operation = UpdateOperation::PointOperation(PointOperations::DeletePoints { ids });
         self.shard.update(operation).map_err(|error| SinkError::Write(error.to_string()))
+    }
+
+    fn overwrite_payloads(
+        &mut self,
+        payloads: Vec<(Uuid, serde_json::Map<String, serde_json::Value>)>,
+    ) -> Result<(), SinkError> {
+        for (id, payload) in payloads {
+            let operation = UpdateOperation::PayloadOperation(PayloadOps::OverwritePayload(SetPayloadOp {
+                payload: Payload(payload),
+                points: Some(vec![PointId::Uuid(id)]),
+                filter: None,
+                key: None,
+            }));
+            self.shard.update(operation).map_err(|error| SinkError::Write(error.to_string()))?;
+        }
+        Ok(())
     }
 
     fn ensure_space(&self) -> Result<(), SinkError> {

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use prost::Message;
+use qdrant_client::qdrant::points_update_operation::{Operation, OverwritePayload};
 use qdrant_client::qdrant::{
     point_id::PointIdOptions, CountPointsBuilder, DeletePointsBuilder, NamedVectors, PointId, PointStruct,
-    PointsIdsList, QueryPointsBuilder, UpsertPoints, UpsertPointsBuilder,
+    PointsIdsList, PointsSelector, PointsUpdateOperation, QueryPointsBuilder, UpdateBatchPointsBuilder, UpsertPoints,
+    UpsertPointsBuilder,
 };
 use qdrant_client::Payload;
 use uuid::Uuid;
@@ -100,6 +102,37 @@ impl Sink for QdrantSink {
         })
         .map(drop)
         .map_err(|error| SinkError::GaveUp(format!("after {} tries: {error:#}", retries + 1)))
+    }
+
+    fn overwrite_payloads(
+        &mut self,
+        payloads: Vec<(Uuid, serde_json::Map<String, serde_json::Value>)>,
+    ) -> Result<(), SinkError> {
+        let operations: Vec<PointsUpdateOperation> = payloads
+            .into_iter()
+            .map(|(id, payload)| {
+                let ids = vec![PointId::from(id.to_string())];
+                PointsUpdateOperation {
+                    operation: Some(Operation::OverwritePayload(OverwritePayload {
+                        payload: Payload::from(payload).into(),
+                        points_selector: Some(PointsSelector::from(ids)),
+                        shard_key_selector: None,
+                        key: None,
+                    })),
+                }
+            })
+            .collect();
+        let retries = self.connection.max_retries;
+        // As many operations a request as points in an upsert: payloads are far smaller.
+        for chunk in operations.chunks(self.connection.upsert_batch.max(1)) {
+            let request = UpdateBatchPointsBuilder::new(&self.collection, chunk.to_vec()).wait(true).build();
+            self.call(|client, _| {
+                let request = request.clone();
+                async move { client.update_points_batch(request).await }
+            })
+            .map_err(|error| SinkError::GaveUp(format!("after {} tries: {error:#}", retries + 1)))?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
