@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -174,9 +175,18 @@ class Imbed:
         return result.stdout, seconds
 
     def help_default(self, command, flag, fallback):
+        """The `[default: ...]` of `flag` in `imbed COMMAND --help`."""
         text, _ = self.run(command, "--help", record=False)
-        match = re.search(re.escape(flag) + r"[^\n]*(?:\n(?!\s*-)[^\n]*)*?\[default: ([^\]]+)\]", text)
-        return match.group(1) if match else fallback
+        block = None
+        for line in text.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("-"):
+                block = stripped.split()[0].rstrip(",") == flag or f" {flag}" in stripped.split("  ")[0]
+            elif block:
+                match = re.search(r"\[default: ([^\]]+)\]", line)
+                if match:
+                    return match.group(1)
+        return fallback
 
 
 def phash_distances(imbed, truth, collection):
@@ -240,6 +250,11 @@ def bench(args, work):
     made = time.perf_counter() - started
     imbed = Imbed(args.imbed.resolve(), work)
     collection = "dupes"
+    # A fresh store and checkpoint, so that a kept --work folder is indexed again from scratch.
+    for stale in ["imbed-store", "export.jsonl.d"]:
+        shutil.rmtree(work / stale, ignore_errors=True)
+    for stale in work.glob("imbed.checkpoint*"):
+        stale.unlink()
     _, index_seconds = imbed.run("index", "images", "--model", args.model.resolve(), "--collection", collection, "--json")
     default_distance = int(imbed.help_default("dupes", "--max-distance", "10"))
     default_score = float(imbed.help_default("dupes", "--min-score", "0.97"))
