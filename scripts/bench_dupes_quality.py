@@ -88,6 +88,18 @@ def variant_recall(predicted, truth):
     return dict(kinds)
 
 
+def false_joins(predicted, truth):
+    """Pairs of true groups that a predicted group joins: ((group, family), (group, family), wrong pairs)."""
+    joins = defaultdict(int)
+    for group in predicted:
+        for a, b in itertools.combinations(sorted(set(group)), 2):
+            ga, gb = truth[a]["group"], truth[b]["group"]
+            if ga != gb:
+                key = tuple(sorted([(ga, truth[a].get("family", "?")), (gb, truth[b].get("family", "?"))]))
+                joins[key] += 1
+    return [(a, b, count) for (a, b), count in sorted(joins.items())]
+
+
 def relative(key, root="images"):
     """A point's key (the path as imbed was given it) as a path relative to the fixture folder."""
     key = key.replace("\\", "/")
@@ -138,6 +150,9 @@ def self_test():
     assert score([["d000.jpg", "d001.jpg"]], truth)[:3] == (0.0, 0.0, 0)
     # A member listed twice counts once.
     assert score([["s001-original.jpg", "s001-exif6.jpg", "s001-exif6.jpg"]], truth)[2:] == (1, 1, 4)
+    assert false_joins([["d000.jpg", "s001-original.jpg", "s001-exif6.jpg"]], truth) == [
+        (("d000", "?"), ("s001", "?"), 2)
+    ]
     print("self-test passed")
 
 
@@ -317,6 +332,17 @@ def bench(args, work):
         missed = sorted(p for r in [recalls[1]] for kind in r for p in r[kind][2])
         if missed:
             print(f"\nMissed by near at {default_distance}: " + ", ".join(missed))
+    if near_default is not None:
+        joins = false_joins(near_default, truth)
+        if joins:
+            print(f"\nFalse joins by near at {default_distance} (files of different photos in one group, with their "
+                  "families; one wrong link between groups of a and b files makes a x b wrong pairs):\n")
+            for (a, fa), (b, fb), count in joins:
+                print(f"- {a} ({fa}) with {b} ({fb}): {count} wrong pairs")
+            by_family = defaultdict(int)
+            for (_, fa), (_, fb), count in joins:
+                by_family[fa if fa == fb else f"{fa}/{fb}"] += count
+            print("\nWrong pairs by family: " + ", ".join(f"{f} {n}" for f, n in sorted(by_family.items())) + ".")
     close = sorted(unrelated)
     histogram = defaultdict(int)
     for d in close:
