@@ -2,8 +2,11 @@
 //! photos (scripts/make_dupes_fixtures.py): every variant of a source photo (resized, JPEG at
 //! quality 20, PNG, WebP, cropped by 5%, brightened by 10%, EXIF-rotated, a byte copy) is
 //! grouped with it, and no distinct photo joins a group, on the embedded store and on the real
-//! Qdrant server; `--mark` writes `dup_of` into exactly the members; with `--skip-duplicates`
-//! each file's bytes are embedded once, in a first run and in a resume.
+//! Qdrant server; `--mark` writes `dup_of` into exactly the members, and `search --filter
+//! dup_of=ID` finds them (no filter can yet say "no dup_of", so a search cannot leave them out);
+//! with `--skip-duplicates` each file's bytes are embedded once, in a first run, a resume and a
+//! retry, counting points that another checkpoint wrote to the collection, and a copy whose
+//! original changes is embedded by the next run.
 //!
 //! The server test needs a Qdrant binary (see tests/support/real_qdrant.rs) and skips without
 //! one, a failure under CI=true. The fixtures need the README's `.venv` (Pillow, numpy).
@@ -306,4 +309,82 @@ fn skip_duplicates_embeds_each_files_bytes_once_and_a_resume_keeps_the_rule() {
     assert_eq!(after["items"]["done"], 4, "{after}");
     assert_eq!(after["items"]["duplicate"], 6, "{after}");
     assert_eq!(common::stored_payloads(&ws, "images").len(), 4);
+}
+
+/// `imbed ARGS` with the embed log at `log`: exit code and stderr.
+fn run_logged(ws: &Workspace, log: &Path, args: &[&str]) -> (i32, String) {
+    let output = ws.imbed().env("IMBED_DEBUG_EMBED_LOG", log).args(args).output().expect("run imbed");
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn skip_duplicates_counts_what_imbed_wrote_to_the_collection_from_another_checkpoint() {
+    let ws = Workspace::new();
+    ws.copy_fixture("landscape_gradient.jpg", "first/a.jpg");
+    ws.copy_fixture("landscape_gradient.jpg", "second/a-again.jpg");
+    ws.copy_fixture("checker.webp", "second/b.webp");
+    let (log, model) = (ws.path().join("embedded.log"), tiny_model());
+    let model = model.to_str().expect("UTF-8");
+    let first = ["index", "first", "--model", model, "--checkpoint", "first.checkpoint", "--quiet"];
+    let (code, stderr) = run_logged(&ws, &log, &first);
+    assert_eq!(code, 0, "{stderr}");
+    let second =
+        ["index", "second", "--model", model, "--checkpoint", "second.checkpoint", "--skip-duplicates", "--quiet"];
+    let (code, stderr) = run_logged(&ws, &log, &second);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines(&log), ["first/a.jpg", "second/b.webp"], "the copy of a point in the collection is not embedded");
+    let after = ws.stats_with(&["--checkpoint", "second.checkpoint"]);
+    assert_eq!((&after["items"]["done"], &after["items"]["duplicate"]), (&1.into(), &1.into()), "{after}");
+    assert_eq!(common::stored_payloads(&ws, "images").len(), 2);
+}
+
+#[test]
+fn retry_failed_keeps_the_rule_for_a_file_that_now_holds_a_done_files_bytes() {
+    let ws = Workspace::new();
+    ws.copy_fixture("landscape_gradient.jpg", "photos/a.jpg");
+    ws.write("photos/late.jpg", b"");
+    let (log, model) = (ws.path().join("embedded.log"), tiny_model());
+    let index = ["index", "photos", "--model", tiny_model_str(&model), "--skip-duplicates", "--quiet"];
+    let (code, stderr) = run_logged(&ws, &log, &index);
+    assert_eq!(code, 1, "the empty file fails: {stderr}");
+    ws.copy_fixture("landscape_gradient.jpg", "photos/late.jpg");
+    let (code, stderr) = run_logged(&ws, &log, &["retry-failed", "--quiet"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines(&log), ["photos/a.jpg"], "the retried copy is not embedded");
+    let after = stats(&ws);
+    assert_eq!(after["items"]["duplicate"], 1, "{after}");
+    assert_eq!(after["items"]["failed"], 0, "{after}");
+    assert_eq!(common::stored_payloads(&ws, "images").len(), 1);
+}
+
+#[test]
+fn a_duplicate_whose_original_changes_is_embedded_by_the_next_run() {
+    let ws = Workspace::new();
+    ws.copy_fixture("landscape_gradient.jpg", "photos/a.jpg");
+    ws.copy_fixture("landscape_gradient.jpg", "photos/a1.jpg");
+    let (log, model) = (ws.path().join("embedded.log"), tiny_model());
+    let index = ["index", "photos", "--model", tiny_model_str(&model), "--skip-duplicates", "--quiet"];
+    let (code, stderr) = run_logged(&ws, &log, &index);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines(&log), ["photos/a.jpg"]);
+    // Other bytes (and another size) for the original: the copy has no original left. The run
+    // that sees the change embeds the original and puts the copy back to pending, saying so;
+    // the next run embeds the copy.
+    ws.copy_fixture("UPPER_PLASMA.JPG", "photos/a.jpg");
+    let (code, stderr) = run_logged(&ws, &log, &["resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("lost their original"), "{stderr}");
+    assert_eq!(lines(&log), ["photos/a.jpg", "photos/a.jpg"]);
+    let after = stats(&ws);
+    assert_eq!((&after["items"]["pending"], &after["items"]["duplicate"]), (&1.into(), &0.into()), "{after}");
+    let (code, stderr) = run_logged(&ws, &log, &["resume", "--quiet"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines(&log), ["photos/a.jpg", "photos/a.jpg", "photos/a1.jpg"]);
+    let after = stats(&ws);
+    assert_eq!((&after["items"]["done"], &after["items"]["duplicate"]), (&2.into(), &0.into()), "{after}");
+    assert_eq!(common::stored_payloads(&ws, "images").len(), 2);
+}
+
+fn tiny_model_str(model: &Path) -> &str {
+    model.to_str().expect("UTF-8")
 }
