@@ -12,6 +12,9 @@ use rayon::prelude::*;
 const CHUNKS: usize = 4;
 const CHUNK_BITS: u32 = 16;
 const BUCKETS: usize = 1 << CHUNK_BITS;
+/// Queries per parallel task: each task keeps one marker per hash (4 bytes), so fewer, larger
+/// tasks allocate less.
+const QUERIES_PER_TASK: usize = 1 << 15;
 
 /// The four tables, as one sorted list of entries per chunk position with the offset of
 /// each bucket (compressed rows): 4 bytes per hash and position, and 256 kB of offsets.
@@ -56,20 +59,24 @@ impl<'a> MultiIndex<'a> {
     pub fn pairs_within(&self, radius: u32, progressed: &(dyn Fn(usize) + Sync)) -> Vec<(usize, usize, u32)> {
         let flips = flip_masks(radius / CHUNKS as u32);
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let mut pairs: Vec<(usize, usize, u32)> = (0..self.hashes.len())
+        let count = self.hashes.len();
+        let ranges: Vec<std::ops::Range<usize>> =
+            (0..count).step_by(QUERIES_PER_TASK).map(|start| start..(start + QUERIES_PER_TASK).min(count)).collect();
+        let mut pairs: Vec<(usize, usize, u32)> = ranges
             .into_par_iter()
-            .fold(
-                || (Vec::new(), Vec::<u32>::new()),
-                |(mut found, mut candidates), a| {
-                    self.near(a, radius, &flips, &mut candidates, &mut found);
-                    let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    if finished.is_multiple_of(65536) {
-                        progressed(finished);
-                    }
-                    (found, candidates)
-                },
-            )
-            .map(|(found, _)| found)
+            .map(|queries| {
+                // Which query last checked each hash: a pair close on several chunks is found
+                // once per chunk, and checked once. Sorting the candidates instead cost most
+                // of the time at 1M hashes.
+                let mut checked = vec![u32::MAX; count];
+                let mut found = Vec::new();
+                for a in queries.clone() {
+                    self.near(a, radius, &flips, &mut checked, &mut found);
+                }
+                let finished = done.fetch_add(queries.len(), std::sync::atomic::Ordering::Relaxed) + queries.len();
+                progressed(finished);
+                found
+            })
             .reduce(Vec::new, |mut all, part| {
                 all.extend(part);
                 all
@@ -79,32 +86,24 @@ impl<'a> MultiIndex<'a> {
     }
 
     /// The hashes after `a` within `radius` of it, each once, appended to `found`.
-    fn near(
-        &self,
-        a: usize,
-        radius: u32,
-        flips: &[u16],
-        candidates: &mut Vec<u32>,
-        found: &mut Vec<(usize, usize, u32)>,
-    ) {
+    fn near(&self, a: usize, radius: u32, flips: &[u16], checked: &mut [u32], found: &mut Vec<(usize, usize, u32)>) {
         let hash = self.hashes[a];
-        candidates.clear();
+        let query = a as u32;
         for position in 0..CHUNKS {
             let own = chunk(hash, position);
             for &flip in flips {
                 let value = own ^ usize::from(flip);
-                let (start, end) = (self.starts[position][value], self.starts[position][value + 1]);
-                candidates
-                    .extend(self.members[position][start as usize..end as usize].iter().filter(|&&b| b as usize > a));
-            }
-        }
-        // A pair close on several chunks is found once per chunk.
-        candidates.sort_unstable();
-        candidates.dedup();
-        for &b in candidates.iter() {
-            let distance = (hash ^ self.hashes[b as usize]).count_ones();
-            if distance <= radius {
-                found.push((a, b as usize, distance));
+                let (start, end) = (self.starts[position][value] as usize, self.starts[position][value + 1] as usize);
+                for &b in &self.members[position][start..end] {
+                    if b <= query || checked[b as usize] == query {
+                        continue;
+                    }
+                    checked[b as usize] = query;
+                    let distance = (hash ^ self.hashes[b as usize]).count_ones();
+                    if distance <= radius {
+                        found.push((a, b as usize, distance));
+                    }
+                }
             }
         }
     }
