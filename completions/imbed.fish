@@ -202,7 +202,7 @@ complete -c imbed -n "__fish_imbed_using_subcommand search" -l text -d 'A text t
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l image -d 'A query image to add to the combined query, as [WEIGHT:]IMAGE' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l not -d 'A text to subtract from the combined query, as [WEIGHT:]TEXT' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l not-image -d 'An image to subtract from the combined query, as [WEIGHT:]IMAGE' -r
-complete -c imbed -n "__fish_imbed_using_subcommand search" -l filter -d 'Only points whose payload passes: FIELD=VALUE, FIELD>=NUMBER or FIELD<=NUMBER; repeated, all must pass (format=jpeg, width>=1024)' -r
+complete -c imbed -n "__fish_imbed_using_subcommand search" -l filter -d 'Only points whose payload passes: FIELD=VALUE, FIELD>=NUMBER or FIELD<=NUMBER (or a date), FIELD~LAT,LON,KM, or !FIELD (absent); repeated, all must pass (format=jpeg, width>=1024, !dup_of)' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -l min-score -d 'Drop hits scoring below this cosine similarity' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s k -l top -d 'Number of results' -r
 complete -c imbed -n "__fish_imbed_using_subcommand search" -s m -l model -d 'Model folder (model.onnx + preprocessor_config.json) or a bare .onnx file' -r -F

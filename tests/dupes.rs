@@ -2,8 +2,8 @@
 //! photos (scripts/make_dupes_fixtures.py): every variant of a source photo (resized, JPEG at
 //! quality 20, PNG, WebP, cropped by 5%, brightened by 10%, EXIF-rotated, a byte copy) is
 //! grouped with it, and no distinct photo joins a group, on the embedded store and on the real
-//! Qdrant server; `--mark` writes `dup_of` into exactly the members, and `search --filter
-//! dup_of=ID` finds them (no filter can yet say "no dup_of", so a search cannot leave them out);
+//! Qdrant server; `--mark` writes `dup_of` into exactly the members, `search --filter
+//! dup_of=ID` finds them and `search --filter '!dup_of'` leaves them out;
 //! with `--skip-duplicates` each file's bytes are embedded once, in a first run, a resume and a
 //! retry, counting points that another checkpoint wrote to the collection, and a copy whose
 //! original changes is embedded by the next run.
@@ -248,6 +248,25 @@ fn mark_writes_dup_of_into_exactly_the_members_and_search_filters_on_it() {
         .collect();
     let expected: BTreeSet<String> = group.members.iter().map(|(key, _, _)| key.clone()).collect();
     assert_eq!(hit_keys, expected);
+
+    // `!dup_of` leaves every member out: what is left is each kept photo and the distinct ones.
+    let output = ok(
+        &ws,
+        &[
+            "search",
+            "--collection",
+            "fx",
+            "--json",
+            "--top",
+            "1000",
+            "--filter",
+            "!dup_of",
+            query.to_str().expect("UTF-8"),
+        ],
+    );
+    let hits: Value = serde_json::from_str(output.trim()).expect("search JSON");
+    let left = hits["results"].as_array().expect("results").len();
+    assert_eq!(left, truth.len() - members, "every member is left out, and nothing else");
 
     // Marking again changes nothing.
     dupes(&ws, &["--collection", "fx", "--method", "exact,near", "--mark"]);

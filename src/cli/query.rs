@@ -97,8 +97,9 @@ pub struct SearchArgs {
     #[arg(long, value_name = "[WEIGHT:]IMAGE", value_parser = super::parse::weighted, help_heading = "Query")]
     pub not_image: Vec<Weighted>,
 
-    /// Only points whose payload passes: FIELD=VALUE, FIELD>=NUMBER or FIELD<=NUMBER;
-    /// repeated, all must pass (format=jpeg, width>=1024).
+    /// Only points whose payload passes: FIELD=VALUE, FIELD>=NUMBER or FIELD<=NUMBER (or a
+    /// date), FIELD~LAT,LON,KM, or !FIELD (absent); repeated, all must pass (format=jpeg,
+    /// width>=1024, !dup_of).
     #[arg(long, value_name = "CONDITION", help_heading = "Query")]
     pub filter: Vec<Condition>,
 

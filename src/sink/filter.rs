@@ -1,5 +1,6 @@
 //! Payload filters for searches: `FIELD=VALUE`, `FIELD>=NUMBER`, `FIELD<=NUMBER` (or a date or
-//! RFC 3339 time in place of the number), `FIELD~LAT,LON,KM` (a geo radius), all ANDed.
+//! RFC 3339 time in place of the number), `FIELD~LAT,LON,KM` (a geo radius), `!FIELD` (the
+//! field is absent, null or empty: `!dup_of` leaves out marked duplicates), all ANDed.
 //! Each store evaluates them itself (Qdrant Edge's filter, or the server's over gRPC), so a
 //! search never fetches points to filter them here.
 
@@ -39,6 +40,10 @@ pub enum Condition {
         lat: f64,
         lon: f64,
         km: f64,
+    },
+    /// The field is absent, null or an empty list.
+    Missing {
+        field: String,
     },
 }
 
@@ -100,7 +105,13 @@ impl FromStr for Condition {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let usage = "expected FIELD=VALUE, FIELD>=NUMBER, FIELD<=NUMBER (or a date) or FIELD~LAT,LON,KM";
+        let usage = "expected FIELD=VALUE, FIELD>=NUMBER, FIELD<=NUMBER (or a date), FIELD~LAT,LON,KM or !FIELD";
+        if let Some(field) = text.strip_prefix('!') {
+            if !is_field_name(field) {
+                return Err(format!("`{text}`: `{field}` is not a payload field name; {usage}"));
+            }
+            return Ok(Self::Missing { field: field.to_string() });
+        }
         if let Some((field, circle)) = text.split_once('~').filter(|(field, _)| !field.contains('=')) {
             return near(text, field, circle, usage);
         }
@@ -158,6 +169,7 @@ impl fmt::Display for Condition {
             Self::Since { field, at } => write!(f, "{field}>={}", at.rfc3339()),
             Self::Until { field, at } => write!(f, "{field}<={}", at.rfc3339()),
             Self::Near { field, lat, lon, km } => write!(f, "{field}~{lat},{lon},{km}"),
+            Self::Missing { field } => write!(f, "!{field}"),
         }
     }
 }
@@ -206,6 +218,7 @@ pub fn to_json(conditions: &[Condition]) -> Value {
             Condition::Near { field, lat, lon, km } => {
                 json!({"key": field, "geo_radius": {"center": {"lat": lat, "lon": lon}, "radius": km * 1000.0}})
             }
+            Condition::Missing { field } => json!({"is_empty": {"key": field}}),
         })
         .collect();
     json!({"must": must})
@@ -238,6 +251,7 @@ pub fn to_grpc(conditions: &[Condition]) -> qdrant_client::qdrant::Filter {
             let center = Some(GeoPoint { lat: *lat, lon: *lon });
             Grpc::geo_radius(field.clone(), GeoRadius { center, radius: (*km * 1000.0) as f32 })
         }
+        Condition::Missing { field } => Grpc::is_empty(field.clone()),
     }))
 }
 
@@ -323,6 +337,8 @@ mod tests {
         );
         // A negative number is still a number.
         assert_eq!(parse("x>=-3"), Ok(Condition::AtLeast { field: "x".into(), value: -3.0 }));
+        assert_eq!(parse("!dup_of"), Ok(Condition::Missing { field: "dup_of".into() }));
+        assert!(parse("!").is_err() && parse("!a=b").is_err());
     }
 
     impl Condition {
