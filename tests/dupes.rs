@@ -203,6 +203,14 @@ fn dup_of(ws: &Workspace, collection: &str) -> BTreeMap<String, Option<String>> 
         .collect()
 }
 
+/// The hits (up to 1000) of a search of collection `fx` for `query` under `filter`.
+fn filtered_search(ws: &Workspace, filter: &str, query: &Path) -> Vec<Value> {
+    let query = query.to_str().expect("UTF-8");
+    let output = ok(ws, &["search", "--collection", "fx", "--json", "--top", "1000", "--filter", filter, query]);
+    let hits: Value = serde_json::from_str(output.trim()).expect("search JSON");
+    hits["results"].as_array().expect("results").clone()
+}
+
 #[test]
 fn mark_writes_dup_of_into_exactly_the_members_and_search_filters_on_it() {
     let ws = Workspace::new();
@@ -225,24 +233,7 @@ fn mark_writes_dup_of_into_exactly_the_members_and_search_filters_on_it() {
     let group = &found[0];
     let query = ws.path().join(IMAGES).join(&group.keep);
     let filter = format!("dup_of={}", group.keep_id);
-    let output = ok(
-        &ws,
-        &[
-            "search",
-            "--collection",
-            "fx",
-            "--json",
-            "--top",
-            "100",
-            "--filter",
-            &filter,
-            query.to_str().expect("UTF-8"),
-        ],
-    );
-    let hits: Value = serde_json::from_str(output.trim()).expect("search JSON");
-    let hit_keys: BTreeSet<String> = hits["results"]
-        .as_array()
-        .expect("results")
+    let hit_keys: BTreeSet<String> = filtered_search(&ws, &filter, &query)
         .iter()
         .map(|hit| relative(hit["payload"]["key"].as_str().or(hit["key"].as_str()).expect("key")))
         .collect();
@@ -250,22 +241,7 @@ fn mark_writes_dup_of_into_exactly_the_members_and_search_filters_on_it() {
     assert_eq!(hit_keys, expected);
 
     // `!dup_of` leaves every member out: what is left is each kept photo and the distinct ones.
-    let output = ok(
-        &ws,
-        &[
-            "search",
-            "--collection",
-            "fx",
-            "--json",
-            "--top",
-            "1000",
-            "--filter",
-            "!dup_of",
-            query.to_str().expect("UTF-8"),
-        ],
-    );
-    let hits: Value = serde_json::from_str(output.trim()).expect("search JSON");
-    let left = hits["results"].as_array().expect("results").len();
+    let left = filtered_search(&ws, "!dup_of", &query).len();
     assert_eq!(left, truth.len() - members, "every member is left out, and nothing else");
 
     // Marking again changes nothing.

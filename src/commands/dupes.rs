@@ -3,6 +3,7 @@
 //! group a line, and with `--mark` writes `dup_of` into the members' payloads.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -12,7 +13,7 @@ use super::settings::StoreSettings;
 use super::{ExitStatus, Printer};
 use crate::cli::DupesArgs;
 use crate::dupes::{exact_pairs, group, near_pairs, Entry, Group, Method, Pair};
-use crate::sink::ReadPoints;
+use crate::sink::{each_page, ReadPoints};
 
 pub fn dupes(printer: Printer, collection: StoreSettings, args: DupesArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
@@ -23,9 +24,7 @@ pub fn dupes(printer: Printer, collection: StoreSettings, args: DupesArgs) -> an
     let mut entries = Vec::new();
     // Semantic hits name their neighbour by ID, which may come in a later page.
     let mut hits: Vec<(usize, Uuid, f32)> = Vec::new();
-    let mut next = None;
-    loop {
-        let (points, following) = source.read_page(next, args.page as usize)?;
+    each_page(source.as_ref(), args.page as usize, |points| {
         if semantic && !points.is_empty() {
             let vectors: Vec<Vec<f32>> = points.iter().map(|point| point.vector.clone()).collect();
             let found = source.search_many(&vectors, args.neighbours as usize + 1, args.min_score)?;
@@ -36,11 +35,8 @@ pub fn dupes(printer: Printer, collection: StoreSettings, args: DupesArgs) -> an
         }
         entries.extend(points.iter().map(|point| Entry::from_payload(point.id, &point.payload)));
         reporter.progressed(entries.len() as u64, 0);
-        next = following;
-        if next.is_none() {
-            break;
-        }
-    }
+        Ok(ControlFlow::Continue(()))
+    })?;
     reporter.finish();
     let mut pairs = Vec::new();
     if args.method.contains(&Method::Exact) {

@@ -14,7 +14,7 @@ use crate::pipeline::{
 };
 use crate::shard::Shard;
 use crate::sink::edge::ensure_free_space;
-use crate::sink::{CollectionInfo, EdgeStore, Index, QdrantSink, ReadPoints, Sink};
+use crate::sink::{each_page, CollectionInfo, EdgeStore, Index, QdrantSink, ReadPoints, Sink};
 use crate::util::point_id;
 
 mod existing;
@@ -152,9 +152,7 @@ fn hash_claims(spec: &RunSpec, checkpoint: &Checkpoint, store: &RunSink) -> anyh
     checkpoint.done_hashes(|hash, key| claims.insert(hash, key))?;
     let points = store.as_points();
     if points.point_count()? > checkpoint.totals()?.done {
-        let mut next = None;
-        loop {
-            let (page, following) = points.read_page(next, 1024)?;
+        each_page(points, 1024, |page| {
             for point in page {
                 let text = |name: &str| point.payload.get(name).and_then(serde_json::Value::as_str);
                 let hash = text("content_hash").and_then(|hash| u128::from_str_radix(hash, 16).ok());
@@ -162,11 +160,8 @@ fn hash_claims(spec: &RunSpec, checkpoint: &Checkpoint, store: &RunSink) -> anyh
                     claims.insert(hash, key.to_string());
                 }
             }
-            next = following;
-            if next.is_none() {
-                break;
-            }
-        }
+            Ok(std::ops::ControlFlow::Continue(()))
+        })?;
     }
     Ok(Some(claims))
 }

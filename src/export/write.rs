@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,7 +19,7 @@ use super::npy::{self, Dtype};
 use super::schema::{batch, PayloadSchema};
 use super::{numbered, Format, Manifest, MANIFEST};
 use crate::progress::Reporter;
-use crate::sink::{CollectionInfo, Point, ReadPoints};
+use crate::sink::{each_page, CollectionInfo, Point, ReadPoints};
 
 /// Rows per parquet row group: a group is what the writer holds in memory.
 const ROW_GROUP_ROWS: usize = 8192;
@@ -48,24 +49,18 @@ pub fn export(
     reporter.discovered(total);
     let mut payloads = PayloadSchema::default();
     if options.format != Format::Jsonl {
-        let mut next = None;
-        loop {
-            let (points, following) = source.read_page(next, options.page)?;
+        each_page(source, options.page, |points| {
             points.iter().for_each(|point| payloads.observe(&point.payload));
-            next = following;
-            if next.is_none() || stop.load(Ordering::Relaxed) {
-                break;
-            }
-        }
+            Ok(if stop.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+        })?;
     }
     let file_count = total.div_ceil(options.rows_per_file.max(1)) as usize;
     let mut writer = Writer { options, dimension, payloads, file_count, number: 0, current: None, files: Vec::new() };
-    let (mut next, mut rows) = (None, 0u64);
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        let (points, following) = source.read_page(next, options.page)?;
+    if stop.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    let mut rows = 0u64;
+    each_page(source, options.page, |points| {
         let mut rest = &points[..];
         while !rest.is_empty() {
             let room = writer.room()?;
@@ -75,10 +70,10 @@ pub fn export(
         }
         rows += points.len() as u64;
         reporter.progressed(rows, 0);
-        next = following;
-        if next.is_none() {
-            break;
-        }
+        Ok(if stop.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+    })?;
+    if stop.load(Ordering::Relaxed) {
+        return Ok(None);
     }
     writer.close_current()?;
     let manifest = Manifest {

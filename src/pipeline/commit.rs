@@ -130,10 +130,11 @@ impl<'a> Committer<'a> {
             return Ok(());
         }
         if !self.refreshed.is_empty() {
+            // Each payload is written once: taken, not copied.
             let payloads = self
                 .refreshed
-                .iter()
-                .map(|refreshed| (point_id(&refreshed.item.key), refreshed.payload.clone()))
+                .iter_mut()
+                .map(|refreshed| (point_id(&refreshed.item.key), std::mem::take(&mut refreshed.payload)))
                 .collect();
             self.sink.overwrite_payloads(payloads)?;
         }

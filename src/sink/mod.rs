@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub use edge::{CollectionInfo, EdgeStore};
 pub use filter::{Condition, SearchParams};
 pub use identity::{Index, IndexId};
-pub use pages::ReadPoints;
+pub use pages::{each_page, ReadPoints};
 pub use qdrant::{CollectionSetup, QdrantSink, ServerTarget};
 
 /// The sink part of a run description: the collection, in the embedded store or on a server.

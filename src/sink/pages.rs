@@ -1,9 +1,31 @@
 //! Whole points (vectors and payloads) read in pages, in ID order, from either kind of index:
 //! what `export` and `dupes` walk, never holding a collection in memory.
 
+use std::ops::ControlFlow;
+
 use uuid::Uuid;
 
 use super::{EdgeStore, Point, SearchParams, Sink, SinkError};
+
+/// Calls `visit` with every page of up to `limit` points, in ID order, until the last page or
+/// until `visit` breaks.
+pub fn each_page(
+    source: &dyn ReadPoints,
+    limit: usize,
+    mut visit: impl FnMut(Vec<Point>) -> anyhow::Result<ControlFlow<()>>,
+) -> anyhow::Result<()> {
+    let mut next = None;
+    loop {
+        let (points, following) = source.read_page(next, limit)?;
+        if visit(points)?.is_break() {
+            return Ok(());
+        }
+        next = following;
+        if next.is_none() {
+            return Ok(());
+        }
+    }
+}
 
 pub trait ReadPoints: Sink {
     /// The vectors' dimension.
